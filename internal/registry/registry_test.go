@@ -1,0 +1,53 @@
+package registry
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"tempid/internal/idnumber"
+	"tempid/internal/problem"
+)
+
+func TestFileRegistryConfirmsOnlyListedPairs(t *testing.T) {
+	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	zhang := idnumber.Generate("11", time.Date(1990, 5, 17, 0, 0, 0, 0, time.UTC), 1)
+	li := idnumber.Generate("31", time.Date(1985, 1, 2, 0, 0, 0, 0, time.UTC), 2)
+	unknown := idnumber.Generate("44", time.Date(1970, 3, 3, 0, 0, 0, 0, time.UTC), 3)
+	f, err := ParseFile(strings.NewReader("name,id_number\n张三,"+zhang.String()+"\n李四,"+li.String()+"\n"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		person  string
+		id      idnumber.Number
+		confirm bool
+	}{
+		{"listed pair", "张三", zhang, true},
+		{"listed pair with spaces", " 李四 ", li, true},
+		{"wrong name", "张四", zhang, false},
+		{"another person's name", "李四", zhang, false},
+		{"unknown number", "张三", unknown, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := f.Confirm(context.Background(), c.person, c.id)
+			if c.confirm && err != nil {
+				t.Errorf("refused: %v", err)
+			}
+			if !c.confirm && !problem.Is(err, problem.IdentityMismatch) {
+				t.Errorf("got %v, want identity_mismatch", err)
+			}
+		})
+	}
+}
+
+func TestFileRegistryRefusesInvalidNumbers(t *testing.T) {
+	if _, err := ParseFile(strings.NewReader("张三,110101199001011234\n"), time.Now()); err == nil {
+		t.Error("a file with a bad check character was accepted")
+	}
+	if _, err := ParseFile(strings.NewReader("张三\n"), time.Now()); err == nil {
+		t.Error("a line with one field was accepted")
+	}
+}

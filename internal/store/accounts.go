@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"tempid/internal/problem"
+)
+
+// Account roles.
+const (
+	RolePassenger = "passenger"
+	RoleStaff     = "staff"
+	RoleAdmin     = "admin"
+)
+
+// Account is a passenger, staff or admin login. A passenger's real-name
+// identity is sealed; staff accounts have none.
+type Account struct {
+	ID           string
+	Username     string
+	PasswordHash string
+	Role         string
+	StationCode  string
+	NameCT       []byte
+	IDNumberCT   []byte
+	IDIndex      []byte
+	NameMasked   string
+	IDMasked     string
+	PhoneCT      []byte
+	CreatedAt    time.Time
+	DisabledAt   time.Time
+}
+
+const accountColumns = `id, username, password_hash, role, station_code, name_ct, id_number_ct, id_index, name_masked, id_masked,
+	phone_ct, created_at, disabled_at`
+
+func scanAccount(row interface{ Scan(...any) error }) (Account, error) {
+	var a Account
+	var station sql.NullString
+	var created int64
+	var disabled sql.NullInt64
+	err := row.Scan(&a.ID, &a.Username, &a.PasswordHash, &a.Role, &station, &a.NameCT, &a.IDNumberCT, &a.IDIndex, &a.NameMasked,
+		&a.IDMasked, &a.PhoneCT, &created, &disabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, ErrNotFound
+	}
+	a.StationCode, a.CreatedAt, a.DisabledAt = station.String, fromMS(created), nullMS(disabled)
+	return a, err
+}
+
+// NormalizeUsername is the form usernames are stored and compared in.
+func NormalizeUsername(u string) string { return strings.ToLower(strings.TrimSpace(u)) }
+
+// CreateAccount inserts an account; a taken username is a conflict.
+func (s *Store) CreateAccount(ctx context.Context, actor Actor, a Account) error {
+	return s.write(ctx, func(t *Tx) error {
+		_, err := t.exec(ctx, `INSERT INTO accounts (`+accountColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL)`,
+			a.ID, NormalizeUsername(a.Username), a.PasswordHash, a.Role, nullString(a.StationCode), a.NameCT, a.IDNumberCT, a.IDIndex,
+			a.NameMasked, a.IDMasked, a.PhoneCT, ms(a.CreatedAt))
+		if isUniqueViolation(err) {
+			return problem.New(problem.Conflict, "this username is taken")
+		}
+		if err != nil {
+			return err
+		}
+		return t.audit(ctx, a.CreatedAt, actor, "account.create", "account:"+a.ID, map[string]any{
+			"role": a.Role, "station": a.StationCode, "holder": a.NameMasked, "id_number": a.IDMasked,
+		})
+	})
+}
+
+// Account returns an account by id.
+func (s *Store) Account(ctx context.Context, id string) (Account, error) {
+	a, err := scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+	return a, classify(err)
+}
+
+// AccountByUsername returns an account by username.
+func (s *Store) AccountByUsername(ctx context.Context, username string) (Account, error) {
+	a, err := scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE username = $1`, NormalizeUsername(username)))
+	return a, classify(err)
+}
+
+// Accounts lists accounts of the given roles, by username.
+func (s *Store) Accounts(ctx context.Context, roles ...string) ([]Account, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY username`)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var out []Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range roles {
+			if a.Role == r {
+				out = append(out, a)
+			}
+		}
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,200 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"tempid/internal/audit"
+)
+
+// Actor names who made a change: "account:<id>", "terminal:<id>",
+// "system" or "cli". It is a required argument of every change.
+type Actor string
+
+// Actors that are not accounts or terminals.
+const (
+	System Actor = "system"
+	CLI    Actor = "cli"
+)
+
+// AccountActor and TerminalActor name an account or a terminal.
+func AccountActor(id string) Actor { return Actor("account:" + id) }
+
+// TerminalActor names a terminal.
+func TerminalActor(id string) Actor { return Actor("terminal:" + id) }
+
+// audit records a change in the same transaction. detail must hold masked
+// data only.
+func (t *Tx) audit(ctx context.Context, at time.Time, actor Actor, action, object string, detail map[string]any) error {
+	if actor == "" {
+		return fmt.Errorf("audit %s: no actor", action)
+	}
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	d, err := json.Marshal(detail)
+	if err != nil {
+		return err
+	}
+	var id int64
+	err = t.queryRow(ctx, `INSERT INTO audit_events (at, actor, action, object, detail) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+		ms(at), string(actor), action, object, string(d)).Scan(&id)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	_, err = t.exec(ctx, `INSERT INTO audit_pending (event_id) VALUES ($1)`, id)
+	return err
+}
+
+// SealAudit chains up to max pending audit entries, in the order of their
+// ids, and returns how many it sealed. Only one sealer runs at a time: the
+// head row is locked for the transaction.
+func (s *Store) SealAudit(ctx context.Context, now time.Time, max int) (int, error) {
+	sealed := 0
+	err := s.write(ctx, func(t *Tx) error {
+		sealed = 0
+		var seq int64
+		var prev []byte
+		if err := t.queryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`+s.dialect.lockRow).Scan(&seq, &prev); err != nil {
+			return err
+		}
+		rows, err := t.query(ctx, `SELECT e.id, e.at, e.actor, e.action, e.object, e.detail
+			FROM audit_pending p JOIN audit_events e ON e.id = p.event_id
+			ORDER BY p.event_id LIMIT $1`, max)
+		if err != nil {
+			return err
+		}
+		var entries []audit.Entry
+		for rows.Next() {
+			e, err := scanEntry(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			entries = append(entries, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, e := range entries {
+			seq++
+			hash := audit.Hash(prev, seq, e)
+			if _, err := t.exec(ctx, `INSERT INTO audit_chain (seq, event_id, prev_hash, hash, sealed_at) VALUES ($1, $2, $3, $4, $5)`,
+				seq, e.ID, prev, hash, ms(now)); err != nil {
+				return err
+			}
+			if _, err := t.exec(ctx, `DELETE FROM audit_pending WHERE event_id = $1`, e.ID); err != nil {
+				return err
+			}
+			prev = hash
+		}
+		if len(entries) > 0 {
+			if _, err := t.exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, seq, prev); err != nil {
+				return err
+			}
+		}
+		sealed = len(entries)
+		return nil
+	})
+	return sealed, err
+}
+
+// SealAllAudit seals until nothing is pending.
+func (s *Store) SealAllAudit(ctx context.Context, now time.Time) error {
+	for {
+		n, err := s.SealAudit(ctx, now, 1000)
+		if err != nil || n == 0 {
+			return err
+		}
+	}
+}
+
+func scanEntry(rows interface{ Scan(...any) error }) (audit.Entry, error) {
+	var e audit.Entry
+	var at int64
+	if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Object, &e.Detail); err != nil {
+		return e, err
+	}
+	e.At = fromMS(at)
+	return e, nil
+}
+
+// AuditReport is the result of checking the audit chain.
+type AuditReport struct {
+	// Entries is how many sealed entries were checked.
+	Entries int64
+	// Pending is how many entries wait to be sealed.
+	Pending int64
+	// FirstBad is the first place where the chain does not hold, or nil.
+	FirstBad *audit.Problem
+}
+
+// VerifyAudit walks the whole chain and checks every link against its
+// entry and the link before it, and the last link against the head.
+func (s *Store) VerifyAudit(ctx context.Context) (AuditReport, error) {
+	var rep AuditReport
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM audit_pending`).Scan(&rep.Pending); err != nil {
+		return rep, classify(err)
+	}
+	var headSeq int64
+	var headHash []byte
+	if err := s.r.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&headSeq, &headHash); err != nil {
+		return rep, classify(err)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT c.seq, c.event_id, c.prev_hash, c.hash, e.id, e.at, e.actor, e.action, e.object, e.detail
+		FROM audit_chain c LEFT JOIN audit_events e ON e.id = c.event_id ORDER BY c.seq`)
+	if err != nil {
+		return rep, classify(err)
+	}
+	defer rows.Close()
+	check := audit.NewChecker()
+	var last audit.Link
+	for rows.Next() {
+		var l audit.Link
+		var id, at sql.NullInt64
+		var actor, action, object, detail sql.NullString
+		if err := rows.Scan(&l.Seq, &l.EntryID, &l.PrevHash, &l.Hash, &id, &at, &actor, &action, &object, &detail); err != nil {
+			return rep, err
+		}
+		var entry *audit.Entry
+		if id.Valid {
+			entry = &audit.Entry{ID: id.Int64, At: fromMS(at.Int64), Actor: actor.String, Action: action.String, Object: object.String, Detail: detail.String}
+		}
+		if p := check.Check(l, entry); p != nil {
+			rep.FirstBad = p
+			return rep, nil
+		}
+		rep.Entries++
+		last = l
+	}
+	if err := rows.Err(); err != nil {
+		return rep, err
+	}
+	if headSeq != last.Seq || (headSeq > 0 && string(headHash) != string(last.Hash)) {
+		rep.FirstBad = &audit.Problem{Seq: last.Seq + 1, Reason: fmt.Sprintf("the chain ends at link %d but its head says %d: links were removed from the end", last.Seq, headSeq)}
+	}
+	return rep, nil
+}
+
+// AuditEntries lists sealed and pending entries with id greater than after,
+// oldest first.
+func (s *Store) AuditEntries(ctx context.Context, after int64, limit int) ([]audit.Entry, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, at, actor, action, object, detail FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var out []audit.Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,274 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"tempid/internal/problem"
+)
+
+// Certificate statuses as stored. "expired" is never stored: a certificate
+// expires by time, and Certificate.StatusAt derives it.
+const (
+	StatusActive     = "active"
+	StatusSuperseded = "superseded"
+	StatusRevoked    = "revoked"
+	StatusExpired    = "expired"
+)
+
+// Certificate is an issued electronic temporary boarding identity
+// certificate. Name and ID number are sealed; the masked forms are for
+// display.
+type Certificate struct {
+	ID           string
+	HolderIndex  []byte
+	AccountID    string
+	FaceCheckID  string
+	NameCT       []byte
+	IDNumberCT   []byte
+	NameMasked   string
+	IDMasked     string
+	CityCode     string
+	IssuedAt     time.Time
+	ExpiresAt    time.Time
+	Status       string // as stored: active, superseded or revoked
+	ChangedAt    time.Time
+	SupersededBy string
+	RevokeReason string
+}
+
+// StatusAt is the certificate's status at a moment: an active certificate
+// past its expiry is expired.
+func (c Certificate) StatusAt(now time.Time) string {
+	if c.Status == StatusActive && !now.Before(c.ExpiresAt) {
+		return StatusExpired
+	}
+	return c.Status
+}
+
+const certificateColumns = `id, holder_index, account_id, face_check_id, name_ct, id_number_ct, name_masked, id_masked,
+	city_code, issued_at, expires_at, status, status_at, superseded_by, revoke_reason`
+
+func scanCertificate(row interface{ Scan(...any) error }) (Certificate, error) {
+	var c Certificate
+	var issued, expires, statusAt int64
+	var by, reason sql.NullString
+	err := row.Scan(&c.ID, &c.HolderIndex, &c.AccountID, &c.FaceCheckID, &c.NameCT, &c.IDNumberCT, &c.NameMasked, &c.IDMasked,
+		&c.CityCode, &issued, &expires, &c.Status, &statusAt, &by, &reason)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, ErrNotFound
+	}
+	c.IssuedAt, c.ExpiresAt, c.ChangedAt = fromMS(issued), fromMS(expires), fromMS(statusAt)
+	c.SupersededBy, c.RevokeReason = by.String, reason.String
+	return c, err
+}
+
+// Issuance is everything needed to issue one certificate atomically.
+type Issuance struct {
+	Certificate Certificate
+	// FaceCheck is the passed apply check the certificate consumes.
+	FaceCheck FaceCheckUse
+	// Pass, if set, is the first pass, recorded in the same transaction.
+	Pass *Pass
+	// The rule inputs, from the policy.
+	MonthStart, MonthEnd time.Time
+	MonthlyLimit         int
+	RenewalWindow        time.Duration
+}
+
+// Issued is the outcome of an issuance.
+type Issued struct {
+	Certificate Certificate
+	// Superseded is the id of the certificate this one replaced, if any.
+	Superseded string
+	// UsedThisMonth counts this certificate.
+	UsedThisMonth int
+}
+
+// IssueCertificate issues a certificate if the rules allow it, all in one
+// transaction: the face check is consumed, the holder's row is locked so
+// that applications for one person are serialised (across connections,
+// processes and nodes), the active certificate is checked for renewal
+// (R5), the month's certificates are counted against the limit (R2), the
+// old certificate is superseded and the new one inserted, with the audit
+// entries. Any refusal rolls back everything.
+func (s *Store) IssueCertificate(ctx context.Context, actor Actor, in Issuance) (Issued, error) {
+	var out Issued
+	err := s.write(ctx, func(t *Tx) error {
+		out = Issued{}
+		c := in.Certificate
+		now := in.FaceCheck.Now
+		if _, err := t.useFaceCheck(ctx, in.FaceCheck); err != nil {
+			return err
+		}
+		// The lock: every application for this person updates this row,
+		// so a second one waits here until the first commits, and then
+		// sees its certificate in the queries below.
+		if _, err := t.exec(ctx, `INSERT INTO holders (id_index, version) VALUES ($1, 1)
+			ON CONFLICT (id_index) DO UPDATE SET version = holders.version + 1`, c.HolderIndex); err != nil {
+			return err
+		}
+		var activeID string
+		var activeExp int64
+		err := t.queryRow(ctx, `SELECT id, expires_at FROM certificates
+			WHERE holder_index = $1 AND status = 'active' AND expires_at > $2 ORDER BY expires_at DESC LIMIT 1`,
+			c.HolderIndex, ms(now)).Scan(&activeID, &activeExp)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if activeID != "" {
+			renewable := fromMS(activeExp).Add(-in.RenewalWindow)
+			if now.Before(renewable) {
+				return problem.New(problem.ActiveCertificateExists,
+					"an active certificate exists; a new one can be applied for from %s", renewable.Format(time.RFC3339)).
+					With("renewable_at", renewable)
+			}
+		}
+		var used int
+		if err := t.queryRow(ctx, `SELECT count(*) FROM certificates WHERE holder_index = $1 AND issued_at >= $2 AND issued_at < $3`,
+			c.HolderIndex, ms(in.MonthStart), ms(in.MonthEnd)).Scan(&used); err != nil {
+			return err
+		}
+		if used >= in.MonthlyLimit {
+			return problem.New(problem.QuotaExhausted, "%d certificates have been issued for this person this month; the quota resets at %s",
+				used, in.MonthEnd.Format(time.RFC3339)).With("resets_at", in.MonthEnd)
+		}
+		if _, err := t.exec(ctx, `INSERT INTO certificates (`+certificateColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'active', $12, NULL, NULL)`,
+			c.ID, c.HolderIndex, c.AccountID, in.FaceCheck.ID, c.NameCT, c.IDNumberCT, c.NameMasked, c.IDMasked,
+			c.CityCode, ms(c.IssuedAt), ms(c.ExpiresAt), ms(now)); err != nil {
+			return err
+		}
+		if activeID != "" {
+			if _, err := t.exec(ctx, `UPDATE certificates SET status = 'superseded', status_at = $1, superseded_by = $2
+				WHERE id = $3 AND status = 'active'`, ms(now), c.ID, activeID); err != nil {
+				return err
+			}
+			if err := t.audit(ctx, now, actor, "certificate.supersede", "certificate:"+activeID, map[string]any{
+				"superseded_by": c.ID,
+			}); err != nil {
+				return err
+			}
+		}
+		if err := t.audit(ctx, now, actor, "certificate.issue", "certificate:"+c.ID, map[string]any{
+			"holder": c.NameMasked, "id_number": c.IDMasked, "city": c.CityCode, "face_check": in.FaceCheck.ID,
+			"expires_at": c.ExpiresAt, "used_this_month": used + 1, "renews": activeID,
+		}); err != nil {
+			return err
+		}
+		if in.Pass != nil {
+			if err := t.insertPass(ctx, actor, *in.Pass); err != nil {
+				return err
+			}
+		}
+		c.Status, c.ChangedAt, c.FaceCheckID = StatusActive, now, in.FaceCheck.ID
+		out = Issued{Certificate: c, Superseded: activeID, UsedThisMonth: used + 1}
+		return nil
+	})
+	return out, err
+}
+
+// Certificate returns one certificate.
+func (s *Store) Certificate(ctx context.Context, id string) (Certificate, error) {
+	c, err := scanCertificate(s.r.QueryRowContext(ctx, `SELECT `+certificateColumns+` FROM certificates WHERE id = $1`, id))
+	return c, classify(err)
+}
+
+// CertificatesOfAccount lists the certificates an account applied for,
+// issued in [from, to), newest first.
+func (s *Store) CertificatesOfAccount(ctx context.Context, accountID string, from, to time.Time) ([]Certificate, error) {
+	return s.certificates(ctx, `SELECT `+certificateColumns+` FROM certificates
+		WHERE account_id = $1 AND issued_at >= $2 AND issued_at < $3 ORDER BY issued_at DESC`, accountID, ms(from), ms(to))
+}
+
+// CertificatesOfHolder lists a person's certificates issued in [from, to),
+// newest first.
+func (s *Store) CertificatesOfHolder(ctx context.Context, holderIndex []byte, from, to time.Time) ([]Certificate, error) {
+	return s.certificates(ctx, `SELECT `+certificateColumns+` FROM certificates
+		WHERE holder_index = $1 AND issued_at >= $2 AND issued_at < $3 ORDER BY issued_at DESC`, holderIndex, ms(from), ms(to))
+}
+
+func (s *Store) certificates(ctx context.Context, q string, args ...any) ([]Certificate, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var out []Certificate
+	for rows.Next() {
+		c, err := scanCertificate(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// CountIssued counts a person's certificates issued in [from, to): the
+// monthly quota's "used".
+func (s *Store) CountIssued(ctx context.Context, holderIndex []byte, from, to time.Time) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM certificates WHERE holder_index = $1 AND issued_at >= $2 AND issued_at < $3`,
+		holderIndex, ms(from), ms(to)).Scan(&n)
+	return n, classify(err)
+}
+
+// AccountAppliedFor tells whether an account has applied for a person.
+func (s *Store) AccountAppliedFor(ctx context.Context, accountID string, holderIndex []byte) (bool, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM certificates WHERE account_id = $1 AND holder_index = $2`,
+		accountID, holderIndex).Scan(&n)
+	return n > 0, classify(err)
+}
+
+// RevokeCertificate revokes an active or superseded certificate with a
+// reason. It still counts against the quota. Revoking a revoked
+// certificate changes nothing and is not an error.
+func (s *Store) RevokeCertificate(ctx context.Context, actor Actor, id, reason string, now time.Time) (Certificate, error) {
+	var out Certificate
+	err := s.write(ctx, func(t *Tx) error {
+		c, err := scanCertificate(t.queryRow(ctx, `SELECT `+certificateColumns+` FROM certificates WHERE id = $1`+s.dialect.lockRow, id))
+		if errors.Is(err, ErrNotFound) {
+			return problem.New(problem.NotFound, "no such certificate")
+		}
+		if err != nil {
+			return err
+		}
+		if c.Status == StatusRevoked {
+			out = c
+			return nil
+		}
+		if _, err := t.exec(ctx, `UPDATE certificates SET status = 'revoked', status_at = $1, revoke_reason = $2 WHERE id = $3`,
+			ms(now), reason, id); err != nil {
+			return err
+		}
+		c.Status, c.ChangedAt, c.RevokeReason = StatusRevoked, now, reason
+		out = c
+		return t.audit(ctx, now, actor, "certificate.revoke", "certificate:"+id, map[string]any{
+			"reason": reason, "previous_status": c.StatusAt(now),
+		})
+	})
+	return out, err
+}
+
+// RevokedCertificates lists certificates that no longer verify (revoked or
+// superseded) but have not yet expired: what a trust bundle must carry.
+func (s *Store) RevokedCertificates(ctx context.Context, now time.Time) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM certificates WHERE status <> 'active' AND expires_at > $1 ORDER BY id`, ms(now))
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,57 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"net"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"tempid/internal/problem"
+)
+
+// ErrNotFound is returned when a row asked for does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// classify turns a failure to reach the database into the API's
+// "unavailable" refusal, so that clients are told to retry rather than
+// receiving an internal error. Refusals and other errors pass unchanged.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := problem.As(err); ok {
+		return err
+	}
+	if isConnectionFailure(err) {
+		return unavailable(err)
+	}
+	return err
+}
+
+func unavailable(err error) error {
+	return errors.Join(problem.New(problem.Unavailable, "the database is unavailable; nothing was changed, try again"), err)
+}
+
+func isConnectionFailure(err error) bool {
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		// Class 08: connection exception; 57P0x: the server is shutting down.
+		return pg.Code[:2] == "08" || pg.Code == "57P01" || pg.Code == "57P02" || pg.Code == "57P03"
+	}
+	return pgconn.SafeToRetry(err)
+}
