@@ -91,7 +91,9 @@ func (s *Service) ParseSubject(name, id string) (Subject, error) {
 
 // HolderIndex is the blind index that stands for an ID number in the
 // database.
-func (s *Service) HolderIndex(id idnumber.Number) []byte { return s.Keys.BlindIndex("id_number", id.String()) }
+func (s *Service) HolderIndex(id idnumber.Number) []byte {
+	return s.Keys.BlindIndex("id_number", id.String())
+}
 
 // NameIndex is the blind index of a name, to compare a face check's subject
 // with an application's without storing the name in the clear.

@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"tempid/internal/clock"
+	"tempid/internal/httpapi"
+	"tempid/internal/issuance"
+	"tempid/internal/policy"
+	"tempid/internal/regions"
+	"tempid/internal/registry"
+)
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "serve")
+	var sf storageFlags
+	sf.register(fs)
+	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on")
+	demo := fs.Bool("demo", false, "development mode: development identity registry and face simulator, demo accounts, a generated master key")
+	registryFile := fs.String("registry-file", "", "CSV file of persons (name,id_number) to confirm identities against")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	warn := func(msg string) { log.Warn(msg) }
+	if *demo {
+		log.Warn("DEMO MODE: development identity registry (confirms every well-formed name and ID number) and face simulator (detects a face, compares nothing). Never use demo mode with real passengers.")
+	}
+	keys, err := sf.keyring(*demo, warn)
+	if err != nil {
+		return err
+	}
+	reg, err := chooseRegistry(*registryFile, *demo)
+	if err != nil {
+		return err
+	}
+	cities, err := regions.Default()
+	if err != nil {
+		return err
+	}
+	st, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	clk := clock.Real{}
+	pol := policy.Default()
+	iss := &issuance.Service{Store: st, Keys: keys, Policy: pol, Clock: clk, Cities: cities}
+	api := &httpapi.Server{Log: log, Store: st, Issuance: iss, Policy: pol, Clock: clk}
+	_ = reg
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	srv := httpapi.NewHTTPServer(*listen, api.Handler(), log)
+	sealerDone := make(chan struct{})
+	sealCtx, stopSealer := context.WithCancel(context.Background())
+	go func() {
+		defer close(sealerDone)
+		sealAudit(sealCtx, st, log)
+	}()
+	log.Info("tempid serving", "url", "http://"+ln.Addr().String()+"/", "database", st.Dialect(), "demo", *demo)
+	fmt.Fprintf(e.stdout, "tempid is running: open http://%s/\n", ln.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		stopSealer()
+		<-sealerDone
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	stopSealer()
+	<-sealerDone
+	if err := st.SealAllAudit(shutdownCtx, time.Now()); err != nil {
+		log.Error("final audit sealing", "err", err)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// sealAudit chains pending audit entries every second until ctx ends.
+func sealAudit(ctx context.Context, st interface {
+	SealAudit(context.Context, time.Time, int) (int, error)
+}, log *slog.Logger) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for {
+			n, err := st.SealAudit(ctx, time.Now(), 2000)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Error("audit sealing", "err", err)
+				}
+				break
+			}
+			if n < 2000 {
+				break
+			}
+		}
+	}
+}
+
+// chooseRegistry picks the identity registry: a file, or the development
+// one in demo mode only.
+func chooseRegistry(file string, demo bool) (registry.Registry, error) {
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return registry.ParseFile(f, time.Now())
+	}
+	if !demo {
+		return nil, errors.New("no identity registry: give --registry-file (the development registry runs only with --demo)")
+	}
+	return registry.Development{}, nil
+}

@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"tempid/internal/pii"
+	"tempid/internal/store"
+)
+
+// storageFlags are the flags every command that opens the database takes.
+type storageFlags struct {
+	data          string
+	database      string
+	masterKeyFile string
+}
+
+func (f *storageFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.data, "data", "data", "directory of the embedded SQLite database (and, with --demo, the generated master key)")
+	fs.StringVar(&f.database, "database", "", "PostgreSQL URL (postgres://…); empty means SQLite in --data")
+	fs.StringVar(&f.masterKeyFile, "master-key-file", "", "file of master keys (TEMPID_MASTER_KEY may hold the contents instead)")
+}
+
+func (f *storageFlags) open(ctx context.Context) (*store.Store, error) {
+	return store.Open(ctx, store.Options{DSN: f.database, DataDir: f.data})
+}
+
+// demoKeyFile is where --demo keeps the master key it creates.
+const demoKeyFile = "master.key"
+
+// keyring loads the master keys: from --master-key-file, else from
+// TEMPID_MASTER_KEY, else — only in demo mode — from a key file created in
+// the data directory on first start.
+func (f *storageFlags) keyring(demo bool, warn func(string)) (*pii.Keyring, error) {
+	switch {
+	case f.masterKeyFile != "":
+		b, err := os.ReadFile(f.masterKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("master key: %w", err)
+		}
+		return pii.ParseKeyring(b)
+	case os.Getenv("TEMPID_MASTER_KEY") != "":
+		return pii.ParseKeyring([]byte(os.Getenv("TEMPID_MASTER_KEY")))
+	}
+	path := filepath.Join(f.data, demoKeyFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if !demo {
+			warn("using the master key that demo mode created in the data directory: keep master keys apart from the data in production")
+		}
+		return pii.ParseKeyring(b)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	if !demo {
+		return nil, errors.New("no master key: give --master-key-file or TEMPID_MASTER_KEY (demo mode creates one)")
+	}
+	if err := os.MkdirAll(f.data, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, pii.NewKeyFile(), 0o600); err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	warn("DEMO: created a new master key in " + path + "; it protects every ID number in this database")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return pii.ParseKeyring(b)
+}
+
+func runMigrate(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "migrate")
+	var sf storageFlags
+	sf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	s, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	fmt.Fprintf(e.stdout, "migrations applied (%s)\n", s.Dialect())
+	return nil
+}
+
+func runAudit(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "verify" {
+		fmt.Fprintln(e.stderr, "usage: tempid audit verify [--data D | --database DSN]")
+		return errUsage
+	}
+	fs := newFlags(e, "audit verify")
+	var sf storageFlags
+	sf.register(fs)
+	seal := fs.Bool("seal", true, "seal pending entries before checking")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	s, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if *seal {
+		if err := s.SealAllAudit(ctx, time.Now()); err != nil {
+			return fmt.Errorf("seal: %w", err)
+		}
+	}
+	rep, err := s.VerifyAudit(ctx)
+	if err != nil {
+		return err
+	}
+	if rep.FirstBad != nil {
+		fmt.Fprintf(e.stdout, "audit chain BROKEN after %d good entries: first bad %s\n", rep.Entries, rep.FirstBad)
+		return errNotValid
+	}
+	fmt.Fprintf(e.stdout, "audit chain ok: %d entries", rep.Entries)
+	if rep.Pending > 0 {
+		fmt.Fprintf(e.stdout, ", %d pending sealing", rep.Pending)
+	}
+	fmt.Fprintln(e.stdout)
+	return nil
+}
+
+// trimLine reads the first line of r, for passwords given on stdin.
+func trimLine(s string) string {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}

@@ -1,0 +1,143 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"tempid/internal/problem"
+)
+
+// Body limits of API.md.
+const (
+	maxJSONBody    = 1 << 20
+	maxCaptureBody = 8 << 20
+)
+
+// decode reads a JSON body into v: the right media type, at most limit
+// bytes (413 before reading when the declared length is larger), no
+// unknown members, exactly one value.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return problem.New(problem.ValidationFailed, "the body must be application/json")
+		}
+	}
+	body, err := readBody(w, r, maxJSONBody)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return problem.New(problem.ValidationFailed, "malformed JSON body: %s", jsonError(err))
+	}
+	if dec.More() {
+		return problem.New(problem.ValidationFailed, "malformed JSON body: more than one value")
+	}
+	return nil
+}
+
+// jsonError describes a decoding error without echoing the input.
+func jsonError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("%s must be %s", typ.Field, typ.Type)
+	case errors.Is(err, io.EOF):
+		return "empty body"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown member " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return "cannot be read"
+}
+
+// readBody reads at most limit bytes; a larger body is refused with 413,
+// before reading when Content-Length says so.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, tooLarge(limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, tooLarge(limit)
+	}
+	if err != nil {
+		return nil, problem.New(problem.ValidationFailed, "the body could not be read")
+	}
+	return body, nil
+}
+
+func tooLarge(limit int64) error {
+	return problem.New(problem.TooLarge, "the body is larger than %d bytes", limit)
+}
+
+// writeJSON renders v into a buffer first, so that a failure never sends
+// half a response.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		http.Error(w, `{"code":"internal"}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// writeError renders err as RFC 9457 problem+json. Refusals carry their
+// code; anything else is logged and answered 500 "internal" with no
+// detail.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	p, ok := problem.As(err)
+	if !ok {
+		p = problem.New(problem.Internal, "something went wrong on our side; the request was not completed")
+	}
+	status := p.Status()
+	log := s.logger(r)
+	switch {
+	case status >= 500:
+		log.Error("request failed", "code", p.Code, "err", err)
+	default:
+		log.Warn("request refused", "code", p.Code, "detail", p.Detail)
+	}
+	doc := map[string]any{}
+	for k, v := range p.Members {
+		doc[k] = v
+	}
+	doc["type"] = "https://tempid.invalid/problems/" + p.Code
+	doc["title"] = http.StatusText(status)
+	doc["status"] = status
+	doc["code"] = p.Code
+	doc["detail"] = p.Detail
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(doc); err != nil {
+		buf.Reset()
+		buf.WriteString(`{"code":"internal","status":500}`)
+		status = http.StatusInternalServerError
+	}
+	if p.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((p.RetryAfter+999_999_999)/1_000_000_000)))
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func (s *Server) logger(r *http.Request) *slog.Logger {
+	return s.Log.With("request_id", requestID(r.Context()))
+}
