@@ -1,0 +1,254 @@
+// Package verify decides whether a scanned code is valid, following the
+// numbered steps of CREDENTIAL.md. The server and offline terminals both
+// call Verify, so a code cannot be valid at a gate and invalid at a counter
+// (or the reverse) because two implementations drifted apart.
+package verify
+
+import (
+	"crypto/ed25519"
+	"time"
+
+	"tempid/internal/credential"
+)
+
+// Reason is the stable code of a verdict, shown to staff and recorded in
+// the audit log; messages may change, reasons do not.
+type Reason string
+
+// Every reason a verdict can carry, in the order of the steps that yield
+// them. The online-only reasons are defined here too so that there is one
+// list.
+const (
+	// ReasonValid is the reason of a valid verdict.
+	ReasonValid Reason = "valid"
+	// ReasonMalformed: the text is not a well-formed code (steps 1–2).
+	ReasonMalformed Reason = "malformed"
+	// ReasonUnknownKey: no trusted issuer key with the pass's kid was valid
+	// at pass_nbf (step 3).
+	ReasonUnknownKey Reason = "unknown_key"
+	// ReasonBadSignature: no such key verifies the issuer signature (step 3).
+	ReasonBadSignature Reason = "bad_signature"
+	// ReasonWrongPurpose: the pass is not for railway use (step 4).
+	ReasonWrongPurpose Reason = "wrong_purpose"
+	// ReasonNotYetValid: now is before pass_nbf - skew (step 5).
+	ReasonNotYetValid Reason = "not_yet_valid"
+	// ReasonCertificateExpired: now is after cert_exp + skew (step 5).
+	ReasonCertificateExpired Reason = "certificate_expired"
+	// ReasonPassExpired: now is after pass_exp + skew (step 5); the holder
+	// needs a new face check.
+	ReasonPassExpired Reason = "pass_expired"
+	// ReasonBadDeviceSignature: the device key did not sign the code (step 6).
+	ReasonBadDeviceSignature Reason = "bad_device_signature"
+	// ReasonCodeExpired: the code's step is outside the window (step 7).
+	ReasonCodeExpired Reason = "code_expired"
+	// ReasonRevoked: the certificate or the device key is revoked (step 8).
+	ReasonRevoked Reason = "revoked"
+	// ReasonStaleBundle: an offline verifier's trust bundle is too old to
+	// say "valid" (package bundle).
+	ReasonStaleBundle Reason = "stale_bundle"
+	// ReasonSuperseded: a newer certificate replaced this one (online only).
+	ReasonSuperseded Reason = "superseded"
+	// ReasonReplayed: the code was already used (online only).
+	ReasonReplayed Reason = "replayed"
+)
+
+// DefaultSkew is the clock difference tolerated between phone, issuer and
+// verifier.
+const DefaultSkew = 30 * time.Second
+
+// IssuerKey is an issuer public key and the window in which it may sign
+// passes. A pass verifies under the key only if NotBefore <= pass_nbf <=
+// NotAfter, so a retired key — or a stolen one — cannot mint passes dated
+// after its retirement.
+type IssuerKey struct {
+	// KID is credential.KeyID(Public); it is carried separately because the
+	// bundle names keys by it.
+	KID [4]byte
+	// Public is the Ed25519 public key.
+	Public ed25519.PublicKey
+	// NotBefore is the first pass_nbf the key may sign.
+	NotBefore time.Time
+	// NotAfter is the last pass_nbf the key may sign.
+	NotAfter time.Time
+}
+
+// Revocations answers whether a certificate or a device key is revoked.
+type Revocations interface {
+	// CertificateRevoked reports whether the certificate with this cert_id
+	// is revoked.
+	CertificateRevoked(id [16]byte) bool
+	// DeviceRevoked reports whether the device key with this SHA-256 of its
+	// compressed form is revoked (logout, R4).
+	DeviceRevoked(hash [32]byte) bool
+}
+
+// RevocationList is an in-memory Revocations, what an offline terminal
+// builds from its trust bundle.
+type RevocationList struct {
+	// Certificates holds revoked cert_ids.
+	Certificates map[[16]byte]struct{}
+	// Devices holds SHA-256 hashes of revoked compressed device keys.
+	Devices map[[32]byte]struct{}
+}
+
+var _ Revocations = RevocationList{}
+
+// CertificateRevoked reports whether id is in the list.
+func (l RevocationList) CertificateRevoked(id [16]byte) bool {
+	_, ok := l.Certificates[id]
+	return ok
+}
+
+// DeviceRevoked reports whether hash is in the list.
+func (l RevocationList) DeviceRevoked(hash [32]byte) bool {
+	_, ok := l.Devices[hash]
+	return ok
+}
+
+// Trust is what a verifier believes: the issuer keys, the revocations and,
+// for terminals granted offline verification, the seal keys.
+type Trust struct {
+	// IssuerKeys are the keys that may have signed a pass.
+	IssuerKeys []IssuerKey
+	// Revoked is consulted at step 8; nil means nothing is revoked.
+	Revoked Revocations
+	// SealKeys maps seal key IDs to AES-256 keys; nil for verifiers that may
+	// only see masked fields (R6).
+	SealKeys map[uint16][]byte
+}
+
+// Verifier runs the verification steps. Its zero value is ready to use.
+type Verifier struct {
+	// Skew is the tolerated clock difference; zero or negative means
+	// DefaultSkew, so that an unset configuration is never stricter than the
+	// phones' clocks allow.
+	Skew time.Duration
+}
+
+// Verdict is the outcome of verifying one code.
+type Verdict struct {
+	// Valid is true only when every step passed.
+	Valid bool
+	// Reason is ReasonValid or the reason of the first step that failed.
+	Reason Reason
+	// Code is the parsed code, nil when the text was malformed (or, in
+	// package bundle, when the bundle was stale). It is set for other
+	// failures so staff can see whose code failed.
+	Code *credential.Code
+	// IDNumber is the full ID number unsealed from the pass when the verdict
+	// is valid, the pass carries a sealed ID and the trust holds its seal
+	// key; otherwise "".
+	IDNumber string
+}
+
+// Verify checks code at instant now against t, doing the steps of
+// CREDENTIAL.md in order and returning the first failure:
+//
+//  1. exact prefix and strict Base45, and
+//  2. strict parse — else malformed;
+//  3. an issuer key with the pass's kid whose window contains pass_nbf —
+//     else unknown_key — that verifies the issuer signature — else
+//     bad_signature; every key with that kid is tried, since 4-byte kids
+//     can collide;
+//  4. purpose railway — else wrong_purpose;
+//  5. pass_nbf - skew <= now — else not_yet_valid; now <= cert_exp + skew —
+//     else certificate_expired; now <= pass_exp + skew — else pass_expired.
+//     The certificate is checked before the pass because a pass never
+//     outlives its certificate, so when both have ended the certificate is
+//     the real cause (and the holder needs a new certificate, not a face
+//     check);
+//  6. device signature — else bad_device_signature;
+//  7. step window — else code_expired. The code's step s is accepted iff
+//     StepAt(now-skew) - 1 <= s <= StepAt(now+skew): "the current or the
+//     previous step", with "current" stretched by the skew either way. So
+//     a code from a phone whose clock runs up to skew ahead is accepted, and
+//     a code stays valid until skew after the end of the step following its
+//     own — with the default skew, 91 to 150 s after it was made, depending
+//     on where in its minute. Steps from further in the future are
+//     code_expired too;
+//  8. cert_id and SHA-256(device_key) not revoked — else revoked.
+//
+// Keeping the document's order matters beyond tidiness: reasons after
+// bad_signature are only ever reported about passes the issuer really
+// signed, so a forger learns nothing from them.
+func (v Verifier) Verify(code string, now time.Time, t *Trust) Verdict {
+	c, err := credential.ParseCode(code)
+	if err != nil {
+		return Verdict{Reason: ReasonMalformed}
+	}
+	fail := func(r Reason) Verdict { return Verdict{Reason: r, Code: c} }
+	p := c.Pass
+	if t == nil {
+		return fail(ReasonUnknownKey)
+	}
+
+	candidates, verified := 0, false
+	for _, k := range t.IssuerKeys {
+		if k.KID != p.IssuerKID || p.NotBefore.Before(k.NotBefore) || p.NotBefore.After(k.NotAfter) {
+			continue
+		}
+		candidates++
+		if p.VerifyIssuer(k.Public) {
+			verified = true
+			break
+		}
+	}
+	switch {
+	case candidates == 0:
+		return fail(ReasonUnknownKey)
+	case !verified:
+		return fail(ReasonBadSignature)
+	}
+
+	if p.Purpose != credential.PurposeRailway {
+		return fail(ReasonWrongPurpose)
+	}
+
+	skew := v.skew()
+	switch {
+	case now.Before(p.NotBefore.Add(-skew)):
+		return fail(ReasonNotYetValid)
+	case now.After(p.CertExpiry.Add(skew)):
+		return fail(ReasonCertificateExpired)
+	case now.After(p.NotAfter.Add(skew)):
+		return fail(ReasonPassExpired)
+	}
+
+	if !c.VerifyDevice() {
+		return fail(ReasonBadDeviceSignature)
+	}
+
+	// int64 so that the previous step of step 0 does not wrap.
+	oldest := int64(credential.StepAt(now.Add(-skew))) - 1
+	newest := int64(credential.StepAt(now.Add(skew)))
+	if s := int64(c.Step); s < oldest || s > newest {
+		return fail(ReasonCodeExpired)
+	}
+
+	if t.Revoked != nil {
+		if t.Revoked.CertificateRevoked(p.CertID) || t.Revoked.DeviceRevoked(credential.DeviceKeyHash(p.DeviceKey)) {
+			return fail(ReasonRevoked)
+		}
+	}
+
+	verdict := Verdict{Valid: true, Reason: ReasonValid, Code: c}
+	if s := p.Sealed; s != nil {
+		if key, ok := t.SealKeys[s.KID]; ok {
+			// A sealed number that fails to open leaves IDNumber empty
+			// rather than failing the verdict: the issuer signed the pass,
+			// so this means a seal key mismatch in the trust, and the
+			// masked fields are still right.
+			if id, err := s.Open(key, p.CertID); err == nil {
+				verdict.IDNumber = id
+			}
+		}
+	}
+	return verdict
+}
+
+func (v Verifier) skew() time.Duration {
+	if v.Skew <= 0 {
+		return DefaultSkew
+	}
+	return v.Skew
+}
