@@ -36,6 +36,8 @@ func commands() []command {
 		{"serve", "run the service", runServe},
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"audit", "audit verify: check the audit chain", runAudit},
+		{"staff", "staff add: create a staff member or admin (password on stdin)", runStaff},
+		{"terminal", "terminal add: register a gate or scanner and print its API key", runTerminal},
 		{"version", "print the version", runVersion},
 	}
 }

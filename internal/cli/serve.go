@@ -10,7 +10,10 @@ import (
 	"os"
 	"time"
 
+	"tempid/internal/accounts"
 	"tempid/internal/clock"
+	"tempid/internal/face"
+	"tempid/internal/facecheck"
 	"tempid/internal/httpapi"
 	"tempid/internal/issuance"
 	"tempid/internal/policy"
@@ -51,11 +54,22 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	defer st.Close()
 
+	provider, err := chooseFaceProvider(*demo)
+	if err != nil {
+		return err
+	}
 	clk := clock.Real{}
 	pol := policy.Default()
 	iss := &issuance.Service{Store: st, Keys: keys, Policy: pol, Clock: clk, Cities: cities}
-	api := &httpapi.Server{Log: log, Store: st, Issuance: iss, Policy: pol, Clock: clk}
-	_ = reg
+	acc := &accounts.Service{Store: st, Keys: keys, Registry: reg, Issuance: iss, Policy: pol, Clock: clk, Password: accounts.DefaultPassword}
+	fc := &facecheck.Service{Store: st, Registry: reg, Issuance: iss, Provider: provider, Policy: pol, Clock: clk}
+	api := &httpapi.Server{Log: log, Store: st, Issuance: iss, Accounts: acc, FaceChecks: fc, Cities: cities,
+		Policy: pol, Clock: clk, Demo: *demo}
+	if *demo {
+		if err := seedDemo(ctx, e, acc, demoIDNumber); err != nil {
+			return err
+		}
+	}
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -120,6 +134,18 @@ func sealAudit(ctx context.Context, st interface {
 			}
 		}
 	}
+}
+
+// demoIDNumber is the demo passenger's (valid, invented) ID number.
+const demoIDNumber = "110101199003074573"
+
+// chooseFaceProvider picks the face-check provider. Only the development
+// simulator ships; it runs in demo mode only.
+func chooseFaceProvider(demo bool) (face.Provider, error) {
+	if !demo {
+		return nil, errors.New("no face-check provider: only the development simulator ships, and it runs only with --demo")
+	}
+	return face.NewSimulator(), nil
 }
 
 // chooseRegistry picks the identity registry: a file, or the development

@@ -141,3 +141,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) logger(r *http.Request) *slog.Logger {
 	return s.Log.With("request_id", requestID(r.Context()))
 }
+
+// rawJSON embeds stored JSON as is.
+type rawJSON string
+
+// MarshalJSON returns the stored JSON.
+func (r rawJSON) MarshalJSON() ([]byte, error) {
+	if r == "" {
+		return []byte("{}"), nil
+	}
+	return []byte(r), nil
+}

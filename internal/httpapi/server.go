@@ -12,20 +12,28 @@ import (
 	"runtime/debug"
 	"time"
 
+	"tempid/internal/accounts"
 	"tempid/internal/clock"
+	"tempid/internal/facecheck"
 	"tempid/internal/issuance"
 	"tempid/internal/policy"
 	"tempid/internal/problem"
+	"tempid/internal/regions"
 	"tempid/internal/store"
 )
 
 // Server serves the API.
 type Server struct {
-	Log      *slog.Logger
-	Store    *store.Store
-	Issuance *issuance.Service
-	Policy   policy.Settings
-	Clock    clock.Clock
+	Log        *slog.Logger
+	Store      *store.Store
+	Issuance   *issuance.Service
+	Accounts   *accounts.Service
+	FaceChecks *facecheck.Service
+	Cities     *regions.Index
+	Policy     policy.Settings
+	Clock      clock.Clock
+	// Demo allows the session cookie without Secure on plain HTTP.
+	Demo bool
 	// Ready reports whether everything besides the database is ready
 	// (keys loaded); nil means ready.
 	Ready func() error
@@ -39,6 +47,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	s.routes(mux)
 	for _, register := range s.Extra {
 		register(mux)
 	}

@@ -1,0 +1,310 @@
+// Package accounts proves who is on the other end: passenger sign-up with
+// a registry-confirmed real-name identity, staff and admin accounts, login
+// sessions with CSRF tokens, terminals with API keys, and the login
+// throttle. Passwords are argon2id; tokens and keys are stored as SHA-256
+// hashes only.
+package accounts
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"tempid/internal/clock"
+	"tempid/internal/idnumber"
+	"tempid/internal/issuance"
+	"tempid/internal/pii"
+	"tempid/internal/policy"
+	"tempid/internal/problem"
+	"tempid/internal/registry"
+	"tempid/internal/store"
+)
+
+// Service manages accounts, sessions and terminals.
+type Service struct {
+	Store    *store.Store
+	Keys     *pii.Keyring
+	Registry registry.Registry
+	Issuance *issuance.Service
+	Policy   policy.Settings
+	Clock    clock.Clock
+	Password PasswordParams
+
+	dummyOnce sync.Once
+	dummyHash string
+}
+
+// Password and username bounds.
+const (
+	minPassword = 10
+	maxPassword = 128
+	maxUsername = 64
+)
+
+// SignUp is a passenger's registration.
+type SignUp struct {
+	Username string
+	Password string
+	Name     string
+	IDNumber string
+	Phone    string
+}
+
+func validUsername(u string) bool {
+	u = store.NormalizeUsername(u)
+	if len(u) < 3 || len(u) > maxUsername {
+		return false
+	}
+	for _, r := range u {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func validPassword(p string) error {
+	if n := utf8.RuneCountInString(p); n < minPassword || len(p) > maxPassword {
+		return problem.New(problem.ValidationFailed, "password: %d to %d characters", minPassword, maxPassword)
+	}
+	return nil
+}
+
+// SignUp creates a passenger account after the identity registry confirms
+// the name and ID number (R1).
+func (s *Service) SignUp(ctx context.Context, in SignUp) (store.Account, error) {
+	if !validUsername(in.Username) {
+		return store.Account{}, problem.New(problem.ValidationFailed, "username: 3 to %d of a-z, 0-9, '.', '_' and '-'", maxUsername)
+	}
+	if err := validPassword(in.Password); err != nil {
+		return store.Account{}, err
+	}
+	phone := strings.TrimSpace(in.Phone)
+	if len(phone) > 32 {
+		return store.Account{}, problem.New(problem.ValidationFailed, "phone: at most 32 characters")
+	}
+	subj, err := s.Issuance.ParseSubject(in.Name, in.IDNumber)
+	if err != nil {
+		return store.Account{}, err
+	}
+	if err := s.Registry.Confirm(ctx, subj.Name, subj.IDNumber); err != nil {
+		if _, ok := problem.As(err); ok {
+			return store.Account{}, err
+		}
+		return store.Account{}, errors.Join(problem.New(problem.Unavailable, "the identity registry is unavailable; try again"), err)
+	}
+	id := store.NewID()
+	a := store.Account{
+		ID:           id,
+		Username:     in.Username,
+		PasswordHash: s.Password.hash(in.Password),
+		Role:         store.RolePassenger,
+		NameCT:       s.Keys.SealString(subj.Name, "account.name:"+id),
+		IDNumberCT:   s.Keys.SealString(subj.IDNumber.String(), "account.id_number:"+id),
+		IDIndex:      s.Issuance.HolderIndex(subj.IDNumber),
+		NameMasked:   idnumber.MaskName(subj.Name),
+		IDMasked:     subj.IDNumber.Masked(),
+		CreatedAt:    s.Clock.Now(),
+	}
+	if phone != "" {
+		a.PhoneCT = s.Keys.SealString(phone, "account.phone:"+id)
+	}
+	if err := s.Store.CreateAccount(ctx, store.AccountActor(id), a); err != nil {
+		return store.Account{}, err
+	}
+	return a, nil
+}
+
+// Identity opens a passenger account's own name and ID number.
+func (s *Service) Identity(a store.Account) (name string, id string, err error) {
+	if a.NameCT == nil {
+		return "", "", nil
+	}
+	if name, err = s.Keys.OpenString(a.NameCT, "account.name:"+a.ID); err != nil {
+		return "", "", err
+	}
+	id, err = s.Keys.OpenString(a.IDNumberCT, "account.id_number:"+a.ID)
+	return name, id, err
+}
+
+// CreateStaff creates a staff member (bound to a station) or an admin.
+func (s *Service) CreateStaff(ctx context.Context, actor store.Actor, username, password, role, station string) (store.Account, error) {
+	if !validUsername(username) {
+		return store.Account{}, problem.New(problem.ValidationFailed, "username: 3 to %d of a-z, 0-9, '.', '_' and '-'", maxUsername)
+	}
+	if err := validPassword(password); err != nil {
+		return store.Account{}, err
+	}
+	station = strings.TrimSpace(station)
+	switch {
+	case role == store.RoleStaff && !validStation(station):
+		return store.Account{}, problem.New(problem.ValidationFailed, "station_code: staff are bound to a station (1 to 16 letters or digits)")
+	case role == store.RoleAdmin && station != "" && !validStation(station):
+		return store.Account{}, problem.New(problem.ValidationFailed, "station_code: 1 to 16 letters or digits")
+	case role != store.RoleStaff && role != store.RoleAdmin:
+		return store.Account{}, problem.New(problem.ValidationFailed, "role: staff or admin")
+	}
+	a := store.Account{ID: store.NewID(), Username: username, PasswordHash: s.Password.hash(password), Role: role,
+		StationCode: station, CreatedAt: s.Clock.Now()}
+	return a, s.Store.CreateAccount(ctx, actor, a)
+}
+
+func validStation(code string) bool {
+	if len(code) < 1 || len(code) > 16 {
+		return false
+	}
+	for _, r := range code {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// LoggedIn is a new session: the token goes in the cookie, the CSRF token
+// to the page.
+type LoggedIn struct {
+	Token   string
+	Session store.Session
+	Account store.Account
+}
+
+// Login checks a username and password and starts a new session. A wrong
+// username and a wrong password give the same refusal, after the same
+// work. Failures count per account and per IP address; past the limits
+// logins are refused with rate_limited until the window has passed.
+func (s *Service) Login(ctx context.Context, username, password, ip string) (LoggedIn, error) {
+	now := s.Clock.Now()
+	acctKey := s.Keys.BlindIndex("login_username", store.NormalizeUsername(username))
+	ipKey := s.Keys.BlindIndex("login_ip", ip)
+	since := now.Add(-s.Policy.LoginWindow)
+	for _, lim := range []struct {
+		scope string
+		key   []byte
+		limit int
+	}{
+		{store.ThrottleLoginAccount, acctKey, s.Policy.LoginFailuresPerAccount},
+		{store.ThrottleLoginIP, ipKey, s.Policy.LoginFailuresPerIP},
+	} {
+		n, oldest, err := s.Store.CountThrottle(ctx, lim.scope, lim.key, since)
+		if err != nil {
+			return LoggedIn{}, err
+		}
+		if n >= lim.limit {
+			wait := oldest.Add(s.Policy.LoginWindow).Sub(now)
+			return LoggedIn{}, problem.New(problem.RateLimited, "too many failed logins; try again later").Retry(max(wait, time.Second))
+		}
+	}
+	a, err := s.Store.AccountByUsername(ctx, username)
+	hash := a.PasswordHash
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			return LoggedIn{}, err
+		}
+		hash = s.dummy()
+	}
+	ok, herr := checkPassword(hash, password)
+	if err != nil || herr != nil || !ok || !a.DisabledAt.IsZero() {
+		if err := s.Store.RecordThrottle(ctx, store.ThrottleLoginAccount, acctKey, now); err != nil {
+			return LoggedIn{}, err
+		}
+		if err := s.Store.RecordThrottle(ctx, store.ThrottleLoginIP, ipKey, now); err != nil {
+			return LoggedIn{}, err
+		}
+		return LoggedIn{}, problem.New(problem.Unauthenticated, "wrong username or password")
+	}
+	if err := s.Store.ClearThrottle(ctx, store.ThrottleLoginAccount, acctKey); err != nil {
+		return LoggedIn{}, err
+	}
+	token := randomToken()
+	se := store.Session{
+		ID: store.NewID(), TokenHash: tokenHash(token), AccountID: a.ID, CSRFToken: randomToken(),
+		CreatedAt: now, ExpiresAt: now.Add(s.Policy.SessionLifetime),
+	}
+	if err := s.Store.CreateSession(ctx, store.AccountActor(a.ID), se); err != nil {
+		return LoggedIn{}, err
+	}
+	return LoggedIn{Token: token, Session: se, Account: a}, nil
+}
+
+// dummy returns a hash with this service's costs, made once. It is
+// compared against when a username does not exist, so that a login for an
+// unknown user costs as much as one for a known user.
+func (s *Service) dummy() string {
+	s.dummyOnce.Do(func() { s.dummyHash = s.Password.hash("tempid dummy password") })
+	return s.dummyHash
+}
+
+// Authenticate returns the live session and account of a session token.
+func (s *Service) Authenticate(ctx context.Context, token string) (store.Session, store.Account, error) {
+	if token == "" || len(token) > 128 {
+		return store.Session{}, store.Account{}, problem.New(problem.Unauthenticated, "log in first")
+	}
+	se, a, err := s.Store.SessionByToken(ctx, tokenHash(token), s.Clock.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return se, a, problem.New(problem.Unauthenticated, "the session has ended; log in again")
+	}
+	return se, a, err
+}
+
+// Logout ends a session and revokes the device keys it showed passes with.
+func (s *Service) Logout(ctx context.Context, se store.Session) error {
+	_, err := s.Store.EndSession(ctx, store.AccountActor(se.AccountID), se.ID, s.Clock.Now())
+	return err
+}
+
+// NewTerminal is a registered terminal and its API key, shown once.
+type NewTerminal struct {
+	Terminal store.Terminal
+	APIKey   string
+}
+
+// apiKeyPrefix marks tempid terminal keys, so a leaked one is recognisable.
+const apiKeyPrefix = "tidk_"
+
+// CreateTerminal registers a terminal at a station.
+func (s *Service) CreateTerminal(ctx context.Context, actor store.Actor, name, station string, offline bool) (NewTerminal, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 64 || !utf8.ValidString(name) {
+		return NewTerminal{}, problem.New(problem.ValidationFailed, "name: 1 to 64 bytes of text")
+	}
+	if !validStation(station) {
+		return NewTerminal{}, problem.New(problem.ValidationFailed, "station_code: 1 to 16 letters or digits")
+	}
+	key := apiKeyPrefix + randomToken()
+	tm := store.Terminal{ID: store.NewID(), Name: name, StationCode: station, Offline: offline, KeyHash: tokenHash(key), CreatedAt: s.Clock.Now()}
+	if err := s.Store.CreateTerminal(ctx, actor, tm); err != nil {
+		return NewTerminal{}, err
+	}
+	return NewTerminal{Terminal: tm, APIKey: key}, nil
+}
+
+// AuthenticateTerminal returns the live terminal of an API key.
+func (s *Service) AuthenticateTerminal(ctx context.Context, key string) (store.Terminal, error) {
+	if !strings.HasPrefix(key, apiKeyPrefix) || len(key) > 128 {
+		return store.Terminal{}, problem.New(problem.Unauthenticated, "unknown or revoked API key")
+	}
+	tm, err := s.Store.TerminalByKey(ctx, tokenHash(key))
+	if errors.Is(err, store.ErrNotFound) {
+		return tm, problem.New(problem.Unauthenticated, "unknown or revoked API key")
+	}
+	return tm, err
+}
+
+// randomToken returns 256 random bits, base64url.
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func tokenHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}

@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"time"
+
+	"tempid/internal/accounts"
+	"tempid/internal/clock"
+	"tempid/internal/issuance"
+	"tempid/internal/policy"
+	"tempid/internal/store"
+)
+
+// accountsService builds the accounts service for commands that open the
+// database themselves.
+func accountsService(st *store.Store, sf *storageFlags, e *env) (*accounts.Service, error) {
+	keys, err := sf.keyring(false, func(msg string) { fmt.Fprintln(e.stderr, "warning:", msg) })
+	if err != nil {
+		return nil, err
+	}
+	pol := policy.Default()
+	iss := &issuance.Service{Store: st, Keys: keys, Policy: pol, Clock: clock.Real{}}
+	return &accounts.Service{Store: st, Keys: keys, Issuance: iss, Policy: pol, Clock: clock.Real{}, Password: accounts.DefaultPassword}, nil
+}
+
+func runStaff(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "add" {
+		fmt.Fprintln(e.stderr, "usage: tempid staff add --username U --role staff|admin [--station CODE] (password on standard input)")
+		return errUsage
+	}
+	fs := newFlags(e, "staff add")
+	var sf storageFlags
+	sf.register(fs)
+	username := fs.String("username", "", "login name")
+	role := fs.String("role", "staff", "staff or admin")
+	station := fs.String("station", "", "station code (required for staff)")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return fmt.Errorf("read the password from standard input: %w", err)
+	}
+	st, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	svc, err := accountsService(st, &sf, e)
+	if err != nil {
+		return err
+	}
+	a, err := svc.CreateStaff(ctx, store.CLI, *username, trimLine(line), *role, *station)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "created %s %s (id %s)\n", a.Role, a.Username, a.ID)
+	return nil
+}
+
+func runTerminal(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "add" {
+		fmt.Fprintln(e.stderr, "usage: tempid terminal add --name N --station CODE [--offline]")
+		return errUsage
+	}
+	fs := newFlags(e, "terminal add")
+	var sf storageFlags
+	sf.register(fs)
+	name := fs.String("name", "", "terminal name, e.g. \"Gate 3\"")
+	station := fs.String("station", "", "station code")
+	offline := fs.Bool("offline", false, "grant offline verification (the trust bundle with seal keys)")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	st, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	svc, err := accountsService(st, &sf, e)
+	if err != nil {
+		return err
+	}
+	nt, err := svc.CreateTerminal(ctx, store.CLI, *name, *station, *offline)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, nt.APIKey)
+	return nil
+}
+
+// demo accounts: well known, for demo mode only.
+var demoUsers = []struct{ username, password, role, station, name string }{
+	{"passenger", "tempid-demo-1", store.RolePassenger, "", "张三"},
+	{"staff", "tempid-demo-2", store.RoleStaff, "BJP", ""},
+	{"admin", "tempid-demo-3", store.RoleAdmin, "", ""},
+}
+
+// seedDemo creates the demo accounts if missing and a fresh demo terminal,
+// and prints their credentials.
+func seedDemo(ctx context.Context, e *env, svc *accounts.Service, demoID string) error {
+	fmt.Fprintln(e.stdout, "DEMO logins (demo mode only):")
+	for _, u := range demoUsers {
+		if _, err := svc.Store.AccountByUsername(ctx, u.username); err != nil {
+			var cerr error
+			if u.role == store.RolePassenger {
+				_, cerr = svc.SignUp(ctx, accounts.SignUp{Username: u.username, Password: u.password, Name: u.name, IDNumber: demoID})
+			} else {
+				_, cerr = svc.CreateStaff(ctx, store.System, u.username, u.password, u.role, u.station)
+			}
+			if cerr != nil {
+				return fmt.Errorf("demo %s: %w", u.username, cerr)
+			}
+		}
+		extra := ""
+		if u.station != "" {
+			extra = " at station " + u.station
+		}
+		fmt.Fprintf(e.stdout, "  %-9s %-10s password %s%s\n", u.role, u.username, u.password, extra)
+	}
+	nt, err := svc.CreateTerminal(ctx, store.System, fmt.Sprintf("Demo gate %s", time.Now().Format("0102-1504")), "BJP", true)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "  terminal  API key %s (offline grant, station BJP)\n", nt.APIKey)
+	return nil
+}

@@ -1,0 +1,184 @@
+// Package facecheck runs face checks: it starts a check for a subject
+// (apply) or a certificate (view) with the device key that will show the
+// codes, records the biometric consent, hands the capture to a provider,
+// and keeps only the result. It also enforces the failure throttle: after
+// a run of failures for one subject a growing delay, after many in a day a
+// lock that sends the person to the station's manual window.
+package facecheck
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"tempid/internal/clock"
+	"tempid/internal/credential"
+	"tempid/internal/face"
+	"tempid/internal/idnumber"
+	"tempid/internal/issuance"
+	"tempid/internal/policy"
+	"tempid/internal/problem"
+	"tempid/internal/registry"
+	"tempid/internal/store"
+)
+
+// Service starts and completes face checks.
+type Service struct {
+	Store    *store.Store
+	Registry registry.Registry
+	Issuance *issuance.Service
+	Provider face.Provider
+	Policy   policy.Settings
+	Clock    clock.Clock
+	// ProviderTimeout bounds one provider call.
+	ProviderTimeout time.Duration
+}
+
+// Start is a request to start a face check.
+type Start struct {
+	AccountID     string
+	SessionID     string
+	Purpose       string
+	Name          string // apply
+	IDNumber      string // apply
+	CertificateID string // view
+	DeviceKeyJWK  []byte
+	Consent       bool
+}
+
+// maxDelay caps the growing delay after consecutive failures.
+const maxDelay = time.Hour
+
+// Begin validates a request and records a pending check.
+func (s *Service) Begin(ctx context.Context, in Start) (store.FaceCheck, error) {
+	if !in.Consent {
+		return store.FaceCheck{}, problem.New(problem.ConsentRequired,
+			"explicit consent to the face check is required: the image is used for this check only and is not kept")
+	}
+	pub, err := credential.ParseJWK(in.DeviceKeyJWK)
+	if err != nil {
+		return store.FaceCheck{}, problem.New(problem.ValidationFailed, "device_key: %v", err)
+	}
+	compressed, err := credential.CompressDeviceKey(pub)
+	if err != nil {
+		return store.FaceCheck{}, problem.New(problem.ValidationFailed, "device_key: %v", err)
+	}
+	hash := credential.DeviceKeyHash(compressed)
+	now := s.Clock.Now()
+	f := store.FaceCheck{
+		ID: store.NewID(), AccountID: in.AccountID, SessionID: in.SessionID, Purpose: in.Purpose,
+		DeviceKey: compressed[:], DeviceKeyHash: hash[:], Provider: s.Provider.Name(),
+		ConsentAt: now, CreatedAt: now, ExpiresAt: now.Add(s.Policy.FaceCheckPendingTTL),
+	}
+	switch in.Purpose {
+	case store.PurposeApply:
+		if in.CertificateID != "" {
+			return store.FaceCheck{}, problem.New(problem.ValidationFailed, "certificate_id: only for purpose view")
+		}
+		subj, err := s.Issuance.ParseSubject(in.Name, in.IDNumber)
+		if err != nil {
+			return store.FaceCheck{}, err
+		}
+		if err := s.Registry.Confirm(ctx, subj.Name, subj.IDNumber); err != nil {
+			if _, ok := problem.As(err); ok {
+				return store.FaceCheck{}, err
+			}
+			return store.FaceCheck{}, errors.Join(problem.New(problem.Unavailable, "the identity registry is unavailable; try again"), err)
+		}
+		f.SubjectIndex, f.NameIndex = s.Issuance.HolderIndex(subj.IDNumber), s.Issuance.NameIndex(subj.Name)
+		f.NameMasked = idnumber.MaskName(subj.Name)
+	case store.PurposeView:
+		c, err := s.Store.Certificate(ctx, in.CertificateID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && c.AccountID != in.AccountID) {
+			return store.FaceCheck{}, problem.New(problem.NotFound, "no such certificate")
+		}
+		if err != nil {
+			return store.FaceCheck{}, err
+		}
+		if st := c.StatusAt(now); st != store.StatusActive {
+			return store.FaceCheck{}, problem.New(problem.ValidationFailed, "the certificate is %s and cannot be shown", st)
+		}
+		name, err := s.Issuance.OpenName(c)
+		if err != nil {
+			return store.FaceCheck{}, err
+		}
+		f.CertificateID, f.SubjectIndex, f.NameIndex, f.NameMasked = c.ID, c.HolderIndex, s.Issuance.NameIndex(name), c.NameMasked
+	default:
+		return store.FaceCheck{}, problem.New(problem.ValidationFailed, "purpose: apply or view")
+	}
+	if err := s.throttle(ctx, f.SubjectIndex, now); err != nil {
+		return store.FaceCheck{}, err
+	}
+	if err := s.Store.CreateFaceCheck(ctx, store.AccountActor(in.AccountID), f); err != nil {
+		return store.FaceCheck{}, err
+	}
+	return f, nil
+}
+
+// throttle refuses a face check for a subject with too many recent
+// failures: past FaceFailureLockAfter in the lock window, a lock until the
+// oldest of them leaves the window; past FaceFailureDelayAfter consecutive
+// ones, a delay after the last that grows with each further failure.
+func (s *Service) throttle(ctx context.Context, subject []byte, now time.Time) error {
+	p := s.Policy
+	ff, err := s.Store.FaceFailuresOf(ctx, subject, now.Add(-p.FaceFailureLockWindow))
+	if err != nil {
+		return err
+	}
+	if ff.InWindow >= p.FaceFailureLockAfter {
+		wait := ff.OldestInWindow.Add(p.FaceFailureLockWindow).Sub(now)
+		return problem.New(problem.FaceChecksLocked,
+			"face checks for this person are locked after %d failures in %s; please go to the station's manual window (人工窗口) for a temporary identity certificate",
+			ff.InWindow, p.FaceFailureLockWindow).Retry(max(wait, time.Second))
+	}
+	if ff.Consecutive >= p.FaceFailureDelayAfter {
+		// The delay grows linearly (30 s, 60 s, 90 s, …): steep enough to
+		// stop guessing, gentle enough that the daily lock stays reachable.
+		delay := min(p.FaceFailureDelay*time.Duration(ff.Consecutive-p.FaceFailureDelayAfter+1), maxDelay)
+		if until := ff.LastFailure.Add(delay); now.Before(until) {
+			return problem.New(problem.RateLimited, "%d face checks failed in a row; wait before trying again", ff.Consecutive).
+				Retry(until.Sub(now))
+		}
+	}
+	return nil
+}
+
+// Capture completes a pending check with an image. The image goes to the
+// provider and nowhere else; only the result is stored. A provider that
+// fails, times out or answers nonsense leaves the check pending and is
+// reported as unavailable.
+func (s *Service) Capture(ctx context.Context, accountID, id string, c face.Capture) (store.FaceCheck, error) {
+	f, err := s.Store.FaceCheck(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && f.AccountID != accountID) {
+		return f, problem.New(problem.NotFound, "no such face check")
+	}
+	if err != nil {
+		return f, err
+	}
+	now := s.Clock.Now()
+	if f.Status != store.FacePending {
+		return f, problem.New(problem.FaceCheckUsed, "this face check already has a result; start a new one")
+	}
+	if !now.Before(f.ExpiresAt) {
+		return f, problem.New(problem.FaceCheckExpired, "this face check has expired; start a new one")
+	}
+	if err := s.throttle(ctx, f.SubjectIndex, now); err != nil {
+		return f, err
+	}
+	timeout := s.ProviderTimeout
+	if timeout <= 0 {
+		timeout = 15 * time.Second
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res, err := s.Provider.Check(pctx, face.Subject{NameMasked: f.NameMasked, IDIndex: f.SubjectIndex}, c)
+	if err != nil {
+		return f, errors.Join(problem.New(problem.Unavailable, "the face check provider is unavailable; nothing was changed, try again"), err)
+	}
+	if res.Passed && res.Reason != "" || !res.Passed && res.Reason == "" || res.Score < 0 || res.Score > 1e6 {
+		return f, problem.New(problem.Unavailable, "the face check provider gave an answer that cannot be used; try again")
+	}
+	return s.Store.CompleteFaceCheck(ctx, store.AccountActor(accountID), id, accountID, store.FaceResult{
+		Passed: res.Passed, Score: res.Score, Reason: res.Reason, Reference: res.Reference,
+	}, s.Clock.Now())
+}

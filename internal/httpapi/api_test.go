@@ -1,0 +1,621 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tempid/internal/accounts"
+	"tempid/internal/clock"
+	"tempid/internal/credential"
+	"tempid/internal/face"
+	"tempid/internal/face/facetest"
+	"tempid/internal/facecheck"
+	"tempid/internal/httpapi"
+	"tempid/internal/idnumber"
+	"tempid/internal/issuance"
+	"tempid/internal/pii"
+	"tempid/internal/policy"
+	"tempid/internal/regions"
+	"tempid/internal/registry"
+	"tempid/internal/store"
+	"tempid/internal/store/storetest"
+)
+
+// syncBuffer is a log sink safe for concurrent handlers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// app is a complete tempid API on a real database, with a manual clock.
+type app struct {
+	t        *testing.T
+	srv      *httptest.Server
+	store    *store.Store
+	clock    *clock.Manual
+	accounts *accounts.Service
+	logs     *syncBuffer
+}
+
+func newApp(t *testing.T, s *store.Store) *app {
+	t.Helper()
+	keys, err := pii.ParseKeyring(pii.NewKeyFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cities, err := regions.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewManual(time.Now().Truncate(time.Second))
+	pol := policy.Default()
+	reg := registry.Development{}
+	iss := &issuance.Service{Store: s, Keys: keys, Policy: pol, Clock: clk, Cities: cities}
+	acc := &accounts.Service{Store: s, Keys: keys, Registry: reg, Issuance: iss, Policy: pol, Clock: clk, Password: accounts.TestPassword}
+	fc := &facecheck.Service{Store: s, Registry: reg, Issuance: iss, Provider: face.NewSimulator(), Policy: pol, Clock: clk}
+	logs := &syncBuffer{}
+	api := &httpapi.Server{Log: slog.New(slog.NewJSONHandler(logs, nil)), Store: s, Issuance: iss, Accounts: acc, FaceChecks: fc,
+		Cities: cities, Policy: pol, Clock: clk, Demo: true}
+	srv := httptest.NewServer(api.Handler())
+	t.Cleanup(srv.Close)
+	return &app{t: t, srv: srv, store: s, clock: clk, accounts: acc, logs: logs}
+}
+
+// client is one browser: a cookie jar, the CSRF token and a device key.
+type client struct {
+	a      *app
+	http   *http.Client
+	csrf   string
+	device *ecdsa.PrivateKey
+	origin string
+}
+
+func (a *app) client() *client {
+	jar, _ := cookiejar.New(nil)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	return &client{a: a, http: &http.Client{Jar: jar}, device: key, origin: a.srv.URL}
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    []byte
+}
+
+func (r answer) code() string { s, _ := r.body["code"].(string); return s }
+
+func (r answer) obj(path ...string) map[string]any {
+	m := r.body
+	for _, p := range path {
+		m, _ = m[p].(map[string]any)
+	}
+	return m
+}
+
+func (c *client) do(method, path, contentType string, body []byte) answer {
+	c.a.t.Helper()
+	req, err := http.NewRequest(method, c.a.srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		c.a.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if c.csrf != "" {
+		req.Header.Set("X-CSRF-Token", c.csrf)
+	}
+	if c.origin != "" && method != http.MethodGet {
+		req.Header.Set("Origin", c.origin)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := answer{status: resp.StatusCode, header: resp.Header, raw: raw}
+	if len(raw) > 0 {
+		json.Unmarshal(raw, &out.body)
+	}
+	return out
+}
+
+func (c *client) json(method, path string, v any) answer {
+	c.a.t.Helper()
+	var body []byte
+	if v != nil {
+		body, _ = json.Marshal(v)
+	}
+	return c.do(method, path, "application/json", body)
+}
+
+func (c *client) want(r answer, status int, code string) {
+	c.a.t.Helper()
+	if r.status != status || (code != "" && r.code() != code) {
+		c.a.t.Fatalf("got %d %s (%s), want %d %s", r.status, r.code(), r.raw, status, code)
+	}
+}
+
+type person struct {
+	name string
+	id   idnumber.Number
+}
+
+var seq int
+
+func newPerson(name string) person {
+	seq++
+	return person{name: name, id: idnumber.Generate("44", time.Date(1988, 8, 8, 0, 0, 0, 0, time.UTC), seq%1000)}
+}
+
+// signUp registers and logs in a passenger with their own identity.
+func (c *client) signUp(p person) {
+	c.a.t.Helper()
+	user := fmt.Sprintf("user%d%d", seq, time.Now().UnixNano()%100000)
+	c.want(c.json("POST", "/api/v1/accounts", map[string]any{"username": user, "password": "correct horse battery", "name": p.name, "id_number": p.id.String()}), 201, "")
+	c.login(user, "correct horse battery")
+}
+
+func (c *client) login(user, password string) answer {
+	c.a.t.Helper()
+	r := c.json("POST", "/api/v1/session", map[string]any{"username": user, "password": password})
+	if r.status == 200 {
+		c.csrf, _ = r.body["csrf_token"].(string)
+	}
+	return r
+}
+
+func (c *client) jwk() json.RawMessage { return credential.JWK(&c.device.PublicKey) }
+
+// faceCheck starts an apply check for p and sends img; it returns the id
+// and the answer of the capture.
+func (c *client) faceCheck(p person, img []byte) (string, answer) {
+	c.a.t.Helper()
+	r := c.json("POST", "/api/v1/face-checks", map[string]any{"purpose": "apply", "subject": map[string]any{"name": p.name, "id_number": p.id.String()}, "device_key": c.jwk(), "consent": true})
+	c.want(r, 201, "")
+	fc := r.obj("face_check")
+	id := fc["id"].(string)
+	return id, c.do("POST", fc["capture_url"].(string), "image/jpeg", img)
+}
+
+func (c *client) apply(p person, check string) answer {
+	return c.json("POST", "/api/v1/certificates", map[string]any{"face_check_id": check, "name": p.name, "id_number": p.id.String(), "city_code": "440100"})
+}
+
+var noFace = func() []byte {
+	return facetest.PlainJPEG()
+}()
+
+func TestPassengerJourney(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newApp(t, s)
+		c := a.client()
+		me := newPerson("李雷")
+		c.signUp(me)
+
+		sess := c.json("GET", "/api/v1/session", nil)
+		c.want(sess, 200, "")
+		if got, want := sess.obj("account")["id_number"], me.id.String(); got != want {
+			t.Errorf("session id_number %v, want the account's own %v", got, want)
+		}
+
+		check, capture := c.faceCheck(me, facetest.SampleJPEG())
+		c.want(capture, 200, "")
+		if got, want := capture.obj("face_check")["status"], "passed"; got != want {
+			t.Fatalf("face check %v (%s), want %v", got, capture.raw, want)
+		}
+		r := c.apply(me, check)
+		c.want(r, 201, "")
+		cert := r.obj("certificate")
+		if got, want := cert["status"], "active"; got != want {
+			t.Errorf("status %v, want %v", got, want)
+		}
+		if got, want := r.obj("certificate", "holder")["id_number_masked"], me.id.Masked(); got != want {
+			t.Errorf("holder %v, want %v", got, want)
+		}
+		if got, want := r.obj("certificate", "city")["name"], "广州市"; got != want {
+			t.Errorf("city %v, want %v", got, want)
+		}
+		if got, want := r.obj("quota")["used"], 1.0; got != want {
+			t.Errorf("quota used %v, want %v", got, want)
+		}
+		q := c.json("GET", "/api/v1/quota", nil)
+		c.want(q, 200, "")
+		if got, want := q.obj("quota")["remaining"], 2.0; got != want {
+			t.Errorf("remaining %v, want %v", got, want)
+		}
+		list := c.json("GET", "/api/v1/certificates", nil)
+		c.want(list, 200, "")
+		if n := len(list.body["certificates"].([]any)); n != 1 {
+			t.Errorf("%d certificates listed, want 1", n)
+		}
+		c.want(c.json("GET", "/api/v1/certificates/"+cert["id"].(string), nil), 200, "")
+
+		// The same check cannot issue twice.
+		c.want(c.apply(me, check), 409, "face_check_used")
+		// A renewal now is refused by R5.
+		check2, _ := c.faceCheck(me, facetest.SampleJPEG())
+		refused := c.apply(me, check2)
+		c.want(refused, 409, "active_certificate_exists")
+		if refused.body["renewable_at"] == nil {
+			t.Error("no renewable_at member")
+		}
+		assertNothingPersonalLogged(t, a, me)
+	})
+}
+
+func assertNothingPersonalLogged(t *testing.T, a *app, people ...person) {
+	t.Helper()
+	logs := a.logs.String()
+	if len(logs) == 0 {
+		t.Fatal("no logs captured")
+	}
+	for _, p := range people {
+		if strings.Contains(logs, p.id.String()) || strings.Contains(logs, p.name) {
+			t.Errorf("a full ID number or name of %s appears in the logs", p.id.Masked())
+		}
+	}
+}
+
+func TestCaptureWithoutAFaceFailsAndUsesNoQuota(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newApp(t, s)
+		c := a.client()
+		me := newPerson("韩梅梅")
+		c.signUp(me)
+		check, capture := c.faceCheck(me, noFace)
+		c.want(capture, 200, "")
+		if got, want := capture.obj("face_check")["status"], "failed"; got != want {
+			t.Fatalf("status %v, want %v", got, want)
+		}
+		if got, want := capture.obj("face_check")["reason"], "no_face"; got != want {
+			t.Errorf("reason %v, want %v", got, want)
+		}
+		c.want(c.apply(me, check), 409, "face_check_not_passed")
+		q := c.json("GET", "/api/v1/quota", nil)
+		if got := q.obj("quota")["used"]; got != 0.0 {
+			t.Errorf("quota used %v after a failed face check", got)
+		}
+		// A capture for a check that already has a result changes nothing.
+		c.want(c.do("POST", "/api/v1/face-checks/"+check+"/capture", "image/jpeg", facetest.SampleJPEG()), 409, "face_check_used")
+	})
+}
+
+func TestBadFaceCheckRequestsChangeNothing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newApp(t, s)
+		c := a.client()
+		me := newPerson("王五")
+		c.signUp(me)
+		subject := map[string]any{"name": me.name, "id_number": me.id.String()}
+		entries := func() int {
+			e, _ := s.AuditEntries(context.Background(), 0, 100000)
+			return len(e)
+		}
+		before := entries()
+		offCurve := `{"kty":"EC","crv":"P-256","x":"AQ","y":"AQ"}`
+		for _, tc := range []struct {
+			name   string
+			body   string
+			status int
+			code   string
+		}{
+			{"no consent", fmt.Sprintf(`{"purpose":"apply","subject":{"name":%q,"id_number":%q},"device_key":%s,"consent":false}`, me.name, me.id, c.jwk()), 403, "consent_required"},
+			{"point off the curve", fmt.Sprintf(`{"purpose":"apply","subject":{"name":%q,"id_number":%q},"device_key":%s,"consent":true}`, me.name, me.id, offCurve), 400, "validation_failed"},
+			{"not a JWK", fmt.Sprintf(`{"purpose":"apply","subject":{"name":%q,"id_number":%q},"device_key":"abc","consent":true}`, me.name, me.id), 400, "validation_failed"},
+			{"RSA key", fmt.Sprintf(`{"purpose":"apply","subject":{"name":%q,"id_number":%q},"device_key":{"kty":"RSA","n":"AQ","e":"AQAB"},"consent":true}`, me.name, me.id), 400, "validation_failed"},
+			{"bad ID number", fmt.Sprintf(`{"purpose":"apply","subject":{"name":%q,"id_number":"110101199001011234"},"device_key":%s,"consent":true}`, me.name, c.jwk()), 400, "invalid_id_number"},
+			{"unknown purpose", fmt.Sprintf(`{"purpose":"travel","subject":{"name":%q,"id_number":%q},"device_key":%s,"consent":true}`, me.name, me.id, c.jwk()), 400, "validation_failed"},
+			{"view of a foreign certificate", fmt.Sprintf(`{"purpose":"view","certificate_id":"%s","device_key":%s,"consent":true}`, store.NewID(), c.jwk()), 404, "not_found"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				c.want(c.do("POST", "/api/v1/face-checks", "application/json", []byte(tc.body)), tc.status, tc.code)
+			})
+		}
+		_ = subject
+		if got := entries(); got != before {
+			t.Errorf("refused requests wrote %d audit entries", got-before)
+		}
+		// Captures: not an image, too large, someone else's check, expired.
+		check := c.json("POST", "/api/v1/face-checks", map[string]any{"purpose": "apply", "subject": subject, "device_key": c.jwk(), "consent": true}).obj("face_check")["id"].(string)
+		c.want(c.do("POST", "/api/v1/face-checks/"+check+"/capture", "text/plain", []byte("hello")), 400, "validation_failed")
+		c.want(c.do("POST", "/api/v1/face-checks/"+check+"/capture", "image/jpeg", make([]byte, 9<<20)), 413, "too_large")
+		c.want(c.do("POST", "/api/v1/face-checks/"+check+"/capture", "image/png", []byte("not a png at all")), 200, "")
+		other := a.client()
+		other.signUp(newPerson("赵六"))
+		check2 := c.json("POST", "/api/v1/face-checks", map[string]any{"purpose": "apply", "subject": subject, "device_key": c.jwk(), "consent": true}).obj("face_check")["id"].(string)
+		other.want(other.do("POST", "/api/v1/face-checks/"+check2+"/capture", "image/jpeg", facetest.SampleJPEG()), 404, "not_found")
+		a.clock.Advance(11 * time.Minute)
+		c.want(c.do("POST", "/api/v1/face-checks/"+check2+"/capture", "image/jpeg", facetest.SampleJPEG()), 410, "face_check_expired")
+	})
+}
+
+func TestParallelUseOfOnePassedCheckIssuesOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newApp(t, s)
+		c := a.client()
+		me := newPerson("周七")
+		c.signUp(me)
+		check, _ := c.faceCheck(me, facetest.SampleJPEG())
+		const n = 10
+		statuses := make([]int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[i] = c.apply(me, check).status
+			}()
+		}
+		wg.Wait()
+		created := 0
+		for _, st := range statuses {
+			if st == 201 {
+				created++
+			} else if st != 409 {
+				t.Errorf("status %d", st)
+			}
+		}
+		if created != 1 {
+			t.Errorf("%d certificates from one face check, want 1", created)
+		}
+	})
+}
+
+func TestCSRFAndOrigin(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newApp(t, s)
+		c := a.client()
+		me := newPerson("孙八")
+		c.signUp(me)
+		body := map[string]any{"purpose": "apply", "subject": map[string]any{"name": me.name, "id_number": me.id.String()}, "device_key": c.jwk(), "consent": true}
+		token := c.csrf
+
+		c.csrf = ""
+		c.want(c.json("POST", "/api/v1/face-checks", body), 403, "csrf_failed")
+		c.csrf = "wrong"
+		c.want(c.json("POST", "/api/v1/face-checks", body), 403, "csrf_failed")
+		c.csrf, c.origin = token, "https://evil.example"
+		c.want(c.json("POST", "/api/v1/face-checks", body), 403, "csrf_failed")
+		c.want(c.json("DELETE", "/api/v1/session", nil), 403, "csrf_failed")
+		c.origin = a.srv.URL
+		c.want(c.json("POST", "/api/v1/face-checks", body), 201, "")
+		// Login from a foreign page is refused too (login CSRF).
+		c.origin = "https://evil.example"
+		c.want(c.json("POST", "/api/v1/session", map[string]any{"username": "x", "password": "y"}), 403, "csrf_failed")
+	})
+}
+
+func TestAccountsSeeOnlyTheirOwnCertificates(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newApp(t, s)
+		alice, bob := a.client(), a.client()
+		pa, pb := newPerson("爱丽丝"), newPerson("鲍勃")
+		alice.signUp(pa)
+		bob.signUp(pb)
+		check, _ := alice.faceCheck(pa, facetest.SampleJPEG())
+		id := alice.apply(pa, check).obj("certificate")["id"].(string)
+		bob.want(bob.json("GET", "/api/v1/certificates/"+id, nil), 404, "not_found")
+		bob.want(bob.json("GET", "/api/v1/quota?id_number="+pa.id.String(), nil), 404, "not_found")
+		if list := bob.json("GET", "/api/v1/certificates", nil); len(list.body["certificates"].([]any)) != 0 {
+			t.Error("bob lists alice's certificate")
+		}
+		viewBody := map[string]any{"purpose": "view", "certificate_id": id, "device_key": bob.jwk(), "consent": true}
+		bob.want(bob.json("POST", "/api/v1/face-checks", viewBody), 404, "not_found")
+		// A companion sees the quota of a person they applied for.
+		traveller := newPerson("小明")
+		check, _ = alice.faceCheck(traveller, facetest.SampleJPEG())
+		alice.want(alice.apply(traveller, check), 201, "")
+		alice.want(alice.json("GET", "/api/v1/quota?id_number="+traveller.id.String(), nil), 200, "")
+	})
+}
+
+func TestSessionsRotateAtLoginAndEndAtLogout(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newApp(t, s)
+		c := a.client()
+		user := "rotating"
+		c.want(c.json("POST", "/api/v1/accounts", map[string]any{"username": user, "password": "correct horse battery", "name": "甲", "id_number": newPerson("甲").id.String()}), 201, "")
+		c.login(user, "correct horse battery")
+		first := cookie(c)
+		c.login(user, "correct horse battery")
+		second := cookie(c)
+		if first == "" || first == second {
+			t.Fatal("the session token did not change at login")
+		}
+		stale := a.client()
+		setCookie(stale, first)
+		stale.want(stale.json("GET", "/api/v1/session", nil), 401, "unauthenticated")
+
+		c.want(c.json("DELETE", "/api/v1/session", nil), 204, "")
+		replay := a.client()
+		setCookie(replay, second)
+		replay.want(replay.json("GET", "/api/v1/session", nil), 401, "unauthenticated")
+
+		c.login(user, "correct horse battery")
+		a.clock.Advance(12*time.Hour + time.Second)
+		c.want(c.json("GET", "/api/v1/session", nil), 401, "unauthenticated")
+	})
+}
+
+func TestLoginDoesNotTellWhichUsernamesExistAndIsThrottled(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newApp(t, s)
+		c := a.client()
+		c.want(c.json("POST", "/api/v1/accounts", map[string]any{"username": "known", "password": "correct horse battery", "name": "乙", "id_number": newPerson("乙").id.String()}), 201, "")
+		wrongPassword := c.json("POST", "/api/v1/session", map[string]any{"username": "known", "password": "wrong password!"})
+		unknownUser := c.json("POST", "/api/v1/session", map[string]any{"username": "unknown", "password": "wrong password!"})
+		c.want(wrongPassword, 401, "unauthenticated")
+		c.want(unknownUser, 401, "unauthenticated")
+		if wrongPassword.body["detail"] != unknownUser.body["detail"] {
+			t.Errorf("different messages: %q and %q", wrongPassword.body["detail"], unknownUser.body["detail"])
+		}
+		for range 9 {
+			c.json("POST", "/api/v1/session", map[string]any{"username": "known", "password": "wrong password!"})
+		}
+		r := c.json("POST", "/api/v1/session", map[string]any{"username": "known", "password": "correct horse battery"})
+		c.want(r, 429, "rate_limited")
+		if r.header.Get("Retry-After") == "" {
+			t.Error("no Retry-After")
+		}
+		a.clock.Advance(16 * time.Minute)
+		c.want(c.login("known", "correct horse battery"), 200, "")
+	})
+}
+
+func TestTerminalKeysAuthenticateUntilRevoked(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newApp(t, s)
+		ctx := context.Background()
+		if _, err := a.accounts.CreateStaff(ctx, store.CLI, "root", "correct horse battery", store.RoleAdmin, ""); err != nil {
+			t.Fatal(err)
+		}
+		admin := a.client()
+		admin.want(admin.login("root", "correct horse battery"), 200, "")
+		r := admin.json("POST", "/api/v1/admin/terminals", map[string]any{"name": "Gate 1", "station_code": "BJP", "offline": true})
+		admin.want(r, 201, "")
+		key := r.body["api_key"].(string)
+		id := r.obj("terminal")["id"].(string)
+
+		gate := a.client()
+		gate.origin = ""
+		bearer := func() answer {
+			req, _ := http.NewRequest("GET", a.srv.URL+"/api/v1/verifier", nil)
+			req.Header.Set("Authorization", "Bearer "+key)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			out := answer{status: resp.StatusCode}
+			json.NewDecoder(resp.Body).Decode(&out.body)
+			return out
+		}
+		if r := bearer(); r.status != 200 || r.obj("terminal")["station_code"] != "BJP" {
+			t.Fatalf("terminal key refused: %d %v", r.status, r.body)
+		}
+		// A passenger session may not verify.
+		p := a.client()
+		p.signUp(newPerson("丙"))
+		p.want(p.json("GET", "/api/v1/verifier", nil), 403, "forbidden")
+		p.want(p.json("POST", "/api/v1/admin/terminals", map[string]any{"name": "x", "station_code": "BJP"}), 403, "forbidden")
+
+		admin.want(admin.json("POST", "/api/v1/admin/terminals/"+id+"/revoke", nil), 204, "")
+		if r := bearer(); r.status != 401 || r.code() != "unauthenticated" {
+			t.Errorf("revoked key: %d %v", r.status, r.body)
+		}
+		stored, _ := s.Terminals(ctx)
+		for _, tm := range stored {
+			if bytes.Contains(tm.KeyHash, []byte(key)) {
+				t.Error("the API key is stored in the clear")
+			}
+		}
+	})
+}
+
+// cookie returns the client's session token.
+func cookie(c *client) string {
+	u, _ := url.Parse(c.a.srv.URL)
+	for _, ck := range c.http.Jar.Cookies(u) {
+		if strings.HasSuffix(ck.Name, "tempid_session") {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// setCookie gives a client a session token, as a thief would.
+func setCookie(c *client, token string) {
+	u, _ := url.Parse(c.a.srv.URL)
+	c.http.Jar.SetCookies(u, []*http.Cookie{{Name: "tempid_session", Value: token, Path: "/"}})
+}
+
+// TestNoFaceImageIsPersisted runs captures and then searches the whole
+// database — the SQLite files on disk, or every row of every PostgreSQL
+// table — for any 32-byte piece of the images sent.
+func TestNoFaceImageIsPersisted(t *testing.T) {
+	for _, backend := range storetest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			opts := storetest.Options(t, backend)
+			s, err := store.Open(context.Background(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			a := newApp(t, s)
+			c := a.client()
+			me := newPerson("钱九")
+			c.signUp(me)
+			img := facetest.SampleJPEG()
+			check, _ := c.faceCheck(me, img)
+			c.want(c.apply(me, check), 201, "")
+			c.faceCheck(me, noFace)
+			if err := s.SealAllAudit(context.Background(), a.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			var haystack []byte
+			if backend == "sqlite" {
+				s.Close()
+				entries, _ := os.ReadDir(opts.DataDir)
+				for _, e := range entries {
+					b, err := os.ReadFile(filepath.Join(opts.DataDir, e.Name()))
+					if err != nil {
+						t.Fatal(err)
+					}
+					haystack = append(haystack, b...)
+				}
+			} else {
+				dump, err := store.DumpForTest(s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				haystack = []byte(dump)
+			}
+			if len(haystack) < 1000 {
+				t.Fatalf("only %d bytes of database to search", len(haystack))
+			}
+			for _, sent := range [][]byte{img, noFace} {
+				for off := 0; off+32 <= len(sent); off += len(sent) / 16 {
+					piece := sent[off : off+32]
+					if bytes.Contains(haystack, piece) || bytes.Contains(haystack, []byte(hex.EncodeToString(piece))) {
+						t.Fatalf("bytes %d..%d of a capture are in the database", off, off+32)
+					}
+				}
+			}
+			if bytes.Contains(haystack, []byte(me.id.String())) {
+				t.Error("a full ID number is stored in the clear")
+			}
+		})
+	}
+}

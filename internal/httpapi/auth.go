@@ -1,0 +1,146 @@
+package httpapi
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"tempid/internal/problem"
+	"tempid/internal/store"
+)
+
+// Session cookie names. The __Host- prefix pins the cookie to this host
+// and path and requires Secure; demo mode on plain HTTP cannot set Secure,
+// so it uses a plain name.
+const (
+	sessionCookie     = "__Host-tempid_session"
+	demoSessionCookie = "tempid_session"
+)
+
+// principal is who made a request: an account through a session cookie, or
+// a terminal through its API key.
+type principal struct {
+	account  store.Account
+	session  store.Session
+	terminal *store.Terminal
+}
+
+func (p principal) actor() store.Actor {
+	if p.terminal != nil {
+		return store.TerminalActor(p.terminal.ID)
+	}
+	return store.AccountActor(p.account.ID)
+}
+
+// handler is an HTTP handler that returns its error for rendering.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// auth says who may call an endpoint.
+type auth int
+
+const (
+	public    auth = iota // anyone; state changes need a same-origin request
+	passenger             // any logged-in account
+	staffOrTerminal
+	admin
+)
+
+// route registers a handler with its authentication.
+func (s *Server) route(mux *http.ServeMux, pattern string, a auth, h func(w http.ResponseWriter, r *http.Request, p principal) error) {
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.authenticate(r, a)
+		if err == nil {
+			err = h(w, r, p)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func stateChanging(r *http.Request) bool {
+	return r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
+}
+
+// authenticate finds the principal of a request and checks that it may
+// call an endpoint. Browser requests that change state must come from this
+// origin and carry the session's CSRF token.
+func (s *Server) authenticate(r *http.Request, a auth) (principal, error) {
+	var p principal
+	if stateChanging(r) && !sameOrigin(r) {
+		return p, problem.New(problem.CSRFFailed, "cross-origin request refused")
+	}
+	if a == public {
+		return p, nil
+	}
+	if h := r.Header.Get("Authorization"); h != "" {
+		key, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || a != staffOrTerminal {
+			return p, problem.New(problem.Unauthenticated, "API keys are for terminals and verification only")
+		}
+		tm, err := s.Accounts.AuthenticateTerminal(r.Context(), key)
+		if err != nil {
+			return p, err
+		}
+		p.terminal = &tm
+		return p, nil
+	}
+	token := ""
+	for _, name := range []string{sessionCookie, demoSessionCookie} {
+		if c, err := r.Cookie(name); err == nil {
+			token = c.Value
+			break
+		}
+	}
+	se, acct, err := s.Accounts.Authenticate(r.Context(), token)
+	if err != nil {
+		return p, err
+	}
+	p.session, p.account = se, acct
+	if stateChanging(r) {
+		got := r.Header.Get("X-CSRF-Token")
+		if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(se.CSRFToken)) != 1 {
+			return p, problem.New(problem.CSRFFailed, "missing or wrong CSRF token: take it from GET /api/v1/session")
+		}
+	}
+	switch {
+	case a == staffOrTerminal && acct.Role != store.RoleStaff && acct.Role != store.RoleAdmin:
+		return p, problem.New(problem.Forbidden, "for railway staff and terminals only")
+	case a == admin && acct.Role != store.RoleAdmin:
+		return p, problem.New(problem.Forbidden, "for administrators only")
+	}
+	return p, nil
+}
+
+// sameOrigin checks the Origin header (or, without one, Sec-Fetch-Site)
+// of a state-changing request. Requests without either come from programs,
+// not browsers, and rely on the CSRF token or API key alone.
+func sameOrigin(r *http.Request) bool {
+	if origin := r.Header.Get("Origin"); origin != "" {
+		u, err := url.Parse(origin)
+		return err == nil && u.Host == r.Host
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return true
+	}
+	return false
+}
+
+// setSession sets or clears the session cookie.
+func (s *Server) setSession(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
+	secure := !s.Demo || r.TLS != nil
+	name := sessionCookie
+	if !secure {
+		name = demoSessionCookie
+	}
+	c := &http.Cookie{Name: name, Value: token, Path: "/", Secure: secure, HttpOnly: true, SameSite: http.SameSiteStrictMode}
+	if token == "" {
+		c.MaxAge = -1
+	} else {
+		c.Expires = expires
+	}
+	http.SetCookie(w, c)
+}

@@ -1,0 +1,258 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"tempid/internal/problem"
+)
+
+// Session is a login session. Only the SHA-256 of its token is stored.
+type Session struct {
+	ID        string
+	TokenHash []byte
+	AccountID string
+	CSRFToken string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	EndedAt   time.Time
+}
+
+// CreateSession records a new session.
+func (s *Store) CreateSession(ctx context.Context, actor Actor, se Session) error {
+	return s.write(ctx, func(t *Tx) error {
+		if _, err := t.exec(ctx, `INSERT INTO sessions (token_hash, id, account_id, csrf_token, created_at, expires_at, ended_at)
+			VALUES ($1, $2, $3, $4, $5, $6, NULL)`, se.TokenHash, se.ID, se.AccountID, se.CSRFToken, ms(se.CreatedAt), ms(se.ExpiresAt)); err != nil {
+			return err
+		}
+		return t.audit(ctx, se.CreatedAt, actor, "session.login", "account:"+se.AccountID, map[string]any{"session": se.ID})
+	})
+}
+
+// SessionByToken returns a live session and its account: not ended, not
+// expired at now, account not disabled.
+func (s *Store) SessionByToken(ctx context.Context, tokenHash []byte, now time.Time) (Session, Account, error) {
+	var se Session
+	var created, expires int64
+	var ended sql.NullInt64
+	row := s.r.QueryRowContext(ctx, `SELECT s.id, s.account_id, s.csrf_token, s.created_at, s.expires_at, s.ended_at, `+prefixed("a.", accountColumns)+`
+		FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1`, tokenHash)
+	var a Account
+	var station sql.NullString
+	var acreated int64
+	var disabled sql.NullInt64
+	err := row.Scan(&se.ID, &se.AccountID, &se.CSRFToken, &created, &expires, &ended,
+		&a.ID, &a.Username, &a.PasswordHash, &a.Role, &station, &a.NameCT, &a.IDNumberCT, &a.IDIndex, &a.NameMasked,
+		&a.IDMasked, &a.PhoneCT, &acreated, &disabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return se, a, ErrNotFound
+	}
+	if err != nil {
+		return se, a, classify(err)
+	}
+	se.TokenHash, se.CreatedAt, se.ExpiresAt, se.EndedAt = tokenHash, fromMS(created), fromMS(expires), nullMS(ended)
+	a.StationCode, a.CreatedAt, a.DisabledAt = station.String, fromMS(acreated), nullMS(disabled)
+	if !se.EndedAt.IsZero() || !now.Before(se.ExpiresAt) || !a.DisabledAt.IsZero() {
+		return se, a, ErrNotFound
+	}
+	return se, a, nil
+}
+
+func prefixed(p, columns string) string {
+	out := p
+	for i := 0; i < len(columns); i++ {
+		out += string(columns[i])
+		if columns[i] == ',' {
+			for i+1 < len(columns) && (columns[i+1] == ' ' || columns[i+1] == '\n' || columns[i+1] == '\t') {
+				i++
+			}
+			out += " " + p
+		}
+	}
+	return out
+}
+
+// EndSession ends a session (logout) and puts the device keys of the
+// passes it was shown with on the revocation list until their certificates
+// expire (R4). It returns how many device keys were revoked.
+func (s *Store) EndSession(ctx context.Context, actor Actor, sessionID string, now time.Time) (int, error) {
+	revoked := 0
+	err := s.write(ctx, func(t *Tx) error {
+		revoked = 0
+		res, err := t.exec(ctx, `UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL`, ms(now), sessionID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		rows, err := t.query(ctx, `SELECT p.device_key_hash, max(c.expires_at) FROM passes p JOIN certificates c ON c.id = p.certificate_id
+			WHERE p.session_id = $1 AND c.expires_at > $2 GROUP BY p.device_key_hash`, sessionID, ms(now))
+		if err != nil {
+			return err
+		}
+		type dev struct {
+			hash    []byte
+			expires int64
+		}
+		var devs []dev
+		for rows.Next() {
+			var d dev
+			if err := rows.Scan(&d.hash, &d.expires); err != nil {
+				rows.Close()
+				return err
+			}
+			devs = append(devs, d)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, d := range devs {
+			if _, err := t.exec(ctx, `INSERT INTO revoked_devices (device_key_hash, revoked_at, expires_at) VALUES ($1, $2, $3)
+				ON CONFLICT (device_key_hash) DO UPDATE SET expires_at = CASE WHEN excluded.expires_at > revoked_devices.expires_at
+				THEN excluded.expires_at ELSE revoked_devices.expires_at END`, d.hash, ms(now), d.expires); err != nil {
+				return err
+			}
+		}
+		revoked = len(devs)
+		return t.audit(ctx, now, actor, "session.logout", "session:"+sessionID, map[string]any{"revoked_devices": len(devs)})
+	})
+	return revoked, err
+}
+
+// DeviceRevoked tells whether a device key is on the revocation list.
+func (s *Store) DeviceRevoked(ctx context.Context, hash []byte, now time.Time) (bool, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM revoked_devices WHERE device_key_hash = $1 AND expires_at > $2`, hash, ms(now)).Scan(&n)
+	return n > 0, classify(err)
+}
+
+// RevokedDevices lists the revoked device-key hashes still in force.
+func (s *Store) RevokedDevices(ctx context.Context, now time.Time) ([][]byte, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT device_key_hash FROM revoked_devices WHERE expires_at > $1 ORDER BY device_key_hash`, ms(now))
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var h []byte
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// Terminal is a gate or hand-held scanner, authenticated by an API key of
+// which only the SHA-256 is stored.
+type Terminal struct {
+	ID          string
+	Name        string
+	StationCode string
+	Offline     bool
+	KeyHash     []byte
+	CreatedAt   time.Time
+	RevokedAt   time.Time
+}
+
+const terminalColumns = `id, name, station_code, offline, key_hash, created_at, revoked_at`
+
+func scanTerminal(row interface{ Scan(...any) error }) (Terminal, error) {
+	var tm Terminal
+	var created int64
+	var revoked sql.NullInt64
+	err := row.Scan(&tm.ID, &tm.Name, &tm.StationCode, &tm.Offline, &tm.KeyHash, &created, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return tm, ErrNotFound
+	}
+	tm.CreatedAt, tm.RevokedAt = fromMS(created), nullMS(revoked)
+	return tm, err
+}
+
+// CreateTerminal registers a terminal.
+func (s *Store) CreateTerminal(ctx context.Context, actor Actor, tm Terminal) error {
+	return s.write(ctx, func(t *Tx) error {
+		if _, err := t.exec(ctx, `INSERT INTO terminals (`+terminalColumns+`) VALUES ($1, $2, $3, $4, $5, $6, NULL)`,
+			tm.ID, tm.Name, tm.StationCode, tm.Offline, tm.KeyHash, ms(tm.CreatedAt)); err != nil {
+			return err
+		}
+		return t.audit(ctx, tm.CreatedAt, actor, "terminal.create", "terminal:"+tm.ID, map[string]any{
+			"name": tm.Name, "station": tm.StationCode, "offline": tm.Offline,
+		})
+	})
+}
+
+// TerminalByKey returns the live terminal with this key hash.
+func (s *Store) TerminalByKey(ctx context.Context, keyHash []byte) (Terminal, error) {
+	tm, err := scanTerminal(s.r.QueryRowContext(ctx, `SELECT `+terminalColumns+` FROM terminals WHERE key_hash = $1 AND revoked_at IS NULL`, keyHash))
+	return tm, classify(err)
+}
+
+// Terminals lists every terminal, newest first.
+func (s *Store) Terminals(ctx context.Context) ([]Terminal, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+terminalColumns+` FROM terminals ORDER BY created_at DESC`)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	var out []Terminal
+	for rows.Next() {
+		tm, err := scanTerminal(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, tm)
+	}
+	return out, rows.Err()
+}
+
+// RevokeTerminal revokes a terminal's API key.
+func (s *Store) RevokeTerminal(ctx context.Context, actor Actor, id string, now time.Time) error {
+	return s.write(ctx, func(t *Tx) error {
+		res, err := t.exec(ctx, `UPDATE terminals SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`, ms(now), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return problem.New(problem.NotFound, "no such active terminal")
+		}
+		return t.audit(ctx, now, actor, "terminal.revoke", "terminal:"+id, nil)
+	})
+}
+
+// Throttle scopes.
+const (
+	ThrottleLoginAccount = "login_account"
+	ThrottleLoginIP      = "login_ip"
+)
+
+// RecordThrottle records one failure of a throttled action. It is not
+// audited: it changes no state of the service, only its limits.
+func (s *Store) RecordThrottle(ctx context.Context, scope string, key []byte, now time.Time) error {
+	return s.write(ctx, func(t *Tx) error {
+		_, err := t.exec(ctx, `INSERT INTO throttle_events (scope, key, at) VALUES ($1, $2, $3)`, scope, key, ms(now))
+		return err
+	})
+}
+
+// CountThrottle counts failures since a time and returns the oldest.
+func (s *Store) CountThrottle(ctx context.Context, scope string, key []byte, since time.Time) (int, time.Time, error) {
+	var n int
+	var oldest sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT count(*), min(at) FROM throttle_events WHERE scope = $1 AND key = $2 AND at >= $3`,
+		scope, key, ms(since)).Scan(&n, &oldest)
+	return n, nullMS(oldest), classify(err)
+}
+
+// ClearThrottle forgets the failures of a key (after a successful login).
+func (s *Store) ClearThrottle(ctx context.Context, scope string, key []byte) error {
+	return s.write(ctx, func(t *Tx) error {
+		_, err := t.exec(ctx, `DELETE FROM throttle_events WHERE scope = $1 AND key = $2`, scope, key)
+		return err
+	})
+}
