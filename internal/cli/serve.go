@@ -16,6 +16,7 @@ import (
 	"tempid/internal/facecheck"
 	"tempid/internal/httpapi"
 	"tempid/internal/issuance"
+	"tempid/internal/metrics"
 	"tempid/internal/policy"
 	"tempid/internal/regions"
 	"tempid/internal/registry"
@@ -64,7 +65,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	acc := &accounts.Service{Store: st, Keys: keys, Registry: reg, Issuance: iss, Policy: pol, Clock: clk, Password: accounts.DefaultPassword}
 	fc := &facecheck.Service{Store: st, Registry: reg, Issuance: iss, Provider: provider, Policy: pol, Clock: clk}
 	api := &httpapi.Server{Log: log, Store: st, Issuance: iss, Accounts: acc, FaceChecks: fc, Cities: cities,
-		Policy: pol, Clock: clk, Demo: *demo}
+		Policy: pol, Clock: clk, Demo: *demo, Metrics: metrics.New()}
 	if *demo {
 		if err := seedDemo(ctx, e, acc, demoIDNumber); err != nil {
 			return err

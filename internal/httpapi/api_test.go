@@ -30,6 +30,7 @@ import (
 	"tempid/internal/facecheck"
 	"tempid/internal/httpapi"
 	"tempid/internal/idnumber"
+	"tempid/internal/metrics"
 	"tempid/internal/issuance"
 	"tempid/internal/pii"
 	"tempid/internal/policy"
@@ -85,7 +86,7 @@ func newApp(t *testing.T, s *store.Store) *app {
 	fc := &facecheck.Service{Store: s, Registry: reg, Issuance: iss, Provider: face.NewSimulator(), Policy: pol, Clock: clk}
 	logs := &syncBuffer{}
 	api := &httpapi.Server{Log: slog.New(slog.NewJSONHandler(logs, nil)), Store: s, Issuance: iss, Accounts: acc, FaceChecks: fc,
-		Cities: cities, Policy: pol, Clock: clk, Demo: true}
+		Cities: cities, Policy: pol, Clock: clk, Demo: true, Metrics: metrics.New()}
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
 	return &app{t: t, srv: srv, store: s, clock: clk, accounts: acc, logs: logs}
@@ -272,6 +273,23 @@ func TestPassengerJourney(t *testing.T) {
 			t.Error("no renewable_at member")
 		}
 		assertNothingPersonalLogged(t, a, me)
+
+		m := c.do("GET", "/metrics", "", nil)
+		c.want(m, 200, "")
+		text := string(m.raw)
+		for _, want := range []string{
+			"tempid_certificates_issued_total 1",
+			`tempid_face_checks_total{reason="",result="passed"} 2`,
+			`tempid_refusals_total{code="active_certificate_exists"} 1`,
+			`tempid_http_request_duration_seconds_count{method="POST",route="POST /api/v1/certificates",status="201"} 1`,
+		} {
+			if !strings.Contains(text, want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
+		if strings.Contains(text, me.id.String()) || strings.Contains(text, me.name) || strings.Contains(text, cert["id"].(string)) {
+			t.Error("metrics hold personal data or identifiers")
+		}
 	})
 }
 

@@ -193,6 +193,9 @@ func (s *Server) captureFaceCheck(w http.ResponseWriter, r *http.Request, p prin
 	if err != nil {
 		return err
 	}
+	if s.Metrics != nil {
+		s.Metrics.FaceChecks.WithLabelValues(f.Status, f.Reason).Inc()
+	}
 	out := map[string]any{"id": f.ID, "status": f.Status}
 	if f.Reason != "" {
 		out["reason"] = f.Reason
@@ -242,6 +245,12 @@ func (s *Server) applyCertificate(w http.ResponseWriter, r *http.Request, p prin
 	})
 	if err != nil {
 		return err
+	}
+	if s.Metrics != nil {
+		s.Metrics.Issued.Inc()
+		if res.Pass != nil {
+			s.Metrics.PassesIssued.Inc()
+		}
 	}
 	out := map[string]any{"certificate": s.certificateJSON(res.Certificate), "quota": res.Quota}
 	if res.Pass != nil {

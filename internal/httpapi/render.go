@@ -107,6 +107,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p = problem.New(problem.Internal, "something went wrong on our side; the request was not completed")
 	}
 	status := p.Status()
+	if s.Metrics != nil && status < 500 {
+		switch p.Code {
+		case problem.RateLimited, problem.FaceChecksLocked:
+			s.Metrics.Throttled.WithLabelValues(p.Code).Inc()
+		}
+		s.Metrics.Refusals.WithLabelValues(p.Code).Inc()
+	}
 	log := s.logger(r)
 	switch {
 	case status >= 500:

@@ -10,12 +10,14 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"tempid/internal/accounts"
 	"tempid/internal/clock"
 	"tempid/internal/facecheck"
 	"tempid/internal/issuance"
+	"tempid/internal/metrics"
 	"tempid/internal/policy"
 	"tempid/internal/problem"
 	"tempid/internal/regions"
@@ -34,6 +36,8 @@ type Server struct {
 	Clock      clock.Clock
 	// Demo allows the session cookie without Secure on plain HTTP.
 	Demo bool
+	// Metrics, if set, are observed and served at /metrics.
+	Metrics *metrics.Metrics
 	// Ready reports whether everything besides the database is ready
 	// (keys loaded); nil means ready.
 	Ready func() error
@@ -48,6 +52,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	s.routes(mux)
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics.Handler())
+	}
 	for _, register := range s.Extra {
 		register(mux)
 	}
@@ -140,8 +147,16 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					s.writeError(rec, r, problem.New(problem.Internal, "internal error"))
 				}
 			}
+			elapsed := time.Since(start)
 			s.Log.Info("request", "request_id", id, "method", r.Method, "route", r.Pattern, "status", rec.status,
-				"duration_ms", float64(time.Since(start).Microseconds())/1000)
+				"duration_ms", float64(elapsed.Microseconds())/1000)
+			if s.Metrics != nil {
+				route := r.Pattern
+				if route == "" {
+					route = "unmatched"
+				}
+				s.Metrics.Requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Observe(elapsed.Seconds())
+			}
 		}()
 		next.ServeHTTP(rec, r)
 	})

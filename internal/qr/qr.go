@@ -3,8 +3,9 @@
 // The credential format fixes how the symbol is built (CREDENTIAL.md, "Bytes"): the code
 // uses only Base45's alphabet, which is exactly QR's alphanumeric set, so the symbol is
 // always encoded in alphanumeric mode at error-correction level M. Alphanumeric mode packs
-// two characters into 11 bits instead of 16, which is what keeps a code with a sealed ID
-// within version 13; and a keyboard-wedge scanner types the text back unchanged.
+// two characters into 11 bits instead of 16, which is what lets a code meet the format's
+// version bounds (13 with a sealed ID, 11 without); and a keyboard-wedge scanner types the
+// text back unchanged.
 package qr
 
 import (
