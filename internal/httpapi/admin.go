@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strconv"
+	"time"
 
 	"tempid/internal/problem"
 	"tempid/internal/store"
@@ -20,6 +21,119 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	s.route(mux, "POST /api/v1/admin/certificates/{id}/revoke", admin, s.revokeCertificate)
 	s.route(mux, "GET /api/v1/admin/audit", admin, s.listAudit)
 	s.route(mux, "GET /api/v1/admin/audit/verify", admin, s.verifyAudit)
+	s.route(mux, "POST /api/v1/admin/keys/rotate", admin, s.rotateKeys)
+	s.route(mux, "GET /api/v1/admin/certificates", admin, s.searchCertificates)
+	s.route(mux, "GET /api/v1/admin/stats", admin, s.stats)
+}
+
+// timeRange reads from and to (RFC 3339), defaulting to the last day.
+func (s *Server) timeRange(r *http.Request, def time.Duration) (time.Time, time.Time, error) {
+	// The default end includes this very millisecond.
+	to, from := s.Clock.Now().Add(time.Millisecond), time.Time{}
+	q := r.URL.Query()
+	var err error
+	if v := q.Get("to"); v != "" {
+		if to, err = time.Parse(time.RFC3339, v); err != nil {
+			return from, to, problem.New(problem.ValidationFailed, "to: an RFC 3339 time")
+		}
+	}
+	from = to.Add(-def)
+	if v := q.Get("from"); v != "" {
+		if from, err = time.Parse(time.RFC3339, v); err != nil {
+			return from, to, problem.New(problem.ValidationFailed, "from: an RFC 3339 time")
+		}
+	}
+	if !from.Before(to) || to.Sub(from) > 366*24*time.Hour {
+		return from, to, problem.New(problem.ValidationFailed, "from must be before to, at most a year apart")
+	}
+	return from, to, nil
+}
+
+// searchCertificates finds certificates by ID number, status and time. The
+// search itself is audited, with the masked number, since it reveals who
+// used certificates.
+func (s *Server) searchCertificates(w http.ResponseWriter, r *http.Request, p principal) error {
+	from, to, err := s.timeRange(r, 31*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	status := q.Get("status")
+	switch status {
+	case "", store.StatusActive, store.StatusSuperseded, store.StatusRevoked, store.StatusExpired:
+	default:
+		return problem.New(problem.ValidationFailed, "status: active, superseded, revoked or expired")
+	}
+	var holder []byte
+	masked := ""
+	if v := q.Get("id_number"); v != "" {
+		subj, err := s.Issuance.ParseSubject("-", v)
+		if err != nil {
+			return err
+		}
+		holder, masked = s.Issuance.HolderIndex(subj.IDNumber), subj.IDNumber.Masked()
+	}
+	if err := s.Store.RecordAudit(r.Context(), p.actor(), "certificate.search", "certificates", map[string]any{
+		"id_number": masked, "status": status, "from": from, "to": to,
+	}, s.Clock.Now()); err != nil {
+		return err
+	}
+	certs, err := s.Store.SearchCertificates(r.Context(), holder, status, from, to, s.Clock.Now(), 200)
+	if err != nil {
+		return err
+	}
+	out := make([]map[string]any, 0, len(certs))
+	for _, c := range certs {
+		m := s.certificateJSON(c)
+		if c.RevokeReason != "" {
+			m["revoke_reason"] = c.RevokeReason
+		}
+		out = append(out, m)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"certificates": out})
+	return nil
+}
+
+// stats answers the dashboard's figures.
+func (s *Server) stats(w http.ResponseWriter, r *http.Request, _ principal) error {
+	from, to, err := s.timeRange(r, 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	bucket := time.Hour
+	switch r.URL.Query().Get("bucket") {
+	case "", "hour":
+	case "day":
+		bucket = 24 * time.Hour
+	default:
+		return problem.New(problem.ValidationFailed, "bucket: hour or day")
+	}
+	st, err := s.Store.StatsOf(r.Context(), from, to, bucket)
+	if err != nil {
+		return err
+	}
+	cities := make([]map[string]any, 0, len(st.Cities))
+	for _, c := range st.Cities {
+		name := ""
+		if ct, ok := s.Cities.City(c.Code); ok {
+			name = ct.Name
+		}
+		cities = append(cities, map[string]any{"code": c.Code, "name": name, "count": c.Count})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"from": from, "to": to, "bucket": r.URL.Query().Get("bucket"),
+		"issuance": nonNil(st.Issuance), "verifications": nonNil(st.Verifications),
+		"failures": nonNil(st.Failures), "face_failures": nonNil(st.FaceFailures), "cities": cities,
+	})
+	return nil
+}
+
+// nonNil renders an empty list as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 func (s *Server) createStaff(w http.ResponseWriter, r *http.Request, p principal) error {

@@ -637,3 +637,62 @@ func TestNoFaceImageIsPersisted(t *testing.T) {
 		})
 	}
 }
+
+func TestAdminSearchesRevokesAndReadsTheAudit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newApp(t, s)
+		ctx := context.Background()
+		if _, err := a.accounts.CreateStaff(ctx, store.CLI, "root", "correct horse battery", store.RoleAdmin, ""); err != nil {
+			t.Fatal(err)
+		}
+		admin := a.client()
+		admin.want(admin.login("root", "correct horse battery"), 200, "")
+		c := a.client()
+		me := newPerson("吴十")
+		c.signUp(me)
+		check, _ := c.faceCheck(me, facetest.SampleJPEG())
+		id := c.apply(me, check).obj("certificate")["id"].(string)
+
+		found := admin.json("GET", "/api/v1/admin/certificates?id_number="+me.id.String(), nil)
+		admin.want(found, 200, "")
+		if list := found.body["certificates"].([]any); len(list) != 1 || list[0].(map[string]any)["id"] != id {
+			t.Fatalf("search found %v", found.body)
+		}
+		admin.want(admin.json("GET", "/api/v1/admin/certificates?id_number=12345", nil), 400, "invalid_id_number")
+		admin.want(admin.json("POST", "/api/v1/admin/certificates/"+id+"/revoke", map[string]any{}), 400, "validation_failed")
+		r := admin.json("POST", "/api/v1/admin/certificates/"+id+"/revoke", map[string]any{"reason": "reported stolen"})
+		admin.want(r, 200, "")
+		if got, want := r.obj("certificate")["status"], "revoked"; got != want {
+			t.Errorf("status %v, want %v", got, want)
+		}
+		if got := c.json("GET", "/api/v1/certificates/"+id, nil).obj("certificate")["status"]; got != "revoked" {
+			t.Errorf("the passenger sees %v", got)
+		}
+		stats := admin.json("GET", "/api/v1/admin/stats?bucket=hour", nil)
+		admin.want(stats, 200, "")
+		if cities := stats.body["cities"].([]any); len(cities) != 1 || cities[0].(map[string]any)["name"] != "广州市" {
+			t.Errorf("cities %v", stats.body["cities"])
+		}
+		audit := admin.json("GET", "/api/v1/admin/audit?limit=1000", nil)
+		admin.want(audit, 200, "")
+		actions := map[string]bool{}
+		for _, e := range audit.body["entries"].([]any) {
+			entry := e.(map[string]any)
+			actions[entry["action"].(string)] = true
+			if strings.Contains(fmt.Sprint(entry), me.id.String()) {
+				t.Errorf("an audit entry holds the full ID number: %v", entry)
+			}
+		}
+		for _, want := range []string{"account.create", "session.login", "face_check.start", "face_check.passed", "certificate.issue", "certificate.search", "certificate.revoke"} {
+			if !actions[want] {
+				t.Errorf("no %s entry in the audit log", want)
+			}
+		}
+		v := admin.json("GET", "/api/v1/admin/audit/verify", nil)
+		admin.want(v, 200, "")
+		if v.body["ok"] != true {
+			t.Errorf("audit verify: %v", v.body)
+		}
+		c.want(c.json("GET", "/api/v1/admin/audit", nil), 403, "forbidden")
+	})
+}

@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// Stats are the operator dashboard's figures for a time range.
+type Stats struct {
+	Issuance      []Count       // certificates issued per bucket
+	Verifications []VerifyCount // verifications per bucket
+	Failures      []ReasonCount // invalid verifications by reason
+	FaceFailures  []ReasonCount // failed face checks by reason
+	Cities        []CityCount   // certificates by city
+}
+
+// Count is a number in a time bucket.
+type Count struct {
+	At    time.Time `json:"at"`
+	Count int64     `json:"count"`
+}
+
+// VerifyCount is verifications in a time bucket, by verdict.
+type VerifyCount struct {
+	At      time.Time `json:"at"`
+	Valid   int64     `json:"valid"`
+	Invalid int64     `json:"invalid"`
+}
+
+// ReasonCount is a number of failures with one reason.
+type ReasonCount struct {
+	Reason string `json:"reason"`
+	Count  int64  `json:"count"`
+}
+
+// CityCount is a number of certificates from one city.
+type CityCount struct {
+	Code  string `json:"code"`
+	Count int64  `json:"count"`
+}
+
+// StatsOf computes the dashboard figures for [from, to) in buckets.
+func (s *Store) StatsOf(ctx context.Context, from, to time.Time, bucket time.Duration) (Stats, error) {
+	var st Stats
+	b := bucket.Milliseconds()
+	rows, err := s.r.QueryContext(ctx, `SELECT issued_at / $1, count(*) FROM certificates
+		WHERE issued_at >= $2 AND issued_at < $3 GROUP BY issued_at / $1 ORDER BY 1`, b, ms(from), ms(to))
+	if err != nil {
+		return st, classify(err)
+	}
+	for rows.Next() {
+		var k, n int64
+		if err := rows.Scan(&k, &n); err != nil {
+			rows.Close()
+			return st, err
+		}
+		st.Issuance = append(st.Issuance, Count{At: fromMS(k * b), Count: n})
+	}
+	rows.Close()
+
+	rows, err = s.r.QueryContext(ctx, `SELECT at / $1,
+			sum(CASE WHEN verdict = 'valid' THEN 1 ELSE 0 END), sum(CASE WHEN verdict = 'valid' THEN 0 ELSE 1 END)
+		FROM verifications WHERE at >= $2 AND at < $3 GROUP BY at / $1 ORDER BY 1`, b, ms(from), ms(to))
+	if err != nil {
+		return st, classify(err)
+	}
+	for rows.Next() {
+		var k, v, i int64
+		if err := rows.Scan(&k, &v, &i); err != nil {
+			rows.Close()
+			return st, err
+		}
+		st.Verifications = append(st.Verifications, VerifyCount{At: fromMS(k * b), Valid: v, Invalid: i})
+	}
+	rows.Close()
+
+	for _, q := range []struct {
+		sql string
+		out *[]ReasonCount
+	}{
+		{`SELECT coalesce(reason, ''), count(*) FROM verifications WHERE verdict <> 'valid' AND at >= $1 AND at < $2 GROUP BY reason ORDER BY 2 DESC`, &st.Failures},
+		{`SELECT coalesce(reason, ''), count(*) FROM face_checks WHERE status = 'failed' AND completed_at >= $1 AND completed_at < $2 GROUP BY reason ORDER BY 2 DESC`, &st.FaceFailures},
+	} {
+		rows, err := s.r.QueryContext(ctx, q.sql, ms(from), ms(to))
+		if err != nil {
+			return st, classify(err)
+		}
+		for rows.Next() {
+			var rc ReasonCount
+			if err := rows.Scan(&rc.Reason, &rc.Count); err != nil {
+				rows.Close()
+				return st, err
+			}
+			*q.out = append(*q.out, rc)
+		}
+		rows.Close()
+	}
+
+	rows, err = s.r.QueryContext(ctx, `SELECT city_code, count(*) FROM certificates WHERE issued_at >= $1 AND issued_at < $2
+		GROUP BY city_code ORDER BY 2 DESC LIMIT 50`, ms(from), ms(to))
+	if err != nil {
+		return st, classify(err)
+	}
+	for rows.Next() {
+		var c CityCount
+		if err := rows.Scan(&c.Code, &c.Count); err != nil {
+			rows.Close()
+			return st, err
+		}
+		st.Cities = append(st.Cities, c)
+	}
+	rows.Close()
+	return st, rows.Err()
+}
+
+// RecordAudit writes an audit entry for an action that changes nothing
+// else but must be on record, such as an administrator's search of
+// personal data.
+func (s *Store) RecordAudit(ctx context.Context, actor Actor, action, object string, detail map[string]any, now time.Time) error {
+	return s.write(ctx, func(t *Tx) error { return t.audit(ctx, now, actor, action, object, detail) })
+}
+
+// SearchCertificates lists certificates issued in [from, to), of one holder
+// when holderIndex is set, with the given status at now when status is
+// set, newest first, at most limit.
+func (s *Store) SearchCertificates(ctx context.Context, holderIndex []byte, status string, from, to, now time.Time, limit int) ([]Certificate, error) {
+	q := `SELECT ` + certificateColumns + ` FROM certificates WHERE issued_at >= $1 AND issued_at < $2`
+	args := []any{ms(from), ms(to)}
+	if holderIndex != nil {
+		args = append(args, holderIndex)
+		q += ` AND holder_index = $3`
+	}
+	q += ` ORDER BY issued_at DESC LIMIT ` + strconv.Itoa(max(limit, 0))
+	certs, err := s.certificates(ctx, q, args...)
+	if err != nil || status == "" {
+		return certs, err
+	}
+	out := certs[:0]
+	for _, c := range certs {
+		if c.StatusAt(now) == status {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
