@@ -83,6 +83,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		defer close(sealerDone)
 		sealAudit(sealCtx, st, log)
 	}()
+	go purgeExpired(sealCtx, st, pol, log)
 	log.Info("tempid serving", "url", "http://"+ln.Addr().String()+"/", "database", st.Dialect(), "demo", *demo)
 	fmt.Fprintf(e.stdout, "tempid is running: open http://%s/\n", ln.Addr())
 

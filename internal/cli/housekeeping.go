@@ -1,0 +1,41 @@
+package cli
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"tempid/internal/policy"
+	"tempid/internal/store"
+)
+
+// purgeExpired removes personal data from certificates past the retention
+// period, once at start and then every hour, until ctx ends. Every node
+// may run it: each batch is one transaction and a purged row is skipped.
+func purgeExpired(ctx context.Context, st *store.Store, pol policy.Settings, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		for {
+			now := time.Now()
+			n, err := st.PurgePersonalData(ctx, store.System, now.Add(-pol.Retention), now, 1000)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Error("retention purge", "err", err)
+				}
+				break
+			}
+			if n > 0 {
+				log.Info("retention purge", "certificates", n)
+			}
+			if n < 1000 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

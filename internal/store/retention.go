@@ -1,0 +1,47 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// PurgePersonalData removes the sealed name and ID number of certificates
+// that expired before the retention horizon, keeping the masked forms, the
+// dates and the counts. It purges at most limit certificates and returns
+// how many; run it until it returns less than limit.
+func (s *Store) PurgePersonalData(ctx context.Context, actor Actor, expiredBefore, now time.Time, limit int) (int, error) {
+	purged := 0
+	err := s.write(ctx, func(t *Tx) error {
+		rows, err := t.query(ctx, `SELECT id FROM certificates WHERE expires_at < $1 AND purged_at IS NULL ORDER BY expires_at LIMIT $2`,
+			ms(expiredBefore), limit)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, err := t.exec(ctx, `UPDATE certificates SET name_ct = NULL, id_number_ct = NULL, purged_at = $1 WHERE id = $2`, ms(now), id); err != nil {
+				return err
+			}
+		}
+		purged = len(ids)
+		if purged == 0 {
+			return nil
+		}
+		return t.audit(ctx, now, actor, "retention.purge", "certificates", map[string]any{
+			"count": purged, "expired_before": expiredBefore,
+		})
+	})
+	return purged, err
+}

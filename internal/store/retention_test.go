@@ -1,0 +1,61 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"tempid/internal/store"
+	"tempid/internal/store/storetest"
+)
+
+func TestRetentionPurgesPersonalDataOfOldCertificatesOnly(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		acct := store.NewID()
+		if err := s.CreateAccount(ctx, store.CLI, store.Account{ID: acct, Username: "u" + acct, PasswordHash: "x", Role: store.RolePassenger, CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		issue := func(at time.Time, holder byte) string {
+			t.Helper()
+			check := store.NewID()
+			if err := s.CreateFaceCheck(ctx, store.CLI, store.FaceCheck{ID: check, AccountID: acct, SessionID: "s", Purpose: store.PurposeApply,
+				SubjectIndex: []byte{holder}, NameIndex: []byte{1}, NameMasked: "张*", DeviceKey: []byte{2}, DeviceKeyHash: []byte{3},
+				Provider: "test", ConsentAt: at, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.CompleteFaceCheck(ctx, store.CLI, check, acct, store.FaceResult{Passed: true}, at); err != nil {
+				t.Fatal(err)
+			}
+			id := store.NewID()
+			if _, err := s.IssueCertificate(ctx, store.CLI, store.Issuance{
+				Certificate: store.Certificate{ID: id, HolderIndex: []byte{holder}, AccountID: acct, NameCT: []byte("sealed name"),
+					IDNumberCT: []byte("sealed id"), NameMasked: "张*", IDMasked: "1101**********0000", CityCode: "110100",
+					IssuedAt: at, ExpiresAt: at.Add(24 * time.Hour)},
+				FaceCheck:  store.FaceCheckUse{ID: check, AccountID: acct, Purpose: store.PurposeApply, SubjectIndex: []byte{holder}, NameIndex: []byte{1}, Now: at, Window: time.Minute},
+				MonthStart: at.Add(-time.Hour), MonthEnd: at.Add(time.Hour), MonthlyLimit: 3, RenewalWindow: time.Hour,
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}
+		old := issue(t0, 1)
+		recent := issue(t0.Add(300*24*time.Hour), 2)
+		now := t0.Add(400 * 24 * time.Hour)
+		n, err := s.PurgePersonalData(ctx, store.System, now.Add(-365*24*time.Hour), now, 100)
+		if err != nil || n != 1 {
+			t.Fatalf("PurgePersonalData = %d, %v; want 1", n, err)
+		}
+		o, _ := s.Certificate(ctx, old)
+		if o.NameCT != nil || o.IDNumberCT != nil || o.IDMasked == "" {
+			t.Errorf("old certificate after purge: name %q id %q masked %q", o.NameCT, o.IDNumberCT, o.IDMasked)
+		}
+		r, _ := s.Certificate(ctx, recent)
+		if r.IDNumberCT == nil {
+			t.Error("a certificate inside the retention period was purged")
+		}
+		if n, _ := s.PurgePersonalData(ctx, store.System, now.Add(-365*24*time.Hour), now, 100); n != 0 {
+			t.Errorf("second purge touched %d certificates", n)
+		}
+	})
+}
