@@ -106,7 +106,7 @@ func TestDatabaseOutageAnswers503AndRecovers(t *testing.T) {
 	p.cut()
 	c.want(get("/readyz"), 503, "unavailable")
 	c.want(get("/api/v1/quota"), 503, "unavailable")
-	c.want(c.json("POST", "/api/v1/face-checks", map[string]any{"purpose": "apply", "subject": map[string]any{"name": "故障", "id_number": newPerson("x").id.String()}, "device_key": c.jwk(), "consent": true}), 503, "unavailable")
+	c.want(c.json("POST", "/api/v1/face-checks", map[string]any{"purpose": "apply", "subject": map[string]any{"name": "故障", "id_number": newPerson("故障二").id.String()}, "device_key": c.jwk(), "consent": true}), 503, "unavailable")
 
 	p.restore()
 	deadline := time.Now().Add(20 * time.Second)
