@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"tempid/internal/problem"
@@ -60,18 +61,13 @@ func (s *Store) SessionByToken(ctx context.Context, tokenHash []byte, now time.T
 	return se, a, nil
 }
 
-func prefixed(p, columns string) string {
-	out := p
-	for i := 0; i < len(columns); i++ {
-		out += string(columns[i])
-		if columns[i] == ',' {
-			for i+1 < len(columns) && (columns[i+1] == ' ' || columns[i+1] == '\n' || columns[i+1] == '\t') {
-				i++
-			}
-			out += " " + p
-		}
+// prefixed qualifies every column of a column list with a table alias.
+func prefixed(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + strings.TrimSpace(c)
 	}
-	return out
+	return strings.Join(cols, ", ")
 }
 
 // EndSession ends a session (logout) and puts the device keys of the
