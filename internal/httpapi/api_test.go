@@ -104,6 +104,7 @@ type client struct {
 	csrf   string
 	device *ecdsa.PrivateKey
 	origin string
+	user   string
 }
 
 func (a *app) client() *client {
@@ -205,7 +206,14 @@ func (c *client) signUp(p person) {
 	c.a.t.Helper()
 	user := fmt.Sprintf("user%d%d", seq, time.Now().UnixNano()%100000)
 	c.want(c.json("POST", "/api/v1/accounts", map[string]any{"username": user, "password": "correct horse battery", "name": p.name, "id_number": p.id.String()}), 201, "")
-	c.login(user, "correct horse battery")
+	c.user = user
+	c.want(c.login(user, "correct horse battery"), 200, "")
+}
+
+// relogin starts a new session, after the clock moved past the last one.
+func (c *client) relogin() {
+	c.a.t.Helper()
+	c.want(c.login(c.user, "correct horse battery"), 200, "")
 }
 
 func (c *client) login(user, password string) answer {
@@ -716,5 +724,88 @@ func TestAdminSearchesRevokesAndReadsTheAudit(t *testing.T) {
 			t.Errorf("audit verify: %v", v.body)
 		}
 		c.want(c.json("GET", "/api/v1/admin/audit", nil), 403, "forbidden")
+	})
+}
+
+// passedCheck records a passed apply check for p straight in the store, as
+// if the face check had just passed; races then need no image processing.
+func (c *client) passedCheck(p person) string {
+	c.a.t.Helper()
+	ctx := context.Background()
+	sess := c.json("GET", "/api/v1/session", nil)
+	c.want(sess, 200, "")
+	me := sess.obj("account")["id"].(string)
+	iss := c.a.accounts.Issuance
+	key, _ := credential.CompressDeviceKey(&c.device.PublicKey)
+	hash := credential.DeviceKeyHash(key)
+	now := c.a.clock.Now()
+	id := store.NewID()
+	if err := c.a.store.CreateFaceCheck(ctx, store.CLI, store.FaceCheck{ID: id, AccountID: me, SessionID: "s", Purpose: store.PurposeApply,
+		SubjectIndex: iss.HolderIndex(p.id), NameIndex: iss.NameIndex(p.name), NameMasked: idnumber.MaskName(p.name),
+		DeviceKey: key[:], DeviceKeyHash: hash[:], Provider: "test", ConsentAt: now, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}); err != nil {
+		c.a.t.Fatal(err)
+	}
+	if _, err := c.a.store.CompleteFaceCheck(ctx, store.CLI, id, me, store.FaceResult{Passed: true, Score: 1}, now); err != nil {
+		c.a.t.Fatal(err)
+	}
+	return id
+}
+
+// TestQuotaRaceOverHTTP: a person with two certificates this month, 50
+// parallel applications from two accounts (the person's own and a
+// companion's), each with its own passed face check: exactly one issues.
+func TestQuotaRaceOverHTTP(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newApp(t, s)
+		// Mid-month, so that the two earlier certificates fall in it.
+		a.clock.Set(time.Date(2026, 7, 10, 9, 0, 0, 0, time.FixedZone("CST", 8*3600)))
+		own, companion := a.client(), a.client()
+		traveller := newPerson("郑十一")
+		own.signUp(traveller)
+		companion.signUp(newPerson("王十二"))
+		for range 2 {
+			own.relogin()
+			own.want(own.apply(traveller, own.passedCheck(traveller)), 201, "")
+			a.clock.Advance(25 * time.Hour)
+		}
+		own.relogin()
+		companion.relogin()
+		const n = 50
+		checks := make([]string, n)
+		clients := make([]*client, n)
+		for i := range n {
+			clients[i] = []*client{own, companion}[i%2]
+			checks[i] = clients[i].passedCheck(traveller)
+		}
+		var wg sync.WaitGroup
+		answers := make([]answer, n)
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				answers[i] = clients[i].apply(traveller, checks[i])
+			}()
+		}
+		close(start)
+		wg.Wait()
+		issued := 0
+		for _, r := range answers {
+			switch {
+			case r.status == 201:
+				issued++
+			case r.code() == "quota_exhausted" || r.code() == "active_certificate_exists":
+			default:
+				t.Errorf("unexpected answer %d %s", r.status, r.raw)
+			}
+		}
+		if issued != 1 {
+			t.Errorf("%d certificates issued, want exactly 1", issued)
+		}
+		q := own.json("GET", "/api/v1/quota", nil)
+		if got := q.obj("quota")["used"]; got != 3.0 {
+			t.Errorf("quota used %v, want 3", got)
+		}
 	})
 }

@@ -140,7 +140,9 @@ func (s *Server) setSession(w http.ResponseWriter, r *http.Request, token string
 	if token == "" {
 		c.MaxAge = -1
 	} else {
-		c.Expires = expires
+		// A relative lifetime, so the browser's clock does not matter; the
+		// server enforces the absolute expiry anyway.
+		c.MaxAge = max(1, int(expires.Sub(s.Clock.Now()).Seconds()))
 	}
 	http.SetCookie(w, c)
 }
