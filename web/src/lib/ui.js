@@ -1,0 +1,114 @@
+// Small shared components of the three apps (preact + htm, no JSX build).
+import { h } from 'preact';
+import { useEffect, useState, useRef } from 'preact/hooks';
+import htm from 'htm';
+import { t, getLang, setLang, onLang, initLang } from './i18n.js';
+import { post, setCsrf } from './api.js';
+import { errorText } from './errors.js';
+
+export const html = htm.bind(h);
+
+/** useLang re-renders the component when the language changes. */
+export function useLang() {
+  const [lang, set] = useState(getLang());
+  useEffect(() => onLang(set), []);
+  return lang;
+}
+
+export { initLang };
+
+export function LangSwitch({ class: cls = '' }) {
+  useLang();
+  return html`<button type="button" class=${'lang-switch ' + cls} id="lang-switch" data-testid="lang-switch"
+    aria-label=${t('lang.switch.label')} onClick=${() => setLang(getLang() === 'en' ? 'zh' : 'en')}>${t('lang.switch')}</button>`;
+}
+
+export function Spinner({ label }) {
+  return html`<div class="spinner-wrap" role="status"><span class="spinner"></span>${label ? html`<span>${label}</span>` : null}</div>`;
+}
+
+export function Alert({ kind = 'error', children, testid = 'error' }) {
+  if (!children) return null;
+  return html`<div class=${'alert alert-' + kind} role=${kind === 'error' ? 'alert' : 'status'} data-testid=${testid}>${children}</div>`;
+}
+
+export function Field({ label, id, error, hint, children }) {
+  return html`<div class=${'field' + (error ? ' has-error' : '')}>
+    <label for=${id}>${label}</label>
+    ${children}
+    ${error ? html`<div class="field-error" id=${id + '-error'} data-testid=${id + '-error'} role="alert">${error}</div>` : hint ? html`<div class="field-hint">${hint}</div>` : null}
+  </div>`;
+}
+
+/** Icon draws a few inline SVG icons (no icon font, nothing fetched). */
+export function Icon({ name, size = 22 }) {
+  const paths = {
+    id: 'M3 5h18v14H3z M7 9h4 M7 13h6 M15 9.5a1.5 1.5 0 1 0 0.01 0 M14 15h3',
+    locate: 'M12 2v3 M12 19v3 M2 12h3 M19 12h3 M12 7a5 5 0 1 0 0.01 0',
+    chevron: 'M9 6l6 6-6 6',
+    back: 'M15 6l-6 6 6 6',
+    shield: 'M12 3l8 3v6c0 5-3.5 8-8 9-4.5-1-8-4-8-9V6z M8.5 12l2.5 2.5 4.5-5',
+    face: 'M4 8V5a1 1 0 0 1 1-1h3 M16 4h3a1 1 0 0 1 1 1v3 M20 16v3a1 1 0 0 1-1 1h-3 M8 20H5a1 1 0 0 1-1-1v-3 M9 10v1 M15 10v1 M9.5 15.5c1.5 1 3.5 1 5 0',
+    train: 'M6 3h12a2 2 0 0 1 2 2v10a3 3 0 0 1-3 3H7a3 3 0 0 1-3-3V5a2 2 0 0 1 2-2z M4 11h16 M8 15h.01 M16 15h.01 M8 18l-2 3 M16 18l2 3',
+    clock: 'M12 3a9 9 0 1 0 0.01 0 M12 7v5l3 2',
+    scan: 'M4 8V5a1 1 0 0 1 1-1h3 M16 4h3a1 1 0 0 1 1 1v3 M20 16v3a1 1 0 0 1-1 1h-3 M8 20H5a1 1 0 0 1-1-1v-3 M4 12h16',
+    check: 'M5 12.5l4.5 4.5L19 7.5',
+    cross: 'M6 6l12 12 M18 6L6 18',
+    warn: 'M12 3l10 18H2z M12 10v5 M12 18h.01',
+    logout: 'M15 4h3a2 2 0 0 1 2 2v12a2 2 0 0 1-2 2h-3 M10 17l5-5-5-5 M15 12H3',
+    history: 'M4 12a8 8 0 1 0 2.3-5.6 M4 4v4h4 M12 8v4l3 2',
+    camera: 'M4 7h3l2-3h6l2 3h3a1 1 0 0 1 1 1v11a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V8a1 1 0 0 1 1-1z M12 10a3.5 3.5 0 1 0 0.01 0',
+    key: 'M14 10a4 4 0 1 0-3.5 4l1.5 1.5h2v2h2v2h3v-3l-5.5-5.5',
+  };
+  return html`<svg class="icon" width=${size} height=${size} viewBox="0 0 24 24" fill="none" stroke="currentColor"
+    stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d=${paths[name] || ''} /></svg>`;
+}
+
+/**
+ * StaffLogin is the log-in card of the staff and admin consoles; it accepts
+ * only accounts whose role is in roles.
+ */
+export function StaffLogin({ title, subtitle, roles, onLoggedIn }) {
+  useLang();
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const userRef = useRef(null);
+  useEffect(() => userRef.current?.focus(), []);
+  async function submit(e) {
+    e.preventDefault();
+    setBusy(true);
+    setError('');
+    try {
+      const res = await post('/api/v1/session', { username, password });
+      if (!roles.includes(res?.account?.role)) {
+        setError(t('auth.wrong_role'));
+        return;
+      }
+      setCsrf(res.csrf_token);
+      onLoggedIn(res);
+    } catch (err) {
+      setError(err.status === 401 || err.status === 400 ? t('err.login_failed') : errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+  return html`<div class="console-login">
+    <form class="login-card" onSubmit=${submit} data-testid="login-form" id="login-form">
+      <div class="login-head"><${Icon} name="train" size=${30} /><div><h1>${title}</h1><p>${subtitle}</p></div></div>
+      <${Field} label=${t('auth.username')} id="login-username">
+        <input id="login-username" data-testid="login-username" autocomplete="username" value=${username}
+          ref=${userRef} onInput=${(e) => setUsername(e.currentTarget.value)} required />
+      </${Field}>
+      <${Field} label=${t('auth.password')} id="login-password">
+        <input id="login-password" data-testid="login-password" type="password" autocomplete="current-password"
+          value=${password} onInput=${(e) => setPassword(e.currentTarget.value)} required />
+      </${Field}>
+      <${Alert}>${error}</${Alert}>
+      <button class="btn btn-primary btn-block" type="submit" id="login-submit" data-testid="login-submit" disabled=${busy}>
+        ${busy ? t('common.loading') : t('auth.login')}</button>
+      <div class="login-foot"><${LangSwitch} /></div>
+    </form>
+  </div>`;
+}

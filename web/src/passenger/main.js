@@ -1,0 +1,511 @@
+// The passenger app (/): sign up, log in, apply for the electronic
+// temporary boarding identity certificate with a face check, and show its
+// rotating QR code, following the 12306 app's flow.
+import { render } from 'preact';
+import { useEffect, useState, useRef } from 'preact/hooks';
+import { html, useLang, initLang, LangSwitch, Alert, Field, Icon, Spinner } from '../lib/ui.js';
+import { t } from '../lib/i18n.js';
+import { get, post, del, qs, setCsrf } from '../lib/api.js';
+import { errorText } from '../lib/errors.js';
+import { validate, normalize } from '../lib/idnumber.js';
+import { fmtDateTime, monthOf, toMs } from '../lib/format.js';
+import { now } from '../lib/clock.js';
+import { loadPass, savePass, clearDevice } from '../lib/keystore.js';
+import { ConsentScreen, FaceScreen } from './face.js';
+import { CertScreen } from './cert.js';
+import './app.css';
+
+const isFullId = (s) => typeof s === 'string' && /^\d{17}[\dXx]$/.test(s);
+const isPlainName = (s) => typeof s === 'string' && s !== '' && !s.includes('*');
+const maskId = (s) => (s.length === 18 ? s.slice(0, 4) + '*'.repeat(10) + s.slice(14) : s);
+
+function App() {
+  useLang();
+  const [boot, setBoot] = useState('loading'); // loading | ready | offline
+  const [account, setAccount] = useState(null);
+  const [stored, setStored] = useState(null);
+  const [screen, setScreen] = useState({ name: 'loading' });
+  const [flash, setFlash] = useState('');
+
+  async function start() {
+    setBoot('loading');
+    const local = await loadPass();
+    try {
+      const res = await get('/api/v1/session');
+      setCsrf(res.csrf_token);
+      setAccount(res.account);
+      if (local && local.account_id && res.account?.id && local.account_id !== res.account.id) {
+        await clearDevice();
+        setStored(null);
+      } else {
+        setStored(local);
+      }
+      setBoot('ready');
+      setScreen({ name: 'home' });
+    } catch (err) {
+      setStored(local);
+      if (err.status === 401) {
+        setBoot('ready');
+        setScreen({ name: 'login' });
+      } else if (local?.certificate) {
+        // The network is cut: the stored pass still makes codes (R3).
+        setBoot('offline');
+        setScreen({ name: 'cert' });
+      } else {
+        setBoot('ready');
+        setScreen({ name: 'error', error: err });
+      }
+    }
+  }
+  useEffect(() => {
+    start();
+  }, []);
+
+  async function logout() {
+    try {
+      await del('/api/v1/session');
+    } catch {
+      // Logging out locally matters most: the device key goes either way (R4).
+    }
+    await clearDevice();
+    setCsrf('');
+    setAccount(null);
+    setStored(null);
+    setScreen({ name: 'login' });
+  }
+
+  function onAuthLost() {
+    setAccount(null);
+    setScreen({ name: 'login' });
+    setFlash(t('err.unauthenticated'));
+  }
+
+  async function issued(certificate, pass) {
+    await savePass(account?.id, certificate, pass);
+    setStored({ account_id: account?.id, certificate, pass });
+    setScreen({ name: 'cert' });
+  }
+
+  // startView runs a `view` face check for a certificate and fetches a pass.
+  function startView(certificate) {
+    setScreen({
+      name: 'consent',
+      subjectName: certificate.holder?.name_masked,
+      request: { purpose: 'view', certificate_id: certificate.id },
+      onPassed: async (faceCheckId) => {
+        const res = await post(`/api/v1/certificates/${encodeURIComponent(certificate.id)}/passes`, { face_check_id: faceCheckId });
+        let cert = certificate;
+        try {
+          cert = (await get(`/api/v1/certificates/${encodeURIComponent(certificate.id)}`)).certificate || certificate;
+        } catch {
+          // The pass is what matters; the stored certificate will do.
+        }
+        await issued(cert, res.pass);
+      },
+      back: { name: 'home' },
+    });
+  }
+
+  const s = screen;
+  let body;
+  let title = t('app.title');
+  let back = null;
+  switch (s.name) {
+    case 'loading':
+      body = html`<div class="center-screen"><${Spinner} label=${t('common.loading')} /></div>`;
+      break;
+    case 'error':
+      body = html`<section class="screen"><${Alert}>${errorText(s.error)}</${Alert}>
+        <button class="btn btn-primary btn-block" onClick=${start} id="retry" data-testid="retry">${t('common.retry')}</button></section>`;
+      break;
+    case 'login':
+      title = t('auth.login.title');
+      body = html`<${Login} flash=${flash} onSignup=${() => { setFlash(''); setScreen({ name: 'signup' }); }}
+        onLoggedIn=${async (res) => { setFlash(''); setCsrf(res.csrf_token); setAccount(res.account);
+          const local = await loadPass();
+          if (local && local.account_id && local.account_id !== res.account?.id) { await clearDevice(); setStored(null); } else setStored(local);
+          setBoot('ready'); setScreen({ name: 'home' }); }} />`;
+      break;
+    case 'signup':
+      title = t('auth.signup.title');
+      back = () => setScreen({ name: 'login' });
+      body = html`<${Signup} onDone=${(res) => { setCsrf(res.csrf_token); setAccount(res.account); setStored(null); setScreen({ name: 'home' }); }}
+        onLogin=${() => setScreen({ name: 'login' })} />`;
+      break;
+    case 'home':
+      title = t('app.brand');
+      body = html`<${Home} account=${account} stored=${stored} onAuthLost=${onAuthLost}
+        onApply=${() => setScreen({ name: 'apply' })}
+        onShow=${() => setScreen({ name: 'cert' })}
+        onView=${startView} onLogout=${logout} />`;
+      break;
+    case 'apply':
+      title = t('apply.title');
+      back = () => setScreen({ name: 'home' });
+      body = html`<${Apply} account=${account} draft=${s.draft} error=${s.error} onAuthLost=${onAuthLost}
+        onNext=${(draft) => setScreen({
+          name: 'consent',
+          subjectName: draft.name,
+          request: { purpose: 'apply', subject: { name: draft.name, id_number: draft.id_number } },
+          onPassed: async (faceCheckId) => {
+            const res = await post('/api/v1/certificates', { face_check_id: faceCheckId, name: draft.name, id_number: draft.id_number, city_code: draft.city.code });
+            await issued(res.certificate, res.pass);
+          },
+          back: { name: 'apply', draft },
+          draft,
+        })} />`;
+      break;
+    case 'consent':
+      title = t('consent.title');
+      back = () => setScreen(s.back);
+      body = html`<${ConsentScreen} subjectName=${s.subjectName} onDecline=${() => setScreen(s.back)}
+        onAgree=${() => setScreen({ ...s, name: 'face' })} />`;
+      break;
+    case 'face': {
+      title = t('face.title');
+      back = () => setScreen(s.back);
+      const fatal = (err) => {
+        if (err.code === 'unauthenticated') return onAuthLost();
+        if (s.draft) setScreen({ name: 'apply', draft: s.draft, error: err });
+        else setScreen({ ...s.back, error: err });
+      };
+      body = html`<${FaceScreen} key=${s.request.purpose + (s.request.certificate_id || '')} request=${s.request} subjectName=${s.subjectName}
+        onCancel=${() => setScreen(s.back)} onFatal=${fatal}
+        onPassed=${async (id) => {
+          try {
+            await s.onPassed(id);
+          } catch (err) {
+            if (err.code === 'unauthenticated') return onAuthLost();
+            if (s.draft) return setScreen({ name: 'apply', draft: s.draft, error: err });
+            setScreen({ name: 'home', error: err });
+          }
+        }} />`;
+      break;
+    }
+    case 'cert':
+      title = t('cert.title');
+      back = boot === 'offline' ? null : () => setScreen({ name: 'home' });
+      body = html`<${CertScreen} stored=${stored} offline=${boot === 'offline'}
+        onFaceAgain=${() => (boot === 'offline' ? start() : startView(stored.certificate))}
+        onRenew=${() => setScreen({ name: 'apply' })}
+        onApplyNew=${() => setScreen({ name: 'apply' })} />`;
+      break;
+    default:
+      body = null;
+  }
+  if (s.name === 'home' && s.error) {
+    body = html`<div><${Alert}>${errorText(s.error)}</${Alert}>${body}</div>`;
+  }
+
+  return html`<div class="app" data-screen=${s.name}>
+    <header class="topbar">
+      ${back ? html`<button class="icon-btn" onClick=${back} aria-label=${t('common.back')} id="nav-back" data-testid="nav-back"><${Icon} name="back" /></button>` : html`<span class="icon-btn-space"></span>`}
+      <h1 id="screen-title">${title}</h1>
+      <${LangSwitch} />
+    </header>
+    <main class="content" id="screen" data-testid=${'screen-' + s.name}>${body}</main>
+  </div>`;
+}
+
+function Login({ onLoggedIn, onSignup, flash }) {
+  useLang();
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  async function submit(e) {
+    e.preventDefault();
+    setBusy(true);
+    setError('');
+    try {
+      onLoggedIn(await post('/api/v1/session', { username, password }));
+    } catch (err) {
+      setError(err.status === 401 || err.code === 'validation_failed' ? t('err.login_failed') : errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+  return html`<section class="screen auth">
+    <div class="auth-hero"><div class="logo"><${Icon} name="train" size=${34} /></div>
+      <h2>${t('app.title')}</h2><p>${t('auth.login.subtitle')}</p></div>
+    <form class="card form" onSubmit=${submit} id="login-form" data-testid="login-form">
+      <${Alert} kind="info" testid="login-flash">${flash}</${Alert}>
+      <${Field} label=${t('auth.username')} id="login-username">
+        <input id="login-username" data-testid="login-username" autocomplete="username" autocapitalize="off" value=${username}
+          onInput=${(e) => setUsername(e.currentTarget.value)} required /></${Field}>
+      <${Field} label=${t('auth.password')} id="login-password">
+        <input id="login-password" data-testid="login-password" type="password" autocomplete="current-password" value=${password}
+          onInput=${(e) => setPassword(e.currentTarget.value)} required /></${Field}>
+      <${Alert} testid="login-error">${error}</${Alert}>
+      <button class="btn btn-primary btn-block btn-lg" type="submit" id="login-submit" data-testid="login-submit" disabled=${busy}>${busy ? t('common.loading') : t('auth.login')}</button>
+    </form>
+    <button class="btn btn-link btn-block" id="to-signup" data-testid="to-signup" onClick=${onSignup}>${t('auth.to_signup')}</button>
+  </section>`;
+}
+
+function Signup({ onDone, onLogin }) {
+  useLang();
+  const [f, setF] = useState({ username: '', password: '', name: '', id_number: '', phone: '' });
+  const [idError, setIdError] = useState('');
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const set = (k) => (e) => setF({ ...f, [k]: e.currentTarget.value });
+  async function submit(e) {
+    e.preventDefault();
+    const bad = validate(f.id_number, now());
+    setIdError(bad ? t('id.' + bad) : '');
+    if (bad) return;
+    setBusy(true);
+    setError('');
+    try {
+      const body = { username: f.username, password: f.password, name: f.name.trim(), id_number: normalize(f.id_number) };
+      if (f.phone.trim()) body.phone = f.phone.trim();
+      await post('/api/v1/accounts', body);
+      onDone(await post('/api/v1/session', { username: f.username, password: f.password }));
+    } catch (err) {
+      if (err.code === 'invalid_id_number') setIdError(errorText(err, { idNumber: f.id_number }));
+      else setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+  return html`<section class="screen auth">
+    <p class="lead">${t('auth.signup.subtitle')}</p>
+    <form class="card form" onSubmit=${submit} id="signup-form" data-testid="signup-form">
+      <${Field} label=${t('auth.username')} id="signup-username"><input id="signup-username" data-testid="signup-username" autocomplete="username" autocapitalize="off" value=${f.username} onInput=${set('username')} required /></${Field}>
+      <${Field} label=${t('auth.password')} id="signup-password"><input id="signup-password" data-testid="signup-password" type="password" autocomplete="new-password" value=${f.password} onInput=${set('password')} required /></${Field}>
+      <${Field} label=${t('auth.name')} id="signup-name"><input id="signup-name" data-testid="signup-name" autocomplete="name" value=${f.name} onInput=${set('name')} required /></${Field}>
+      <${Field} label=${t('auth.id_number')} id="signup-id-number" error=${idError}><input id="signup-id-number" data-testid="signup-id-number" maxlength="20" autocapitalize="characters" value=${f.id_number} onInput=${set('id_number')} required /></${Field}>
+      <${Field} label=${t('auth.phone')} id="signup-phone"><input id="signup-phone" data-testid="signup-phone" type="tel" autocomplete="tel" value=${f.phone} onInput=${set('phone')} /></${Field}>
+      <${Alert} testid="signup-error">${error}</${Alert}>
+      <button class="btn btn-primary btn-block btn-lg" type="submit" id="signup-submit" data-testid="signup-submit" disabled=${busy}>${busy ? t('common.loading') : t('auth.signup')}</button>
+    </form>
+    <button class="btn btn-link btn-block" id="to-login" data-testid="to-login" onClick=${onLogin}>${t('auth.to_login')}</button>
+  </section>`;
+}
+
+function Home({ account, stored, onApply, onShow, onView, onLogout, onAuthLost }) {
+  useLang();
+  const [quota, setQuota] = useState(null);
+  const [month, setMonth] = useState(0);
+  const [history, setHistory] = useState(null);
+  const [histError, setHistError] = useState('');
+  useEffect(() => {
+    get('/api/v1/quota').then((r) => setQuota(r.quota)).catch((err) => err.status === 401 && onAuthLost());
+  }, []);
+  useEffect(() => {
+    setHistory(null);
+    setHistError('');
+    get('/api/v1/certificates' + qs({ month: monthOf(now(), month) }))
+      .then((r) => setHistory(r.certificates || []))
+      .catch((err) => (err.status === 401 ? onAuthLost() : setHistError(errorText(err))));
+  }, [month]);
+
+  const nowMs = now();
+  const local = stored?.certificate;
+  const localActive = local && local.status === 'active' && nowMs < toMs(local.expires_at);
+  const who = account?.name && !account.name.includes('*') ? account.name : account?.name || account?.username || '';
+  return html`<section class="screen home">
+    <div class="hero">
+      <div class="hero-text"><div class="hello" data-testid="home-hello">${t('home.hello', { name: who })}</div>
+        <div class="hero-sub">${t('home.entry.desc')}</div></div>
+      <button class="btn btn-ghost-light" id="logout" data-testid="logout" onClick=${onLogout}><${Icon} name="logout" size=${18} /> ${t('common.logout')}</button>
+    </div>
+    ${localActive ? html`<button class="show-card" id="home-show" data-testid="home-show" onClick=${onShow}>
+        <div class="show-icon"><${Icon} name="scan" size=${30} /></div>
+        <div><strong>${t('home.view')}</strong><span>${local.holder?.name_masked} · ${t('cert.expires_at')} ${fmtDateTime(local.expires_at)}</span></div>
+        <${Icon} name="chevron" /></button>` : null}
+    <div class="card">
+      <div class="card-title">${t('home.services')}</div>
+      <button class="entry" id="entry-tempid" data-testid="entry-tempid" onClick=${onApply}>
+        <span class="entry-icon"><${Icon} name="id" size=${28} /></span>
+        <span class="entry-text"><strong>${t('home.entry')}</strong><small>${t('apply.subtitle')}</small></span>
+        <${Icon} name="chevron" />
+      </button>
+    </div>
+    <div class="card quota" id="quota" data-testid="quota" data-remaining=${quota?.remaining ?? ''}>
+      <div class="quota-main"><span>${t('home.quota')}</span>
+        <strong id="quota-remaining" data-testid="quota-remaining">${quota ? t('home.quota.value', { remaining: quota.remaining, limit: quota.limit }) : '—'}</strong></div>
+      ${quota ? html`<div class="quota-dots">${Array.from({ length: quota.limit || 0 }, (_, i) => html`<span class=${i < quota.used ? 'used' : ''}></span>`)}</div>
+        <div class="muted small">${t('home.quota.resets', { resets_at: fmtDateTime(quota.resets_at) })}</div>` : null}
+    </div>
+    <div class="card" id="history" data-testid="history">
+      <div class="card-title row"><span><${Icon} name="history" size=${18} /> ${t('home.history')}</span>
+        <span class="seg">
+          <button class=${month === 0 ? 'on' : ''} onClick=${() => setMonth(0)} data-testid="history-this-month">${t('home.history.this_month')}</button>
+          <button class=${month === -1 ? 'on' : ''} onClick=${() => setMonth(-1)} data-testid="history-last-month">${t('home.history.last_month')}</button>
+        </span></div>
+      ${histError ? html`<${Alert}>${histError}</${Alert}>` : history === null ? html`<${Spinner} />` : history.length === 0 ? html`<div class="muted empty">${t('home.history.empty')}</div>` : html`<ul class="history">
+        ${history.map((c) => {
+          const active = c.status === 'active' && nowMs < toMs(c.expires_at);
+          return html`<li data-testid="history-item" data-id=${c.id} data-status=${c.status}>
+            <div><strong>${c.holder?.name_masked}</strong> <span class="muted">${c.holder?.id_number_masked}</span>
+              <div class="muted small">${c.city?.name || ''} · ${fmtDateTime(c.issued_at)} → ${fmtDateTime(c.expires_at)}</div></div>
+            <div class="history-side"><span class=${'badge badge-' + (active ? 'ok' : 'muted')}>${t('status.' + (active || c.status !== 'active' ? c.status : 'expired'))}</span>
+              ${active ? html`<button class="btn btn-small btn-outline" data-testid="history-view" data-id=${c.id}
+                onClick=${() => (local && local.id === c.id && localActive && stored?.pass ? onShow() : onView(c))}>${t('home.view')}</button>` : null}</div>
+          </li>`;
+        })}</ul>`}
+    </div>
+    <div class="card notes"><div class="card-title">${t('home.notes.title')}</div>
+      <ol>${[1, 2, 3, 4, 5, 6].map((i) => html`<li>${t('home.notes.' + i)}</li>`)}</ol></div>
+  </section>`;
+}
+
+let citiesCache = null;
+
+function CityPicker({ onPick, onClose }) {
+  useLang();
+  const [cities, setCities] = useState(citiesCache);
+  const [q, setQ] = useState('');
+  const [error, setError] = useState('');
+  const inputRef = useRef(null);
+  useEffect(() => {
+    inputRef.current?.focus();
+    if (!citiesCache) {
+      get('/api/v1/regions/cities').then((r) => { citiesCache = r.cities || []; setCities(citiesCache); }).catch((e) => setError(errorText(e)));
+    }
+  }, []);
+  const needle = q.trim().toLowerCase();
+  const groups = new Map();
+  for (const c of cities || []) {
+    if (needle && !(c.name || '').toLowerCase().includes(needle) && !(c.province || '').toLowerCase().includes(needle) && !String(c.code).startsWith(needle)) continue;
+    if (!groups.has(c.province)) groups.set(c.province, []);
+    groups.get(c.province).push(c);
+  }
+  return html`<div class="sheet-backdrop" onClick=${(e) => e.target === e.currentTarget && onClose()}>
+    <div class="sheet" role="dialog" aria-modal="true" id="city-picker" data-testid="city-picker">
+      <div class="sheet-head"><strong>${t('city.title')}</strong>
+        <button class="icon-btn dark" onClick=${onClose} aria-label=${t('common.close')} data-testid="city-close"><${Icon} name="cross" /></button></div>
+      <input class="search" ref=${inputRef} id="city-search" data-testid="city-search" type="search" placeholder=${t('city.search')} value=${q} onInput=${(e) => setQ(e.currentTarget.value)} />
+      <div class="sheet-body">
+        ${error ? html`<${Alert}>${error}</${Alert}>` : !cities ? html`<${Spinner} />` : groups.size === 0 ? html`<div class="muted empty">${t('city.empty')}</div>` : [...groups].map(([prov, list]) => html`
+          <div class="city-group"><div class="city-prov">${prov}</div>
+            <div class="city-list">${list.map((c) => html`<button class="city" data-testid="city-option" data-code=${c.code} onClick=${() => onPick(c)}>${c.name}</button>`)}</div></div>`)}
+      </div>
+    </div>
+  </div>`;
+}
+
+function Apply({ account, draft, error: initialError, onNext, onAuthLost }) {
+  useLang();
+  const [name, setName] = useState(draft?.name ?? (isPlainName(account?.name) ? account.name : ''));
+  const [idNumber, setIdNumber] = useState(draft?.id_number ?? (isFullId(account?.id_number) ? account.id_number : ''));
+  const [city, setCity] = useState(draft?.city ?? null);
+  const [loc, setLoc] = useState(draft?.city ? 'done' : 'idle'); // idle | locating | done | none | denied
+  const [picker, setPicker] = useState(false);
+  const [errs, setErrs] = useState({});
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    if (!initialError) return;
+    const e = {};
+    const c = initialError.code;
+    if (c === 'invalid_id_number') e.id_number = errorText(initialError, { idNumber });
+    else if (c === 'identity_mismatch') e.form = t('err.identity_mismatch');
+    else e.form = errorText(initialError);
+    e.code = c;
+    setErrs(e);
+  }, [initialError]);
+
+  function locate() {
+    if (!navigator.geolocation) {
+      setLoc('denied');
+      return;
+    }
+    setLoc('locating');
+    navigator.geolocation.getCurrentPosition(
+      async (pos) => {
+        try {
+          const r = await get('/api/v1/regions/locate' + qs({ lat: pos.coords.latitude.toFixed(6), lon: pos.coords.longitude.toFixed(6) }));
+          if (r.city) {
+            setCity(r.city);
+            setLoc('done');
+          } else setLoc('none');
+        } catch {
+          setLoc('none');
+        }
+      },
+      () => setLoc('denied'),
+      { enableHighAccuracy: false, timeout: 10000, maximumAge: 300000 },
+    );
+  }
+  useEffect(() => {
+    if (!city) locate();
+  }, []);
+
+  async function submit(e) {
+    e.preventDefault();
+    const next = {};
+    if (!name.trim()) next.name = t('apply.name.required');
+    const bad = validate(idNumber, now());
+    if (bad) next.id_number = t('id.' + bad);
+    if (!city) next.city = t('apply.city.required');
+    setErrs(next);
+    if (Object.keys(next).length) return;
+    const id = normalize(idNumber);
+    // Spare a face check that could not lead anywhere: a person with no
+    // applications left this month is told in place (R2).
+    setBusy(true);
+    try {
+      const own = isFullId(account?.id_number) && normalize(account.id_number) === id;
+      const r = await get('/api/v1/quota' + (own ? '' : qs({ id_number: id })));
+      if (r.quota && r.quota.remaining <= 0) {
+        setErrs({ form: t('err.quota_exhausted', { resets_at: fmtDateTime(r.quota.resets_at) }), code: 'quota_exhausted' });
+        return;
+      }
+    } catch (err) {
+      if (err.status === 401) return onAuthLost();
+      // 404: a person this account has not applied for yet — nothing to tell.
+    } finally {
+      setBusy(false);
+    }
+    onNext({ name: name.trim(), id_number: id, city });
+  }
+
+  const locText = loc === 'locating' ? t('apply.city.locating') : loc === 'none' ? t('apply.city.none') : loc === 'denied' ? t('apply.city.denied') : '';
+  return html`<section class="screen apply">
+    <p class="lead">${t('apply.subtitle')}</p>
+    <form class="card form" onSubmit=${submit} id="apply-form" data-testid="apply-form" novalidate>
+      <${Field} label=${t('apply.name')} id="apply-name" error=${errs.name}>
+        <input id="apply-name" data-testid="apply-name" value=${name} placeholder=${t('apply.name.placeholder')} autocomplete="name"
+          onInput=${(e) => { setName(e.currentTarget.value); if (errs.name) setErrs((x) => ({ ...x, name: '' })); }} /></${Field}>
+      <div class="field static"><label>${t('apply.id_type')}</label><div class="static-value">${t('apply.id_type.value')}</div></div>
+      <${Field} label=${t('apply.id_number')} id="apply-id-number" error=${errs.id_number}>
+        <input id="apply-id-number" data-testid="apply-id-number" value=${idNumber} maxlength="20" placeholder=${t('apply.id_number.placeholder')}
+          autocapitalize="characters" autocomplete="off" spellcheck="false"
+          onInput=${(e) => { setIdNumber(e.currentTarget.value); if (errs.id_number) setErrs((x) => ({ ...x, id_number: '' })); }}
+          onBlur=${() => { const b = idNumber ? validate(idNumber, now()) : null; if (b) setErrs((x) => ({ ...x, id_number: t('id.' + b) })); }} /></${Field}>
+      <div class=${'field' + (errs.city ? ' has-error' : '')}>
+        <label for="apply-city">${t('apply.city')}</label>
+        <div class="city-row">
+          <button type="button" class="city-value" id="apply-city" data-testid="apply-city" data-code=${city?.code || ''} onClick=${() => setPicker(true)}>
+            ${city ? html`<span>${city.province && city.province !== city.name ? city.province + ' · ' : ''}${city.name}</span>` : html`<span class="muted">${t('apply.city.choose')}</span>`}
+            <${Icon} name="chevron" size=${18} /></button>
+          <button type="button" class="btn btn-outline btn-small" id="apply-relocate" data-testid="apply-relocate" onClick=${locate} disabled=${loc === 'locating'}>
+            <${Icon} name="locate" size=${16} /> ${t('apply.relocate')}</button>
+        </div>
+        ${locText ? html`<div class="field-hint" id="apply-locate-status" data-testid="apply-locate-status" data-state=${loc}>${locText}</div>` : null}
+        ${errs.city ? html`<div class="field-error" data-testid="apply-city-error">${errs.city}</div>` : null}
+      </div>
+      ${errs.form ? html`<div class="alert alert-error" role="alert" id="apply-error" data-testid="apply-error" data-code=${errs.code || ''}>${errs.form}</div>` : null}
+      <button class="btn btn-primary btn-block btn-lg" type="submit" id="apply-submit" data-testid="apply-submit" disabled=${busy}>${t('apply.submit')}</button>
+    </form>
+    ${picker ? html`<${CityPicker} onClose=${() => setPicker(false)} onPick=${(c) => { setCity(c); setLoc('done'); setPicker(false); setErrs((x) => ({ ...x, city: '' })); }} />` : null}
+  </section>`;
+}
+
+// The service worker keeps the app shell for opening the certificate
+// offline; it needs a secure context (HTTPS or localhost) and is optional.
+function registerShell() {
+  if (!('serviceWorker' in navigator) || !window.isSecureContext) return;
+  navigator.serviceWorker.register('/sw.js').then(() => navigator.serviceWorker.ready).then((reg) => {
+    const shell = ['/', ...performance.getEntriesByType('resource').map((r) => new URL(r.name))
+      .filter((u) => u.origin === location.origin && (u.pathname.startsWith('/assets/') || u.pathname === '/favicon.svg')).map((u) => u.pathname)];
+    reg.active?.postMessage({ shell });
+  }).catch(() => {});
+}
+
+initLang();
+window.addEventListener('load', registerShell);
+render(html`<${App} />`, document.getElementById('app'));

@@ -1,0 +1,272 @@
+// The staff console (/staff): a ticket clerk or ID-check lane chooses the
+// operation and scans the passenger's code with a keyboard-wedge scanner
+// or the camera; the verdict is shown large enough to read at a glance.
+import { render } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import jsQR from 'jsqr';
+import { html, useLang, initLang, LangSwitch, StaffLogin, Icon, Spinner } from '../lib/ui.js';
+import { t } from '../lib/i18n.js';
+import { get, post, del, setCsrf } from '../lib/api.js';
+import { errorText, reasonText, shortReason } from '../lib/errors.js';
+import { fmtDateTime, fmtTime } from '../lib/format.js';
+import './staff.css';
+
+const OPERATIONS = ['ticket_purchase', 'refund', 'change', 'reimbursement_voucher', 'id_check', 'entry', 'ticket_check'];
+const HISTORY_KEY = 'tempid.staff.history';
+const OP_KEY = 'tempid.staff.operation';
+const HISTORY_MAX = 50;
+
+function loadHistory() {
+  try {
+    return JSON.parse(sessionStorage.getItem(HISTORY_KEY) || '[]');
+  } catch {
+    return [];
+  }
+}
+
+/** cleanScan keeps the code as scanned: only line ends and text before the prefix go (a space is a Base45 character). */
+function cleanScan(s) {
+  const v = s.replace(/[\r\n]+/g, '');
+  const i = v.indexOf('TID1:');
+  return i > 0 ? v.slice(i) : v;
+}
+
+function App() {
+  useLang();
+  const [state, setState] = useState('loading');
+  const [account, setAccount] = useState(null);
+  useEffect(() => {
+    get('/api/v1/session')
+      .then((r) => {
+        if (r.account?.role === 'staff' || r.account?.role === 'admin') {
+          setCsrf(r.csrf_token);
+          setAccount(r.account);
+          setState('in');
+        } else setState('out');
+      })
+      .catch(() => setState('out'));
+  }, []);
+  if (state === 'loading') return html`<div class="console-login"><${Spinner} /></div>`;
+  if (state === 'out') {
+    return html`<${StaffLogin} title=${t('staff.title')} subtitle=${t('staff.console')} roles=${['staff', 'admin']}
+      onLoggedIn=${(r) => { setAccount(r.account); setState('in'); }} />`;
+  }
+  return html`<${Console} account=${account} onLogout=${async () => {
+    try { await del('/api/v1/session'); } catch { /* the local log-out still happens */ }
+    sessionStorage.removeItem(HISTORY_KEY);
+    setCsrf(''); setAccount(null); setState('out');
+  }} onAuthLost=${() => setState('out')} />`;
+}
+
+function Console({ account, onLogout, onAuthLost }) {
+  useLang();
+  const [operation, setOperation] = useState(() => {
+    const saved = sessionStorage.getItem(OP_KEY);
+    return OPERATIONS.includes(saved) ? saved : 'id_check';
+  });
+  const [scan, setScan] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState(null);
+  const [history, setHistory] = useState(loadHistory);
+  const [camera, setCamera] = useState(false);
+  const inputRef = useRef(null);
+  const busyRef = useRef(false);
+  const lastCamRef = useRef({ code: '', at: 0 });
+
+  // Keep the focus on the scanner input: a keyboard-wedge scanner types
+  // into whatever has the focus.
+  useEffect(() => {
+    const refocus = () => {
+      const a = document.activeElement;
+      if (a && a !== document.body && a !== inputRef.current && (a.tagName === 'INPUT' || a.tagName === 'SELECT' || a.tagName === 'TEXTAREA')) return;
+      inputRef.current?.focus();
+    };
+    refocus();
+    const id = setInterval(refocus, 1000);
+    document.addEventListener('click', refocus);
+    return () => {
+      clearInterval(id);
+      document.removeEventListener('click', refocus);
+    };
+  }, []);
+
+  useEffect(() => sessionStorage.setItem(OP_KEY, operation), [operation]);
+
+  async function verify(raw, source) {
+    const code = cleanScan(raw);
+    if (!code || busyRef.current) return;
+    busyRef.current = true;
+    setBusy(true);
+    try {
+      const res = await post('/api/v1/verifications', { code, operation });
+      const entry = { ...res, operation, source, at: res.verified_at || new Date().toISOString(), id: Date.now() + Math.random() };
+      setResult(entry);
+      setHistory((h) => {
+        // Only masked data goes to sessionStorage; the full ID number stays on screen.
+        const slim = { id: entry.id, at: entry.at, operation, verdict: res.verdict, reason: res.reason, replay: !!res.replay,
+          name_masked: res.holder?.name_masked, id_number_masked: res.holder?.id_number_masked };
+        const next = [slim, ...h].slice(0, HISTORY_MAX);
+        sessionStorage.setItem(HISTORY_KEY, JSON.stringify(next));
+        return next;
+      });
+    } catch (err) {
+      if (err.status === 401) return onAuthLost();
+      setResult({ error: errorText(err), operation, at: new Date().toISOString() });
+    } finally {
+      busyRef.current = false;
+      setBusy(false);
+      setScan('');
+      inputRef.current?.focus();
+    }
+  }
+
+  function onCameraCode(code) {
+    // The camera sees the same code many times a second: verify it once.
+    const last = lastCamRef.current;
+    if (code === last.code && Date.now() - last.at < 5000) return;
+    lastCamRef.current = { code, at: Date.now() };
+    verify(code, 'camera');
+  }
+
+  return html`<div class="console">
+    <header class="console-bar">
+      <div class="brand"><${Icon} name="train" size=${26} /><div><strong>${t('staff.title')}</strong><small>${t('staff.console')}</small></div></div>
+      <div class="bar-right">
+        <span class="who" data-testid="staff-user">${t('staff.signed_in', { name: account?.username || '', role: account?.station_code || account?.role || '' })}</span>
+        <${LangSwitch} />
+        <button class="btn btn-small btn-bar" onClick=${onLogout} id="logout" data-testid="logout"><${Icon} name="logout" size=${16} /> ${t('common.logout')}</button>
+      </div>
+    </header>
+    <div class="console-body">
+      <section class="left">
+        <div class="panel">
+          <div class="panel-title">${t('staff.operation')}</div>
+          <div class="ops" role="radiogroup" id="operation" data-testid="operation" data-value=${operation}>
+            ${OPERATIONS.map((op) => html`<button role="radio" aria-checked=${op === operation} class=${'op' + (op === operation ? ' on' : '')}
+              id=${'op-' + op} data-testid=${'op-' + op} onClick=${() => setOperation(op)}>${t('op.' + op)}</button>`)}
+          </div>
+        </div>
+        <form class="panel scan" onSubmit=${(e) => { e.preventDefault(); verify(scan, 'scanner'); }} id="scan-form" data-testid="scan-form">
+          <div class="scan-row">
+            <${Icon} name="scan" size=${28} />
+            <input ref=${inputRef} id="scan-input" data-testid="scan-input" value=${scan} placeholder=${t('staff.scan.placeholder')}
+              autocomplete="off" autocapitalize="off" autocorrect="off" spellcheck="false" inputmode="none"
+              onInput=${(e) => setScan(e.currentTarget.value)} disabled=${false} />
+            <button class="btn btn-primary" type="submit" id="scan-submit" data-testid="scan-submit" disabled=${busy || !scan}>${busy ? t('staff.verifying') : t('staff.verify')}</button>
+          </div>
+          <div class="hint">${t('staff.scan.hint')}</div>
+          <button type="button" class="btn btn-outline btn-small cam-toggle" id="camera-toggle" data-testid="camera-toggle" onClick=${() => setCamera(!camera)}>
+            <${Icon} name="camera" size=${16} /> ${camera ? t('staff.camera.stop') : t('staff.camera.start')}</button>
+          ${camera ? html`<${CameraScanner} onCode=${onCameraCode} />` : null}
+        </form>
+        <${History} history=${history} onClear=${() => { sessionStorage.removeItem(HISTORY_KEY); setHistory([]); }} />
+      </section>
+      <section class="right">
+        <${ResultCard} result=${result} busy=${busy} />
+      </section>
+    </div>
+  </div>`;
+}
+
+function ResultCard({ result, busy }) {
+  useLang();
+  if (busy && !result) return html`<div class="result waiting" id="result" data-testid="result" data-verdict="pending"><${Spinner} label=${t('staff.verifying')} /></div>`;
+  if (!result) {
+    return html`<div class="result waiting" id="result" data-testid="result" data-verdict="">
+      <div class="big-icon"><${Icon} name="scan" size=${84} /></div>
+      <h2>${t('staff.waiting')}</h2><p>${t('staff.waiting.desc')}</p></div>`;
+  }
+  if (result.error) {
+    return html`<div class="result error" id="result" data-testid="result" data-verdict="error">
+      <div class="big-icon"><${Icon} name="warn" size=${84} /></div>
+      <h2 id="result-reason" data-testid="result-reason">${result.error}</h2></div>`;
+  }
+  const valid = result.verdict === 'valid';
+  const h = result.holder || {};
+  return html`<div class=${'result ' + (valid ? 'valid' : 'invalid') + (busy ? ' dim' : '')} id="result" data-testid="result" data-verdict=${result.verdict} data-reason=${result.reason || ''} data-replay=${result.replay ? 'true' : 'false'}>
+    <div class="verdict-row">
+      <div class="big-icon"><${Icon} name=${valid ? 'check' : 'cross'} size=${92} /></div>
+      <div>
+        <div class="verdict" id="result-verdict" data-testid="result-verdict">${valid ? t('staff.valid') : t('staff.invalid')}</div>
+        <div class="op-tag">${t('op.' + result.operation)} · ${fmtTime(result.at)}</div>
+      </div>
+    </div>
+    ${!valid && result.reason ? html`<div class="reason" id="result-reason" data-testid="result-reason" data-reason=${result.reason}>${reasonText(result.reason)}</div>` : null}
+    ${result.replay ? html`<div class="replay" id="result-replay" data-testid="result-replay"><${Icon} name="warn" size=${26} /> ${t('staff.replay')}</div>` : null}
+    ${h.name_masked || h.id_number_masked || h.name ? html`<dl class="holder">
+      <div><dt>${t('staff.holder')}</dt><dd id="result-name" data-testid="result-name">${h.name || h.name_masked}</dd></div>
+      <div><dt>${t('staff.id_masked')}</dt><dd class="mono" id="result-id-masked" data-testid="result-id-masked">${h.id_number_masked}</dd></div>
+      ${h.id_number ? html`<div class="full"><dt>${t('staff.id_full')}</dt><dd class="mono" id="result-id-full" data-testid="result-id-full">${h.id_number}</dd></div>` : null}
+      ${result.certificate?.expires_at ? html`<div><dt>${t('staff.cert_expires')}</dt><dd id="result-cert-expires" data-testid="result-cert-expires">${fmtDateTime(result.certificate.expires_at)}</dd></div>` : null}
+      ${result.pass_not_after ? html`<div><dt>${t('staff.pass_expires')}</dt><dd>${fmtDateTime(result.pass_not_after, true)}</dd></div>` : null}
+    </dl>` : null}
+  </div>`;
+}
+
+function History({ history, onClear }) {
+  useLang();
+  return html`<div class="panel history-panel">
+    <div class="panel-title row"><span>${t('staff.history')}</span>
+      ${history.length ? html`<button class="btn btn-ghost btn-small" onClick=${onClear} data-testid="history-clear">${t('staff.history.clear')}</button>` : null}</div>
+    ${history.length === 0 ? html`<div class="muted empty">${t('staff.history.empty')}</div>` : html`<ul class="scans" id="scan-history" data-testid="scan-history">
+      ${history.map((e) => html`<li data-testid="scan-history-item" data-verdict=${e.verdict}>
+        <span class=${'dot ' + (e.verdict === 'valid' ? 'ok' : 'bad')}></span>
+        <span class="time">${fmtTime(e.at)}</span>
+        <span class="h-op">${t('op.' + e.operation)}</span>
+        <span class="who">${e.name_masked || '—'} <span class="mono muted">${e.id_number_masked || ''}</span></span>
+        <span class=${'badge ' + (e.verdict === 'valid' ? 'badge-ok' : 'badge-bad')}>${e.verdict === 'valid' ? t('staff.valid') : shortReason(e.reason) || t('staff.invalid')}</span>
+        ${e.replay ? html`<span class="badge badge-warn">${t('reason.short.replayed')}</span>` : null}
+      </li>`)}
+    </ul>`}
+  </div>`;
+}
+
+function CameraScanner({ onCode }) {
+  useLang();
+  const videoRef = useRef(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    let stream = null;
+    let raf = 0;
+    let stopped = false;
+    const canvas = document.createElement('canvas');
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    let lastScan = 0;
+    const loop = () => {
+      if (stopped) return;
+      raf = requestAnimationFrame(loop);
+      const v = videoRef.current;
+      if (!v || v.readyState < 2 || performance.now() - lastScan < 150) return;
+      lastScan = performance.now();
+      const scale = Math.min(1, 960 / Math.max(v.videoWidth, v.videoHeight));
+      canvas.width = Math.round(v.videoWidth * scale);
+      canvas.height = Math.round(v.videoHeight * scale);
+      ctx.drawImage(v, 0, 0, canvas.width, canvas.height);
+      const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
+      const found = jsQR(img.data, img.width, img.height, { inversionAttempts: 'dontInvert' });
+      if (found && found.data) onCode(found.data);
+    };
+    (async () => {
+      try {
+        stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false });
+        if (stopped) return stream.getTracks().forEach((tr) => tr.stop());
+        videoRef.current.srcObject = stream;
+        await videoRef.current.play().catch(() => {});
+        loop();
+      } catch {
+        setError(t('staff.camera.error'));
+      }
+    })();
+    return () => {
+      stopped = true;
+      cancelAnimationFrame(raf);
+      stream?.getTracks().forEach((tr) => tr.stop());
+    };
+  }, []);
+  return html`<div class="camera" data-testid="camera">
+    ${error ? html`<div class="alert alert-error">${error}</div>` : html`<video ref=${videoRef} id="camera-video" data-testid="camera-video" playsinline muted></video><div class="camera-aim"></div>`}
+  </div>`;
+}
+
+initLang();
+render(html`<${App} />`, document.getElementById('app'));
