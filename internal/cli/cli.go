@@ -38,6 +38,14 @@ func commands() []command {
 		{"audit", "audit verify: check the audit chain", runAudit},
 		{"staff", "staff add: create a staff member or admin (password on stdin)", runStaff},
 		{"terminal", "terminal add: register a gate or scanner and print its API key", runTerminal},
+		{"keys", "keys rotate: schedule the next issuer key", runKeys},
+		{"bundle", "bundle fetch: save a terminal's trust bundle", runBundle},
+		{"verify", "verify a code offline against a trust bundle", runVerify},
+		{"qr", "draw a code as a QR symbol", runQR},
+		{"device", "device new: make a simulated phone's device key", runDevice},
+		{"code", "make the current code from a pass and a device key", runCode},
+		{"load", "drive a running server with simulated passengers and terminals (loopback only)", runLoad},
+		{"seed", "insert synthetic certificates for scale measurements (test databases only)", runSeed},
 		{"version", "print the version", runVersion},
 	}
 }

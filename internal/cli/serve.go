@@ -20,6 +20,7 @@ import (
 	"tempid/internal/policy"
 	"tempid/internal/regions"
 	"tempid/internal/registry"
+	"tempid/internal/webui"
 )
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -29,6 +30,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on")
 	demo := fs.Bool("demo", false, "development mode: development identity registry and face simulator, demo accounts, a generated master key")
 	registryFile := fs.String("registry-file", "", "CSV file of persons (name,id_number) to confirm identities against")
+	webDir := fs.String("web-dir", "", "serve the web apps from this directory instead of the embedded copy (development: npm run watch)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -64,8 +66,15 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	iss := &issuance.Service{Store: st, Keys: keys, Policy: pol, Clock: clk, Cities: cities}
 	acc := &accounts.Service{Store: st, Keys: keys, Registry: reg, Issuance: iss, Policy: pol, Clock: clk, Password: accounts.DefaultPassword}
 	fc := &facecheck.Service{Store: st, Registry: reg, Issuance: iss, Provider: provider, Policy: pol, Clock: clk}
+	credKeys, verifications, err := credentialServices(ctx, st, keys, pol, clk, iss)
+	if err != nil {
+		return err
+	}
 	api := &httpapi.Server{Log: log, Store: st, Issuance: iss, Accounts: acc, FaceChecks: fc, Cities: cities,
 		Policy: pol, Clock: clk, Demo: *demo, Metrics: metrics.New()}
+	api.Keys, api.Verifications, api.Ready = credKeys, verifications, credKeys.Ready
+	web := webui.Handler(*webDir)
+	api.Extra = append(api.Extra, func(mux *http.ServeMux) { mux.Handle("/", web) })
 	if *demo {
 		if err := seedDemo(ctx, e, acc, demoIDNumber); err != nil {
 			return err
@@ -83,6 +92,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		defer close(sealerDone)
 		sealAudit(sealCtx, st, log)
 	}()
+	// Reload keys every minute so that nodes follow each other's
+	// rotations, and rotate when the schedule says so.
+	go credKeys.Run(sealCtx, time.Minute, log)
 	go purgeExpired(sealCtx, st, pol, log)
 	log.Info("tempid serving", "url", "http://"+ln.Addr().String()+"/", "database", st.Dialect(), "demo", *demo)
 	fmt.Fprintf(e.stdout, "tempid is running: open http://%s/\n", ln.Addr())

@@ -32,6 +32,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.route(mux, "GET /api/v1/quota", passenger, s.getQuota)
 	s.route(mux, "GET /api/v1/verifier", staffOrTerminal, s.getVerifier)
 	s.adminRoutes(mux)
+	s.staffRoutes(mux)
 }
 
 // accountJSON is an account as its owner sees it: a passenger's own full

@@ -17,11 +17,13 @@ import (
 	"tempid/internal/clock"
 	"tempid/internal/facecheck"
 	"tempid/internal/issuance"
+	"tempid/internal/keys"
 	"tempid/internal/metrics"
 	"tempid/internal/policy"
 	"tempid/internal/problem"
 	"tempid/internal/regions"
 	"tempid/internal/store"
+	"tempid/internal/verification"
 )
 
 // Server serves the API.
@@ -34,6 +36,10 @@ type Server struct {
 	Cities     *regions.Index
 	Policy     policy.Settings
 	Clock      clock.Clock
+	// Keys signs passes and bundles and publishes the issuer keys.
+	Keys *keys.Service
+	// Verifications verifies codes online.
+	Verifications *verification.Service
 	// Demo allows the session cookie without Secure on plain HTTP.
 	Demo bool
 	// Metrics, if set, are observed and served at /metrics.

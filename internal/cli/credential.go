@@ -1,0 +1,307 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"tempid/internal/bundle"
+	"tempid/internal/clock"
+	"tempid/internal/credential"
+	"tempid/internal/issuance"
+	"tempid/internal/keys"
+	"tempid/internal/pii"
+	"tempid/internal/policy"
+	"tempid/internal/qr"
+	"tempid/internal/store"
+	"tempid/internal/verification"
+	"tempid/internal/verify"
+)
+
+// runKeys is `tempid keys rotate`: schedule the next issuer key.
+func runKeys(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "rotate" {
+		fmt.Fprintln(e.stderr, "usage: tempid keys rotate [--data D | --database DSN] [--master-key-file F]")
+		return errUsage
+	}
+	fs := newFlags(e, "keys rotate")
+	var sf storageFlags
+	sf.register(fs)
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	kr, err := sf.keyring(false, func(msg string) { fmt.Fprintln(e.stderr, "warning:", msg) })
+	if err != nil {
+		return err
+	}
+	st, err := sf.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ks := &keys.Service{Store: st, Keys: kr, Policy: policy.Default(), Clock: clock.Real{}}
+	if err := ks.Load(ctx); err != nil {
+		return err
+	}
+	k, created, err := ks.Rotate(ctx, store.CLI)
+	if err != nil {
+		return err
+	}
+	what := "scheduled"
+	if !created {
+		what = "already scheduled"
+	}
+	fmt.Fprintf(e.stdout, "issuer key %s %s: published now, signs from %s until %s\n",
+		k.KID, what, k.NotBefore.Format(time.RFC3339), k.NotAfter.Format(time.RFC3339))
+	return nil
+}
+
+// maxFetch bounds what `bundle fetch` reads, as a terminal would.
+const maxFetch = bundle.MaxSize
+
+// runBundle is `tempid bundle fetch`: save a terminal's trust bundle.
+func runBundle(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "fetch" {
+		fmt.Fprintln(e.stderr, "usage: tempid bundle fetch --server URL --api-key KEY --out FILE")
+		return errUsage
+	}
+	fs := newFlags(e, "bundle fetch")
+	server := fs.String("server", "", "base URL of the tempid server, http:// or https://")
+	apiKey := fs.String("api-key", "", "the terminal's API key (TEMPID_API_KEY keeps it out of the process list)")
+	out := fs.String("out", "", "file to write the bundle to")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if *server == "" || *apiKey == "" || *out == "" {
+		fmt.Fprintln(e.stderr, "tempid bundle fetch: --server, --api-key and --out are required")
+		return errUsage
+	}
+	u, err := url.Parse(*server)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("--server: want an http:// or https:// URL")
+	}
+	u = u.JoinPath("api/v1/trust-bundle")
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+*apiKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxFetch+1))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("server answered %s: %s", resp.Status, bytes.TrimSpace(raw[:min(len(raw), 500)]))
+	}
+	// Check it before replacing a good bundle with a broken one.
+	p, err := bundle.Open(raw, nil)
+	if err != nil {
+		return err
+	}
+	if err := writeAtomically(*out, raw, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "trust bundle issued %s saved to %s: %d issuer keys, %d revoked certificates, %d revoked devices, %d seal keys\n",
+		p.IssuedAt.Format(time.RFC3339), *out, len(p.IssuerKeys), len(p.RevokedCertificates), len(p.RevokedDevices), len(p.SealKeys))
+	return nil
+}
+
+// writeAtomically writes a temporary file next to path and renames it
+// over path, so that a reader (a gate) sees the old file or the new one,
+// never half of one.
+func writeAtomically(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// runVerify is `tempid verify --bundle FILE CODE`: the offline verdict.
+func runVerify(_ context.Context, e *env, args []string) error {
+	fs := newFlags(e, "verify")
+	file := fs.String("bundle", "", "trust bundle file (from tempid bundle fetch)")
+	showID := fs.Bool("show-id", false, "print the unsealed ID number in full (counter operations only)")
+	freshness := fs.Duration("freshness", policy.Default().BundleFreshness, "how old the bundle may be before the verdict is stale_bundle")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *file == "" || fs.NArg() != 1 {
+		fmt.Fprintln(e.stderr, "usage: tempid verify --bundle FILE [--show-id] CODE")
+		return errUsage
+	}
+	raw, err := os.ReadFile(*file)
+	if err != nil {
+		return err
+	}
+	// Integrity only: the bundle was fetched from the server with the
+	// terminal's key over the operator's chosen transport.
+	p, err := bundle.Open(raw, nil)
+	if err != nil {
+		return err
+	}
+	v := bundle.Verify(strings.TrimSpace(fs.Arg(0)), time.Now(), p, *freshness, verify.Verifier{})
+	if !v.Valid {
+		fmt.Fprintf(e.stdout, "invalid: %s\n", v.Reason)
+		return errNotValid
+	}
+	pass := v.Code.Pass
+	fmt.Fprintf(e.stdout, "valid\nholder: %s %s\npass until: %s\n", pass.NameMasked, pass.IDMasked, pass.NotAfter.Format(time.RFC3339))
+	if v.IDNumber != "" {
+		id := v.IDNumber
+		if !*showID {
+			id = id[:4] + strings.Repeat("*", len(id)-8) + id[len(id)-4:]
+		}
+		fmt.Fprintf(e.stdout, "id number (sealed): %s\n", id)
+	}
+	return nil
+}
+
+// runQR is `tempid qr`: draw a code.
+func runQR(_ context.Context, e *env, args []string) error {
+	fs := newFlags(e, "qr")
+	format := fs.String("format", "png", "png or svg")
+	out := fs.String("out", "", "file to write (default standard output)")
+	module := fs.Int("module", 8, "pixels (PNG) or units (SVG) per module")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(e.stderr, "usage: tempid qr [--format png|svg] [--out FILE] CODE")
+		return errUsage
+	}
+	var buf bytes.Buffer
+	if err := qr.Render(&buf, strings.TrimSpace(fs.Arg(0)), *format, *module); err != nil {
+		return err
+	}
+	if *out == "" {
+		_, err := buf.WriteTo(e.stdout)
+		return err
+	}
+	return writeAtomically(*out, buf.Bytes(), 0o644)
+}
+
+// runDevice is `tempid device new`: a simulated phone's device key.
+func runDevice(_ context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "new" {
+		fmt.Fprintln(e.stderr, "usage: tempid device new --out key.pem")
+		return errUsage
+	}
+	fs := newFlags(e, "device new")
+	out := fs.String("out", "", "file for the private key (PKCS #8 PEM)")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if *out == "" {
+		fmt.Fprintln(e.stderr, "tempid device new: --out is required")
+		return errUsage
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(*out); err == nil {
+		return fmt.Errorf("%s exists; not overwriting a device key", *out)
+	}
+	if err := writeAtomically(*out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s\n", credential.JWK(&key.PublicKey))
+	return nil
+}
+
+// runCode is `tempid code`: make the current code from a pass and a device
+// key, as the phone does every minute.
+func runCode(_ context.Context, e *env, args []string) error {
+	fs := newFlags(e, "code")
+	passB64 := fs.String("pass", "", "the pass, base64url as the API returns it")
+	keyFile := fs.String("device-key", "", "the device key file (from tempid device new)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *passB64 == "" || *keyFile == "" {
+		fmt.Fprintln(e.stderr, "usage: tempid code --pass B64 --device-key FILE")
+		return errUsage
+	}
+	pass, err := base64.RawURLEncoding.DecodeString(strings.TrimSpace(*passB64))
+	if err != nil {
+		return fmt.Errorf("--pass: not base64url: %w", err)
+	}
+	pemBytes, err := os.ReadFile(*keyFile)
+	if err != nil {
+		return err
+	}
+	block, _ := pem.Decode(pemBytes)
+	if block == nil || block.Type != "PRIVATE KEY" {
+		return errors.New("--device-key: not a PKCS #8 PEM private key")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return fmt.Errorf("--device-key: %w", err)
+	}
+	key, ok := k.(*ecdsa.PrivateKey)
+	if !ok {
+		return errors.New("--device-key: not an ECDSA P-256 key")
+	}
+	code, err := credential.MakeCode(pass, credential.StepAt(time.Now()), key, rand.Reader)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, code)
+	return nil
+}
+
+// credentialServices loads the keys (creating the first pair on a new
+// database), makes them the issuance service's pass maker, and builds
+// online verification on top.
+func credentialServices(ctx context.Context, st *store.Store, kr *pii.Keyring, pol policy.Settings, clk clock.Clock, iss *issuance.Service) (*keys.Service, *verification.Service, error) {
+	ks := &keys.Service{Store: st, Keys: kr, Policy: pol, Clock: clk}
+	if err := ks.Load(ctx); err != nil {
+		return nil, nil, fmt.Errorf("keys: %w", err)
+	}
+	iss.Passes = ks
+	ver := &verification.Service{Store: st, Keys: ks, Issuance: iss, Clock: clk, Verifier: verify.Verifier{Skew: pol.VerificationSkew}}
+	return ks, ver, nil
+}
