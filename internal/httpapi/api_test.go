@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -32,6 +33,7 @@ import (
 	"tempid/internal/httpapi"
 	"tempid/internal/idnumber"
 	"tempid/internal/issuance"
+	"tempid/internal/keys"
 	"tempid/internal/metrics"
 	"tempid/internal/pii"
 	"tempid/internal/policy"
@@ -39,6 +41,7 @@ import (
 	"tempid/internal/registry"
 	"tempid/internal/store"
 	"tempid/internal/store/storetest"
+	"tempid/internal/verification"
 )
 
 // syncBuffer is a log sink safe for concurrent handlers.
@@ -66,12 +69,18 @@ type app struct {
 	store    *store.Store
 	clock    *clock.Manual
 	accounts *accounts.Service
+	keys     *keys.Service
 	logs     *syncBuffer
 }
 
-func newApp(t *testing.T, s *store.Store) *app {
+// newApp is the whole API on s, wired as serve wires it, with the clock at
+// the present.
+func newApp(t *testing.T, s *store.Store) *app { return newAppAt(t, s, time.Now()) }
+
+// newAppAt is newApp with the clock at a chosen time.
+func newAppAt(t *testing.T, s *store.Store, at time.Time) *app {
 	t.Helper()
-	keys, err := pii.ParseKeyring(pii.NewKeyFile())
+	kr, err := pii.ParseKeyring(pii.NewKeyFile())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,18 +88,23 @@ func newApp(t *testing.T, s *store.Store) *app {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := clock.NewManual(time.Now().Truncate(time.Second))
+	clk := clock.NewManual(at.Truncate(time.Second))
 	pol := policy.Default()
 	reg := registry.Development{}
-	iss := &issuance.Service{Store: s, Keys: keys, Policy: pol, Clock: clk, Cities: cities}
-	acc := &accounts.Service{Store: s, Keys: keys, Registry: reg, Issuance: iss, Policy: pol, Clock: clk, Password: accounts.TestPassword}
+	ks := &keys.Service{Store: s, Keys: kr, Policy: pol, Clock: clk}
+	if err := ks.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	iss := &issuance.Service{Store: s, Keys: kr, Policy: pol, Clock: clk, Cities: cities, Passes: ks}
+	acc := &accounts.Service{Store: s, Keys: kr, Registry: reg, Issuance: iss, Policy: pol, Clock: clk, Password: accounts.TestPassword}
 	fc := &facecheck.Service{Store: s, Registry: reg, Issuance: iss, Provider: face.NewSimulator(), Policy: pol, Clock: clk}
+	ver := &verification.Service{Store: s, Keys: ks, Issuance: iss, Clock: clk}
 	logs := &syncBuffer{}
 	api := &httpapi.Server{Log: slog.New(slog.NewJSONHandler(logs, nil)), Store: s, Issuance: iss, Accounts: acc, FaceChecks: fc,
-		Cities: cities, Policy: pol, Clock: clk, Demo: true, Metrics: metrics.New()}
+		Cities: cities, Policy: pol, Clock: clk, Demo: true, Metrics: metrics.New(), Keys: ks, Verifications: ver}
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
-	a := &app{t: t, srv: srv, store: s, clock: clk, accounts: acc, logs: logs}
+	a := &app{t: t, srv: srv, store: s, clock: clk, accounts: acc, keys: ks, logs: logs}
 	// Every test of this package is also a log scan: no full ID number or
 	// name of anyone it created may appear in what the server logged.
 	t.Cleanup(func() { assertNothingPersonalLogged(t, a, everyone()...) })
@@ -300,6 +314,35 @@ func TestPassengerJourney(t *testing.T) {
 		if refused.body["renewable_at"] == nil {
 			t.Error("no renewable_at member")
 		}
+		// The pass shows codes that a gate accepts.
+		passB64, _ := r.obj("pass")["pass"].(string)
+		passBytes, err := base64.RawURLEncoding.DecodeString(passB64)
+		if err != nil || len(passBytes) == 0 {
+			t.Fatalf("no pass in the answer: %v", r.body["pass"])
+		}
+		code, err := credential.MakeCode(passBytes, credential.StepAt(a.clock.Now()), c.device, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gate, err := a.accounts.CreateTerminal(context.Background(), store.CLI, "Gate 1", "GZQ", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(map[string]any{"code": code, "operation": "entry"})
+		req, _ := http.NewRequest("POST", a.srv.URL+"/api/v1/verifications", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+gate.APIKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var verdict map[string]any
+		json.NewDecoder(resp.Body).Decode(&verdict)
+		resp.Body.Close()
+		if verdict["verdict"] != "valid" {
+			t.Errorf("the first code was not accepted at the gate: %v", verdict)
+		}
+
 		m := c.do("GET", "/metrics", "", nil)
 		c.want(m, 200, "")
 		text := string(m.raw)
@@ -307,6 +350,7 @@ func TestPassengerJourney(t *testing.T) {
 			"tempid_certificates_issued_total 1",
 			`tempid_face_checks_total{reason="",result="passed"} 2`,
 			`tempid_refusals_total{code="active_certificate_exists"} 1`,
+			`tempid_verifications_total{operation="entry",reason="",verdict="valid"} 1`,
 			`tempid_http_request_duration_seconds_count{method="POST",route="POST /api/v1/certificates",status="201"} 1`,
 		} {
 			if !strings.Contains(text, want) {
@@ -756,9 +800,8 @@ func (c *client) passedCheck(p person) string {
 // companion's), each with its own passed face check: exactly one issues.
 func TestQuotaRaceOverHTTP(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		a := newApp(t, s)
 		// Mid-month, so that the two earlier certificates fall in it.
-		a.clock.Set(time.Date(2026, 7, 10, 9, 0, 0, 0, time.FixedZone("CST", 8*3600)))
+		a := newAppAt(t, s, time.Date(2026, 7, 10, 9, 0, 0, 0, time.FixedZone("CST", 8*3600)))
 		own, companion := a.client(), a.client()
 		traveller := newPerson("郑十一")
 		own.signUp(traveller)

@@ -9,6 +9,7 @@ import (
 	"tempid/internal/keys"
 	"tempid/internal/problem"
 	"tempid/internal/verification"
+	"tempid/internal/verify"
 )
 
 // bundleNextUpdate is how soon a terminal should fetch its next trust
@@ -86,6 +87,10 @@ func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request, p principal)
 		out["verdict"] = "valid"
 	} else {
 		out["reason"] = res.Reason
+	}
+	if s.Metrics != nil {
+		reason, _ := out["reason"].(verify.Reason)
+		s.Metrics.Verifications.WithLabelValues(out["verdict"].(string), string(reason), in.Operation).Inc()
 	}
 	if c := res.Certificate; c != nil {
 		out["certificate"] = map[string]any{"id": c.ID, "status": c.StatusAt(res.VerifiedAt), "expires_at": c.ExpiresAt}

@@ -10,9 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,21 +18,11 @@ import (
 	"testing"
 	"time"
 
-	"tempid/internal/accounts"
 	"tempid/internal/bundle"
 	"tempid/internal/cli"
-	"tempid/internal/clock"
 	"tempid/internal/credential"
-	"tempid/internal/face"
 	"tempid/internal/face/facetest"
-	"tempid/internal/facecheck"
-	"tempid/internal/httpapi"
-	"tempid/internal/issuance"
 	"tempid/internal/keys"
-	"tempid/internal/pii"
-	"tempid/internal/policy"
-	"tempid/internal/regions"
-	"tempid/internal/registry"
 	"tempid/internal/store"
 	"tempid/internal/store/storetest"
 	"tempid/internal/verification"
@@ -50,31 +38,8 @@ type credApp struct {
 
 func newCredApp(t *testing.T, s *store.Store, at time.Time) *credApp {
 	t.Helper()
-	kr, err := pii.ParseKeyring(pii.NewKeyFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cities, err := regions.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := clock.NewManual(at.Truncate(time.Second))
-	pol := policy.Default()
-	reg := registry.Development{}
-	ks := &keys.Service{Store: s, Keys: kr, Policy: pol, Clock: clk}
-	if err := ks.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	iss := &issuance.Service{Store: s, Keys: kr, Policy: pol, Clock: clk, Cities: cities, Passes: ks}
-	acc := &accounts.Service{Store: s, Keys: kr, Registry: reg, Issuance: iss, Policy: pol, Clock: clk, Password: accounts.TestPassword}
-	fc := &facecheck.Service{Store: s, Registry: reg, Issuance: iss, Provider: face.NewSimulator(), Policy: pol, Clock: clk}
-	ver := &verification.Service{Store: s, Keys: ks, Issuance: iss, Clock: clk}
-	logs := &syncBuffer{}
-	api := &httpapi.Server{Log: slog.New(slog.NewJSONHandler(logs, nil)), Store: s, Issuance: iss, Accounts: acc, FaceChecks: fc,
-		Cities: cities, Policy: pol, Clock: clk, Demo: true, Keys: ks, Verifications: ver}
-	srv := httptest.NewServer(api.Handler())
-	t.Cleanup(srv.Close)
-	return &credApp{app: &app{t: t, srv: srv, store: s, clock: clk, accounts: acc, logs: logs}, keys: ks}
+	a := newAppAt(t, s, at)
+	return &credApp{app: a, keys: a.keys}
 }
 
 // holder is a passenger with a certificate and the pass last issued for it.
