@@ -73,18 +73,20 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	api := &httpapi.Server{Log: log, Store: st, Issuance: iss, Accounts: acc, FaceChecks: fc, Cities: cities,
 		Policy: pol, Clock: clk, Demo: *demo, Metrics: metrics.New()}
 	api.Keys, api.Verifications, api.Ready = credKeys, verifications, credKeys.Ready
-	web := webui.Handler(*webDir)
-	api.Extra = append(api.Extra, func(mux *http.ServeMux) { mux.Handle("/", web) })
-	if *demo {
-		if err := seedDemo(ctx, e, acc, demoIDNumber); err != nil {
-			return err
-		}
-	}
-
+	// Listen before seeding, so a busy port fails before demo logins are printed.
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
 	}
+	web := webui.Handler(*webDir)
+	api.Extra = append(api.Extra, func(mux *http.ServeMux) { mux.Handle("/", web) })
+	if *demo {
+		if err := seedDemo(ctx, e, acc, demoIDNumber); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+
 	srv := httpapi.NewHTTPServer(*listen, api.Handler(), log)
 	sealerDone := make(chan struct{})
 	sealCtx, stopSealer := context.WithCancel(context.Background())

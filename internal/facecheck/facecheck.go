@@ -67,7 +67,7 @@ func (s *Service) Begin(ctx context.Context, in Start) (store.FaceCheck, error) 
 	now := s.Clock.Now()
 	f := store.FaceCheck{
 		ID: store.NewID(), AccountID: in.AccountID, SessionID: in.SessionID, Purpose: in.Purpose,
-		DeviceKey: compressed[:], DeviceKeyHash: hash[:], Provider: s.Provider.Name(),
+		DeviceKey: compressed[:], DeviceKeyHash: hash[:], Provider: s.Provider.Name(), Status: store.FacePending,
 		ConsentAt: now, CreatedAt: now, ExpiresAt: now.Add(s.Policy.FaceCheckPendingTTL),
 	}
 	switch in.Purpose {

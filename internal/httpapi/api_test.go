@@ -248,6 +248,9 @@ func (c *client) faceCheck(p person, img []byte) (string, answer) {
 	r := c.json("POST", "/api/v1/face-checks", map[string]any{"purpose": "apply", "subject": map[string]any{"name": p.name, "id_number": p.id.String()}, "device_key": c.jwk(), "consent": true})
 	c.want(r, 201, "")
 	fc := r.obj("face_check")
+	if fc["status"] != "pending" {
+		c.a.t.Errorf("a new face check is %v, want pending", fc["status"])
+	}
 	id := fc["id"].(string)
 	return id, c.do("POST", fc["capture_url"].(string), "image/jpeg", img)
 }
