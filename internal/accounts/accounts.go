@@ -93,11 +93,8 @@ func (s *Service) SignUp(ctx context.Context, in SignUp) (store.Account, error) 
 	if err != nil {
 		return store.Account{}, err
 	}
-	if err := s.Registry.Confirm(ctx, subj.Name, subj.IDNumber); err != nil {
-		if _, ok := problem.As(err); ok {
-			return store.Account{}, err
-		}
-		return store.Account{}, errors.Join(problem.New(problem.Unavailable, "the identity registry is unavailable; try again"), err)
+	if err := registry.Confirmed(ctx, s.Registry, subj.Name, subj.IDNumber); err != nil {
+		return store.Account{}, err
 	}
 	id := store.NewID()
 	a := store.Account{

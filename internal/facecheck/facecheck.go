@@ -79,11 +79,8 @@ func (s *Service) Begin(ctx context.Context, in Start) (store.FaceCheck, error) 
 		if err != nil {
 			return store.FaceCheck{}, err
 		}
-		if err := s.Registry.Confirm(ctx, subj.Name, subj.IDNumber); err != nil {
-			if _, ok := problem.As(err); ok {
-				return store.FaceCheck{}, err
-			}
-			return store.FaceCheck{}, errors.Join(problem.New(problem.Unavailable, "the identity registry is unavailable; try again"), err)
+		if err := registry.Confirmed(ctx, s.Registry, subj.Name, subj.IDNumber); err != nil {
+			return store.FaceCheck{}, err
 		}
 		f.SubjectIndex, f.NameIndex = s.Issuance.HolderIndex(subj.IDNumber), s.Issuance.NameIndex(subj.Name)
 		f.NameMasked = idnumber.MaskName(subj.Name)

@@ -93,3 +93,16 @@ func (f *File) Confirm(_ context.Context, name string, id idnumber.Number) error
 	}
 	return nil
 }
+
+// Confirmed asks r to confirm a pair and tells a refusal (identity_mismatch)
+// from a registry that failed (unavailable, nothing changed).
+func Confirmed(ctx context.Context, r Registry, name string, id idnumber.Number) error {
+	err := r.Confirm(ctx, name, id)
+	if err == nil {
+		return nil
+	}
+	if _, ok := problem.As(err); ok {
+		return err
+	}
+	return errors.Join(problem.New(problem.Unavailable, "the identity registry is unavailable; try again"), err)
+}
