@@ -6,7 +6,7 @@ BIN      := bin/tempid
 LISTEN   ?= 127.0.0.1:8080
 PKGS     := ./...
 
-.PHONY: all build web run test vet fmt-check test-go test-web bench fuzz clean
+.PHONY: all build web run test vet fmt-check test-go test-web bench bench-go bench-load fuzz clean
 
 all: build
 
@@ -41,8 +41,27 @@ test-web:
 
 test: fmt-check vet web test-web test-go
 
-bench:
+bench: bench-go bench-load
+
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2000x ./internal/...
+
+# bench-load starts a demo server on a fresh SQLite directory and runs the
+# load scenarios against it for a few seconds each (docs/performance.md).
+# BENCH_LISTEN must be a loopback address; tempid load refuses any other.
+BENCH_LISTEN ?= 127.0.0.1:18089
+BENCH_ARGS   ?= --concurrency 8 --duration 10s
+bench-load: build
+	@dir=$$(mktemp -d); \
+	$(BIN) serve --demo --data $$dir --listen $(BENCH_LISTEN) >$$dir/serve.out 2>$$dir/serve.log & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -rf '"$$dir" EXIT; \
+	for i in $$(seq 1 100); do curl -sf http://$(BENCH_LISTEN)/readyz >/dev/null && break; sleep 0.2; done; \
+	status=0; \
+	for scenario in issue verify mixed quota; do \
+		$(BIN) load --server http://$(BENCH_LISTEN) --scenario $$scenario --demo-admin $(BENCH_ARGS) \
+			$$( [ $$scenario = issue ] && echo --count 500 ) $$( [ $$scenario = mixed ] && echo --count 40 ) $$( [ $$scenario = verify ] && echo --count 3000 ) || status=1; \
+	done; \
+	exit $$status
 
 fuzz:
 	@for target in $$(grep -rl '^func Fuzz' --include='*_test.go' internal | xargs -n1 dirname | sort -u); do \
