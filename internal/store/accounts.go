@@ -76,19 +76,19 @@ func (s *Store) CreateAccount(ctx context.Context, actor Actor, a Account) error
 
 // Account returns an account by id.
 func (s *Store) Account(ctx context.Context, id string) (Account, error) {
-	a, err := scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+	a, err := scanAccount(s.queryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
 	return a, classify(err)
 }
 
 // AccountByUsername returns an account by username.
 func (s *Store) AccountByUsername(ctx context.Context, username string) (Account, error) {
-	a, err := scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE username = $1`, NormalizeUsername(username)))
+	a, err := scanAccount(s.queryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE username = $1`, NormalizeUsername(username)))
 	return a, classify(err)
 }
 
 // Accounts lists accounts of the given roles, by username.
 func (s *Store) Accounts(ctx context.Context, roles ...string) ([]Account, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY username`)
+	rows, err := s.query(ctx, `SELECT `+accountColumns+` FROM accounts ORDER BY username`)
 	if err != nil {
 		return nil, classify(err)
 	}

@@ -137,15 +137,15 @@ type AuditReport struct {
 // entry and the link before it, and the last link against the head.
 func (s *Store) VerifyAudit(ctx context.Context) (AuditReport, error) {
 	var rep AuditReport
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM audit_pending`).Scan(&rep.Pending); err != nil {
+	if err := s.queryRow(ctx, `SELECT count(*) FROM audit_pending`).Scan(&rep.Pending); err != nil {
 		return rep, classify(err)
 	}
 	var headSeq int64
 	var headHash []byte
-	if err := s.r.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&headSeq, &headHash); err != nil {
+	if err := s.queryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&headSeq, &headHash); err != nil {
 		return rep, classify(err)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT c.seq, c.event_id, c.prev_hash, c.hash, e.id, e.at, e.actor, e.action, e.object, e.detail
+	rows, err := s.query(ctx, `SELECT c.seq, c.event_id, c.prev_hash, c.hash, e.id, e.at, e.actor, e.action, e.object, e.detail
 		FROM audit_chain c LEFT JOIN audit_events e ON e.id = c.event_id ORDER BY c.seq`)
 	if err != nil {
 		return rep, classify(err)
@@ -183,7 +183,7 @@ func (s *Store) VerifyAudit(ctx context.Context) (AuditReport, error) {
 // AuditEntries lists sealed and pending entries with id greater than after,
 // oldest first.
 func (s *Store) AuditEntries(ctx context.Context, after int64, limit int) ([]audit.Entry, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, at, actor, action, object, detail FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	rows, err := s.query(ctx, `SELECT id, at, actor, action, object, detail FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, classify(err)
 	}

@@ -172,7 +172,7 @@ func (s *Store) IssueCertificate(ctx context.Context, actor Actor, in Issuance) 
 
 // Certificate returns one certificate.
 func (s *Store) Certificate(ctx context.Context, id string) (Certificate, error) {
-	c, err := scanCertificate(s.r.QueryRowContext(ctx, `SELECT `+certificateColumns+` FROM certificates WHERE id = $1`, id))
+	c, err := scanCertificate(s.queryRow(ctx, `SELECT `+certificateColumns+` FROM certificates WHERE id = $1`, id))
 	return c, classify(err)
 }
 
@@ -191,7 +191,7 @@ func (s *Store) CertificatesOfHolder(ctx context.Context, holderIndex []byte, fr
 }
 
 func (s *Store) certificates(ctx context.Context, q string, args ...any) ([]Certificate, error) {
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -211,7 +211,7 @@ func (s *Store) certificates(ctx context.Context, q string, args ...any) ([]Cert
 // monthly quota's "used".
 func (s *Store) CountIssued(ctx context.Context, holderIndex []byte, from, to time.Time) (int, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM certificates WHERE holder_index = $1 AND issued_at >= $2 AND issued_at < $3`,
+	err := s.queryRow(ctx, `SELECT count(*) FROM certificates WHERE holder_index = $1 AND issued_at >= $2 AND issued_at < $3`,
 		holderIndex, ms(from), ms(to)).Scan(&n)
 	return n, classify(err)
 }
@@ -219,7 +219,7 @@ func (s *Store) CountIssued(ctx context.Context, holderIndex []byte, from, to ti
 // AccountAppliedFor tells whether an account has applied for a person.
 func (s *Store) AccountAppliedFor(ctx context.Context, accountID string, holderIndex []byte) (bool, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM certificates WHERE account_id = $1 AND holder_index = $2`,
+	err := s.queryRow(ctx, `SELECT count(*) FROM certificates WHERE account_id = $1 AND holder_index = $2`,
 		accountID, holderIndex).Scan(&n)
 	return n > 0, classify(err)
 }
@@ -257,7 +257,7 @@ func (s *Store) RevokeCertificate(ctx context.Context, actor Actor, id, reason s
 // RevokedCertificates lists certificates that no longer verify (revoked or
 // superseded) but have not yet expired: what a trust bundle must carry.
 func (s *Store) RevokedCertificates(ctx context.Context, now time.Time) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id FROM certificates WHERE status <> 'active' AND expires_at > $1 ORDER BY id`, ms(now))
+	rows, err := s.query(ctx, `SELECT id FROM certificates WHERE status <> 'active' AND expires_at > $1 ORDER BY id`, ms(now))
 	if err != nil {
 		return nil, classify(err)
 	}

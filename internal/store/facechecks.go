@@ -92,7 +92,7 @@ func (s *Store) CreateFaceCheck(ctx context.Context, actor Actor, f FaceCheck) e
 
 // FaceCheck returns one face check.
 func (s *Store) FaceCheck(ctx context.Context, id string) (FaceCheck, error) {
-	f, err := scanFaceCheck(s.r.QueryRowContext(ctx, `SELECT `+faceCheckColumns+` FROM face_checks WHERE id = $1`, id))
+	f, err := scanFaceCheck(s.queryRow(ctx, `SELECT `+faceCheckColumns+` FROM face_checks WHERE id = $1`, id))
 	return f, classify(err)
 }
 
@@ -215,7 +215,7 @@ type FaceFailures struct {
 func (s *Store) FaceFailuresOf(ctx context.Context, subjectIndex []byte, since time.Time) (FaceFailures, error) {
 	var f FaceFailures
 	var lastPass, lastFail, oldest sql.NullInt64
-	err := s.r.QueryRowContext(ctx, `SELECT
+	err := s.queryRow(ctx, `SELECT
 			(SELECT max(completed_at) FROM face_checks WHERE subject_index = $1 AND status = 'passed'),
 			(SELECT max(completed_at) FROM face_checks WHERE subject_index = $1 AND status = 'failed'),
 			(SELECT count(*) FROM face_checks WHERE subject_index = $1 AND status = 'failed' AND completed_at >= $2),
@@ -229,7 +229,7 @@ func (s *Store) FaceFailuresOf(ctx context.Context, subjectIndex []byte, since t
 	if lastPass.Valid {
 		after = lastPass.Int64
 	}
-	err = s.r.QueryRowContext(ctx, `SELECT count(*) FROM face_checks WHERE subject_index = $1 AND status = 'failed' AND completed_at > $2`,
+	err = s.queryRow(ctx, `SELECT count(*) FROM face_checks WHERE subject_index = $1 AND status = 'failed' AND completed_at > $2`,
 		subjectIndex, after).Scan(&f.Consecutive)
 	return f, classify(err)
 }

@@ -66,7 +66,7 @@ func (s *Store) SeedCertificates(ctx context.Context, actor Actor, certs []Certi
 // status: what load and crash tests reconcile against the 201s they saw.
 func (s *Store) CountCertificates(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM certificates`).Scan(&n)
+	err := s.queryRow(ctx, `SELECT count(*) FROM certificates`).Scan(&n)
 	return n, classify(err)
 }
 
@@ -82,15 +82,15 @@ func (s *Store) SizeBytes(ctx context.Context) (int64, error) {
 			return 0, err
 		}
 		var pages, size int64
-		if err := s.r.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+		if err := s.queryRow(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
 			return 0, err
 		}
-		if err := s.r.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&size); err != nil {
+		if err := s.queryRow(ctx, `PRAGMA page_size`).Scan(&size); err != nil {
 			return 0, err
 		}
 		return pages * size, nil
 	}
-	err := s.r.QueryRowContext(ctx, `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint
+	err := s.queryRow(ctx, `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = current_schema() AND c.relkind = 'r'`).Scan(&n)
 	return n, classify(err)

@@ -38,7 +38,7 @@ func (s *Store) SessionByToken(ctx context.Context, tokenHash []byte, now time.T
 	var se Session
 	var created, expires int64
 	var ended sql.NullInt64
-	row := s.r.QueryRowContext(ctx, `SELECT s.id, s.account_id, s.csrf_token, s.created_at, s.expires_at, s.ended_at, `+prefixed("a.", accountColumns)+`
+	row := s.queryRow(ctx, `SELECT s.id, s.account_id, s.csrf_token, s.created_at, s.expires_at, s.ended_at, `+prefixed("a.", accountColumns)+`
 		FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1`, tokenHash)
 	var a Account
 	var station sql.NullString
@@ -122,13 +122,13 @@ func (s *Store) EndSession(ctx context.Context, actor Actor, sessionID string, n
 // DeviceRevoked tells whether a device key is on the revocation list.
 func (s *Store) DeviceRevoked(ctx context.Context, hash []byte, now time.Time) (bool, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM revoked_devices WHERE device_key_hash = $1 AND expires_at > $2`, hash, ms(now)).Scan(&n)
+	err := s.queryRow(ctx, `SELECT count(*) FROM revoked_devices WHERE device_key_hash = $1 AND expires_at > $2`, hash, ms(now)).Scan(&n)
 	return n > 0, classify(err)
 }
 
 // RevokedDevices lists the revoked device-key hashes still in force.
 func (s *Store) RevokedDevices(ctx context.Context, now time.Time) ([][]byte, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT device_key_hash FROM revoked_devices WHERE expires_at > $1 ORDER BY device_key_hash`, ms(now))
+	rows, err := s.query(ctx, `SELECT device_key_hash FROM revoked_devices WHERE expires_at > $1 ORDER BY device_key_hash`, ms(now))
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -185,13 +185,13 @@ func (s *Store) CreateTerminal(ctx context.Context, actor Actor, tm Terminal) er
 
 // TerminalByKey returns the live terminal with this key hash.
 func (s *Store) TerminalByKey(ctx context.Context, keyHash []byte) (Terminal, error) {
-	tm, err := scanTerminal(s.r.QueryRowContext(ctx, `SELECT `+terminalColumns+` FROM terminals WHERE key_hash = $1 AND revoked_at IS NULL`, keyHash))
+	tm, err := scanTerminal(s.queryRow(ctx, `SELECT `+terminalColumns+` FROM terminals WHERE key_hash = $1 AND revoked_at IS NULL`, keyHash))
 	return tm, classify(err)
 }
 
 // Terminals lists every terminal, newest first.
 func (s *Store) Terminals(ctx context.Context) ([]Terminal, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+terminalColumns+` FROM terminals ORDER BY created_at DESC`)
+	rows, err := s.query(ctx, `SELECT `+terminalColumns+` FROM terminals ORDER BY created_at DESC`)
 	if err != nil {
 		return nil, classify(err)
 	}
@@ -240,7 +240,7 @@ func (s *Store) RecordThrottle(ctx context.Context, scope string, key []byte, no
 func (s *Store) CountThrottle(ctx context.Context, scope string, key []byte, since time.Time) (int, time.Time, error) {
 	var n int
 	var oldest sql.NullInt64
-	err := s.r.QueryRowContext(ctx, `SELECT count(*), min(at) FROM throttle_events WHERE scope = $1 AND key = $2 AND at >= $3`,
+	err := s.queryRow(ctx, `SELECT count(*), min(at) FROM throttle_events WHERE scope = $1 AND key = $2 AND at >= $3`,
 		scope, key, ms(since)).Scan(&n, &oldest)
 	return n, nullMS(oldest), classify(err)
 }

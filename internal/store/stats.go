@@ -44,7 +44,7 @@ type CityCount struct {
 func (s *Store) StatsOf(ctx context.Context, from, to time.Time, bucket time.Duration) (Stats, error) {
 	var st Stats
 	b := bucket.Milliseconds()
-	rows, err := s.r.QueryContext(ctx, `SELECT issued_at / $1, count(*) FROM certificates
+	rows, err := s.query(ctx, `SELECT issued_at / $1, count(*) FROM certificates
 		WHERE issued_at >= $2 AND issued_at < $3 GROUP BY issued_at / $1 ORDER BY 1`, b, ms(from), ms(to))
 	if err != nil {
 		return st, classify(err)
@@ -59,7 +59,7 @@ func (s *Store) StatsOf(ctx context.Context, from, to time.Time, bucket time.Dur
 	}
 	rows.Close()
 
-	rows, err = s.r.QueryContext(ctx, `SELECT at / $1,
+	rows, err = s.query(ctx, `SELECT at / $1,
 			sum(CASE WHEN verdict = 'valid' THEN 1 ELSE 0 END), sum(CASE WHEN verdict = 'valid' THEN 0 ELSE 1 END)
 		FROM verifications WHERE at >= $2 AND at < $3 GROUP BY at / $1 ORDER BY 1`, b, ms(from), ms(to))
 	if err != nil {
@@ -82,7 +82,7 @@ func (s *Store) StatsOf(ctx context.Context, from, to time.Time, bucket time.Dur
 		{`SELECT coalesce(reason, ''), count(*) FROM verifications WHERE verdict <> 'valid' AND at >= $1 AND at < $2 GROUP BY reason ORDER BY 2 DESC`, &st.Failures},
 		{`SELECT coalesce(reason, ''), count(*) FROM face_checks WHERE status = 'failed' AND completed_at >= $1 AND completed_at < $2 GROUP BY reason ORDER BY 2 DESC`, &st.FaceFailures},
 	} {
-		rows, err := s.r.QueryContext(ctx, q.sql, ms(from), ms(to))
+		rows, err := s.query(ctx, q.sql, ms(from), ms(to))
 		if err != nil {
 			return st, classify(err)
 		}
@@ -97,7 +97,7 @@ func (s *Store) StatsOf(ctx context.Context, from, to time.Time, bucket time.Dur
 		rows.Close()
 	}
 
-	rows, err = s.r.QueryContext(ctx, `SELECT city_code, count(*) FROM certificates WHERE issued_at >= $1 AND issued_at < $2
+	rows, err = s.query(ctx, `SELECT city_code, count(*) FROM certificates WHERE issued_at >= $1 AND issued_at < $2
 		GROUP BY city_code ORDER BY 2 DESC LIMIT 50`, ms(from), ms(to))
 	if err != nil {
 		return st, classify(err)

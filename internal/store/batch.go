@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Group commit (SQLite). SQLite has one writer; every write transaction
+// pays for BEGIN, COMMIT and the WAL frames it appends. Under load the
+// writer goroutine takes every write waiting in the queue and runs them in
+// one transaction, each inside its own savepoint: a write that fails is
+// rolled back to its savepoint and told its error, the others commit
+// together and are told only after the commit. Each write is as atomic as
+// before and sees the writes before it, exactly as if they had run one
+// after another; they just share a commit.
+
+// maxBatch bounds how many writes share one commit.
+const maxBatch = 64
+
+// errBatchAborted is returned to the writes of a batch whose transaction
+// had to be abandoned through no fault of theirs; write retries them.
+var errBatchAborted = errors.New("store: batch aborted, retry")
+
+type writeRequest struct {
+	ctx  context.Context
+	fn   func(*Tx) error
+	done chan error
+}
+
+func (s *Store) startBatching() {
+	s.batch = make(chan writeRequest, maxBatch)
+	s.closed = make(chan struct{})
+	go s.writer()
+}
+
+func (s *Store) stopBatching() {
+	if s.batch == nil {
+		return
+	}
+	close(s.batch)
+	<-s.closed
+	s.batch = nil
+}
+
+// writeBatched hands fn to the writer and waits for its outcome. It waits
+// even when ctx ends meanwhile: once queued, fn may commit, and the caller
+// must not be told otherwise.
+func (s *Store) writeBatched(ctx context.Context, fn func(*Tx) error) error {
+	req := writeRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.batch <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-req.done
+}
+
+func (s *Store) writer() {
+	defer close(s.closed)
+	for req := range s.batch {
+		reqs := []writeRequest{req}
+	drain:
+		for len(reqs) < maxBatch {
+			select {
+			case r, ok := <-s.batch:
+				if !ok {
+					break drain
+				}
+				reqs = append(reqs, r)
+			default:
+				break drain
+			}
+		}
+		s.runBatch(reqs)
+	}
+}
+
+func (s *Store) runBatch(reqs []writeRequest) {
+	ctx := context.Background()
+	sqlTx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		for _, r := range reqs {
+			r.done <- err
+		}
+		return
+	}
+	t := &Tx{tx: sqlTx, s: s}
+	results := make([]error, len(reqs))
+	aborted := false
+	for i, r := range reqs {
+		if err := r.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT write"); err != nil {
+			aborted = true
+			break
+		}
+		// The write's statements run under the caller's context, so a
+		// cancelled request stops its own statements, not the batch.
+		err := runGuarded(r.fn, t)
+		if err != nil {
+			results[i] = err
+			if _, rerr := sqlTx.ExecContext(ctx, "ROLLBACK TO write"); rerr != nil {
+				aborted = true
+				break
+			}
+		}
+		if _, err := sqlTx.ExecContext(ctx, "RELEASE write"); err != nil {
+			aborted = true
+			break
+		}
+	}
+	if aborted {
+		sqlTx.Rollback()
+		for _, r := range reqs {
+			r.done <- errBatchAborted
+		}
+		return
+	}
+	commitErr := sqlTx.Commit()
+	for _, q := range t.unprepared {
+		s.prepared(ctx, s.w, q)
+	}
+	for i, r := range reqs {
+		switch {
+		case results[i] != nil:
+			r.done <- results[i]
+		case commitErr != nil:
+			r.done <- commitErr
+		default:
+			r.done <- nil
+		}
+	}
+}
+
+// runGuarded runs one write, turning a panic into its error: a bug in one
+// write must not stop the writer that every other write waits for.
+func runGuarded(fn func(*Tx) error, t *Tx) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("store: write panicked: %v", v)
+		}
+	}()
+	return fn(t)
+}
