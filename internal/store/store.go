@@ -61,11 +61,17 @@ type dialect struct {
 	// SQLite has no row locks, and needs none: its write transactions are
 	// serial (BEGIN IMMEDIATE).
 	lockRow string
+	// auditInsert, where set, writes an audit entry and its pending mark
+	// in one statement (one round trip to PostgreSQL); SQLite has no
+	// data-modifying WITH and uses two.
+	auditInsert string
 }
 
 var (
 	sqliteDialect   = dialect{name: "sqlite", lockRow: ""}
-	postgresDialect = dialect{name: "postgres", lockRow: " FOR UPDATE"}
+	postgresDialect = dialect{name: "postgres", lockRow: " FOR UPDATE", auditInsert: `WITH e AS (
+		INSERT INTO audit_events (at, actor, action, object, detail) VALUES ($1, $2, $3, $4, $5) RETURNING id)
+		INSERT INTO audit_pending (event_id) SELECT id FROM e`}
 )
 
 // Open connects to the database and applies pending migrations.

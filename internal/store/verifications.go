@@ -92,12 +92,12 @@ func (s *Store) RecordVerification(ctx context.Context, actor Actor, v Verificat
 // claimCode claims a code for a verifier and an operation and tells
 // whether it was a replay.
 func (t *Tx) claimCode(ctx context.Context, certID string, step int64, verifier, operation string) (bool, error) {
-	if _, err := t.exec(ctx, `INSERT INTO code_claims (certificate_id, step, verifier) VALUES ($1, $2, $3)
-		ON CONFLICT (certificate_id, step) DO NOTHING`, certID, step, verifier); err != nil {
-		return false, err
-	}
+	// The no-op update makes the statement return the row whoever wrote
+	// it: ours, or the first verifier's (after its transaction commits).
 	var owner string
-	if err := t.queryRow(ctx, `SELECT verifier FROM code_claims WHERE certificate_id = $1 AND step = $2`, certID, step).Scan(&owner); err != nil {
+	if err := t.queryRow(ctx, `INSERT INTO code_claims (certificate_id, step, verifier) VALUES ($1, $2, $3)
+		ON CONFLICT (certificate_id, step) DO UPDATE SET verifier = code_claims.verifier RETURNING verifier`,
+		certID, step, verifier).Scan(&owner); err != nil {
 		return false, err
 	}
 	if owner != verifier {
