@@ -6,7 +6,7 @@ BIN      := bin/tempid
 LISTEN   ?= 127.0.0.1:8080
 PKGS     := ./...
 
-.PHONY: all build web run test vet fmt-check test-go test-web bench bench-go bench-load fuzz clean
+.PHONY: all build web run test vet fmt-check test-go test-web test-browser bench bench-go bench-load fuzz clean
 
 all: build
 
@@ -40,6 +40,12 @@ test-web:
 	@if [ -f web/package.json ] && command -v npm >/dev/null 2>&1; then cd web && npm ci --no-audit --no-fund && npm test; fi
 
 test: fmt-check vet web test-web test-go
+
+# test-browser runs only the browser tests (they are part of test-go too):
+# the passenger app, staff and admin consoles in Chromium against a demo
+# server. They save screenshots to test-output/screenshots/.
+test-browser: web
+	$(GO) test -count=1 -v ./internal/browsertest/
 
 bench: bench-go bench-load
 
