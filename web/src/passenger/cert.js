@@ -78,7 +78,7 @@ export function CertScreen({ stored, offline, onFaceAgain, onRenew, onApplyNew }
     if (!showCode || !code.text || !canvasRef.current) return;
     QRCode.toCanvas(canvasRef.current, [{ data: code.text, mode: 'alphanumeric' }], {
       errorCorrectionLevel: 'M',
-      margin: 2,
+      margin: 4, // the quiet zone ISO/IEC 18004 asks for; gate scanners rely on it
       width: 600,
       color: { dark: '#000000', light: '#ffffff' },
     }).catch((e) => setCodeError(String(e?.message || e)));
