@@ -10,7 +10,8 @@ import (
 )
 
 // purgeExpired removes personal data from certificates past the retention
-// period, once at start and then every hour, until ctx ends. Every node
+// period, and replay records no code can match any more, once at start and
+// then every hour, until ctx ends. Every node
 // may run it: each batch is one transaction and a purged row is skipped.
 func purgeExpired(ctx context.Context, st *store.Store, pol policy.Settings, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
@@ -31,6 +32,12 @@ func purgeExpired(ctx context.Context, st *store.Store, pol policy.Settings, log
 			if n < 1000 {
 				break
 			}
+		}
+		// Replay records older than an hour of steps can never match a
+		// code that still verifies.
+		oldest := time.Now().Add(-time.Hour).Unix() / int64(pol.StepDuration/time.Second)
+		if err := st.PurgeCodeClaims(ctx, oldest); err != nil && ctx.Err() == nil {
+			log.Error("replay record purge", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -8,3 +8,10 @@ func ExecForTest(s *Store, q string, args ...any) error {
 	_, err := s.w.ExecContext(context.Background(), q, args...)
 	return err
 }
+
+// CountForTest counts the rows of a table.
+func CountForTest(s *Store, table string) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(context.Background(), `SELECT count(*) FROM `+table).Scan(&n)
+	return n, err
+}

@@ -45,3 +45,16 @@ func (s *Store) PurgePersonalData(ctx context.Context, actor Actor, expiredBefor
 	})
 	return purged, err
 }
+
+// PurgeCodeClaims forgets the replay records of codes whose step is older
+// than beforeStep: a code is accepted for two or three minutes at most, so
+// older claims can never match again and only grow the table.
+func (s *Store) PurgeCodeClaims(ctx context.Context, beforeStep int64) error {
+	return s.write(ctx, func(t *Tx) error {
+		if _, err := t.exec(ctx, `DELETE FROM code_claims WHERE step < $1`, beforeStep); err != nil {
+			return err
+		}
+		_, err := t.exec(ctx, `DELETE FROM code_uses WHERE step < $1`, beforeStep)
+		return err
+	})
+}

@@ -59,3 +59,32 @@ func TestRetentionPurgesPersonalDataOfOldCertificatesOnly(t *testing.T) {
 		}
 	})
 }
+
+func TestOldReplayRecordsArePurged(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		for _, step := range []int{100, 200} {
+			if err := store.ExecForTest(s, `INSERT INTO code_claims (certificate_id, step, verifier) VALUES ('c', $1, 'v')`, step); err != nil {
+				t.Fatal(err)
+			}
+			if err := store.ExecForTest(s, `INSERT INTO code_uses (certificate_id, step, operation) VALUES ('c', $1, 'entry')`, step); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.PurgeCodeClaims(context.Background(), 150); err != nil {
+			t.Fatal(err)
+		}
+		dump := func(table string) int {
+			n, err := store.CountForTest(s, table)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if got := dump("code_claims"); got != 1 {
+			t.Errorf("%d claims left, want the recent one", got)
+		}
+		if got := dump("code_uses"); got != 1 {
+			t.Errorf("%d uses left, want the recent one", got)
+		}
+	})
+}
