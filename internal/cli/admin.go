@@ -10,6 +10,7 @@ import (
 	"tempid/internal/clock"
 	"tempid/internal/issuance"
 	"tempid/internal/policy"
+	"tempid/internal/problem"
 	"tempid/internal/store"
 )
 
@@ -110,7 +111,9 @@ func seedDemo(ctx context.Context, e *env, svc *accounts.Service, demoID string)
 			} else {
 				_, cerr = svc.CreateStaff(ctx, store.System, u.username, u.password, u.role, u.station)
 			}
-			if cerr != nil {
+			// Another node starting on the same database may have just
+			// created it: that is as good.
+			if cerr != nil && !problem.Is(cerr, problem.Conflict) {
 				return fmt.Errorf("demo %s: %w", u.username, cerr)
 			}
 		}
