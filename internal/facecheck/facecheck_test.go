@@ -28,11 +28,18 @@ import (
 type fakeProvider struct {
 	result face.Result
 	err    error
+	// hang makes Check wait until its context ends, as a provider that
+	// does not answer.
+	hang bool
 }
 
 func (f *fakeProvider) Name() string      { return "fake" }
 func (f *fakeProvider) Development() bool { return true }
-func (f *fakeProvider) Check(context.Context, face.Subject, face.Capture) (face.Result, error) {
+func (f *fakeProvider) Check(ctx context.Context, _ face.Subject, _ face.Capture) (face.Result, error) {
+	if f.hang {
+		<-ctx.Done()
+		return face.Result{}, ctx.Err()
+	}
 	return f.result, f.err
 }
 
@@ -160,11 +167,13 @@ func TestFiftyFailuresInADayLockFaceChecksForADay(t *testing.T) {
 func TestProviderFailuresChangeNothing(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		e := newEnv(t, s)
+		e.svc.ProviderTimeout = 50 * time.Millisecond
 		for _, c := range []struct {
 			name string
 			p    fakeProvider
 		}{
-			{"provider error", fakeProvider{err: errors.New("timeout")}},
+			{"provider error", fakeProvider{err: errors.New("vendor answered 502")}},
+			{"provider that never answers", fakeProvider{hang: true}},
 			{"passed with a failure reason", fakeProvider{result: face.Result{Passed: true, Reason: "x"}}},
 			{"failed without a reason", fakeProvider{result: face.Result{Passed: false}}},
 		} {
