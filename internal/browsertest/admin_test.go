@@ -26,6 +26,7 @@ func TestAnAdminRevokesACertificateAndStaffThenSeeItRevoked(t *testing.T) {
 	admin.fill("revoke-reason", "旅客报告手机丢失")
 	admin.click("revoke-confirm")
 	admin.waitFor("the certificate revoked", fmt.Sprintf(`document.querySelector(%q)?.dataset.status === 'revoked'`, row))
+	admin.waitFor("the revocation's reason in the row", fmt.Sprintf(`document.querySelector(%q + ' [data-testid=cert-revoke-reason]')?.textContent === '旅客报告手机丢失'`, row))
 	admin.screenshot("admin-2-certificates")
 
 	staff := staffTab(t)

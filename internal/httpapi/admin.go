@@ -224,7 +224,9 @@ func (s *Server) revokeCertificate(w http.ResponseWriter, r *http.Request, p pri
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"certificate": s.certificateJSON(c)})
+	out := s.certificateJSON(c)
+	out["revoke_reason"] = c.RevokeReason
+	writeJSON(w, http.StatusOK, map[string]any{"certificate": out})
 	return nil
 }
 

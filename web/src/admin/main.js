@@ -246,7 +246,8 @@ function Certificates({ onAuthLost }) {
           <td>${statusBadge(c.status)}</td><td>${fmtDateTime(c.issued_at)}</td><td>${fmtDateTime(c.expires_at)}</td>
           <td>${c.status === 'active' ? (revoking === c.id
             ? html`<${RevokeForm} id=${c.id} onDone=${(cert) => { setRevoking(null); setRes(res.map((x) => (x.id === c.id ? { ...x, ...cert } : x))); }} onCancel=${() => setRevoking(null)} />`
-            : html`<button class="btn btn-small btn-danger" data-testid="cert-revoke" data-id=${c.id} onClick=${() => setRevoking(c.id)}>${t('admin.revoke')}</button>`) : null}</td>
+            : html`<button class="btn btn-small btn-danger" data-testid="cert-revoke" data-id=${c.id} onClick=${() => setRevoking(c.id)}>${t('admin.revoke')}</button>`)
+            : c.revoke_reason ? html`<span class="muted small" data-testid="cert-revoke-reason">${c.revoke_reason}</span>` : null}</td>
         </tr>`)}</tbody></table>`}
     </div>`}
   </div>`;
