@@ -30,6 +30,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on")
 	demo := fs.Bool("demo", false, "development mode: development identity registry and face simulator, demo accounts, a generated master key")
 	registryFile := fs.String("registry-file", "", "CSV file of persons (name,id_number) to confirm identities against")
+	debugListen := fs.String("debug-listen", "", "serve Go profiles (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060; off when empty")
 	webDir := fs.String("web-dir", "", "serve the web apps from this directory instead of the embedded copy (development: npm run watch)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -88,6 +89,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 
 	srv := httpapi.NewHTTPServer(*listen, api.Handler(), log)
+	if *debugListen != "" {
+		if err := serveProfiles(*debugListen, log); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	sealerDone := make(chan struct{})
 	sealCtx, stopSealer := context.WithCancel(context.Background())
 	go func() {
