@@ -17,6 +17,12 @@ const W = 640;
 const H = 220;
 const PAD = { l: 40, r: 12, t: 12, b: 28 };
 
+// showLabel labels every few buckets and always the newest one (the hour
+// now running), leaving out a regular label that would crowd it.
+function showLabel(i, n, every) {
+  return i === n - 1 || (i % every === 0 && n - 1 - i >= every / 2);
+}
+
 function axes(max, labels, n, multiDay) {
   const ih = H - PAD.t - PAD.b;
   const iw = W - PAD.l - PAD.r;
@@ -25,7 +31,7 @@ function axes(max, labels, n, multiDay) {
   return html`<g class="axes">
     ${ticks.map((tk) => html`<line x1=${PAD.l} x2=${W - PAD.r} y1=${tk.y} y2=${tk.y} class="grid" />
       <text x=${PAD.l - 6} y=${tk.y + 4} text-anchor="end" class="tick">${tk.v}</text>`)}
-    ${labels.map((at, i) => (i % every === 0 ? html`<text x=${PAD.l + (iw * (i + 0.5)) / n} y=${H - 8} text-anchor="middle" class="tick">${fmtHour(at, multiDay && i % (every * 3) === 0)}</text>` : null))}
+    ${labels.map((at, i) => (showLabel(i, n, every) ? html`<text x=${PAD.l + (iw * (i + 0.5)) / n} y=${H - 8} text-anchor="middle" class="tick">${fmtHour(at, multiDay && i % (every * 3) === 0)}</text>` : null))}
   </g>`;
 }
 
