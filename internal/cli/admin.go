@@ -14,10 +14,14 @@ import (
 	"tempid/internal/store"
 )
 
-// accountsService builds the accounts service for commands that open the
-// database themselves.
-func accountsService(st *store.Store, sf *storageFlags, e *env) (*accounts.Service, error) {
+// openAccounts opens the database and the master keys of a command that
+// manages accounts or terminals; the caller closes the store.
+func openAccounts(ctx context.Context, e *env, sf *storageFlags) (*accounts.Service, error) {
 	keys, err := sf.keyring(false, func(msg string) { fmt.Fprintln(e.stderr, "warning:", msg) })
+	if err != nil {
+		return nil, err
+	}
+	st, err := sf.open(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -44,15 +48,11 @@ func runStaff(ctx context.Context, e *env, args []string) error {
 	if err != nil && line == "" {
 		return fmt.Errorf("read the password from standard input: %w", err)
 	}
-	st, err := sf.open(ctx)
+	svc, err := openAccounts(ctx, e, &sf)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	svc, err := accountsService(st, &sf, e)
-	if err != nil {
-		return err
-	}
+	defer svc.Store.Close()
 	a, err := svc.CreateStaff(ctx, store.CLI, *username, trimLine(line), *role, *station)
 	if err != nil {
 		return err
@@ -75,15 +75,11 @@ func runTerminal(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	st, err := sf.open(ctx)
+	svc, err := openAccounts(ctx, e, &sf)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	svc, err := accountsService(st, &sf, e)
-	if err != nil {
-		return err
-	}
+	defer svc.Store.Close()
 	nt, err := svc.CreateTerminal(ctx, store.CLI, *name, *station, *offline)
 	if err != nil {
 		return err
