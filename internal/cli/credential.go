@@ -22,13 +22,10 @@ import (
 	"tempid/internal/bundle"
 	"tempid/internal/clock"
 	"tempid/internal/credential"
-	"tempid/internal/issuance"
 	"tempid/internal/keys"
-	"tempid/internal/pii"
 	"tempid/internal/policy"
 	"tempid/internal/qr"
 	"tempid/internal/store"
-	"tempid/internal/verification"
 	"tempid/internal/verify"
 )
 
@@ -291,17 +288,4 @@ func runCode(_ context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout, code)
 	return nil
-}
-
-// credentialServices loads the keys (creating the first pair on a new
-// database), makes them the issuance service's pass maker, and builds
-// online verification on top.
-func credentialServices(ctx context.Context, st *store.Store, kr *pii.Keyring, pol policy.Settings, clk clock.Clock, iss *issuance.Service) (*keys.Service, *verification.Service, error) {
-	ks := &keys.Service{Store: st, Keys: kr, Policy: pol, Clock: clk}
-	if err := ks.Load(ctx); err != nil {
-		return nil, nil, fmt.Errorf("keys: %w", err)
-	}
-	iss.Passes = ks
-	ver := &verification.Service{Store: st, Keys: ks, Issuance: iss, Clock: clk, Verifier: verify.Verifier{Skew: pol.VerificationSkew}}
-	return ks, ver, nil
 }

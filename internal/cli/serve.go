@@ -11,14 +11,12 @@ import (
 	"time"
 
 	"tempid/internal/accounts"
+	"tempid/internal/app"
 	"tempid/internal/clock"
 	"tempid/internal/face"
-	"tempid/internal/facecheck"
 	"tempid/internal/httpapi"
-	"tempid/internal/issuance"
 	"tempid/internal/metrics"
 	"tempid/internal/policy"
-	"tempid/internal/regions"
 	"tempid/internal/registry"
 	"tempid/internal/webui"
 )
@@ -48,10 +46,6 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cities, err := regions.Default()
-	if err != nil {
-		return err
-	}
 	st, err := sf.open(ctx)
 	if err != nil {
 		return err
@@ -62,18 +56,13 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	clk := clock.Real{}
 	pol := policy.Default()
-	iss := &issuance.Service{Store: st, Keys: keys, Policy: pol, Clock: clk, Cities: cities}
-	acc := &accounts.Service{Store: st, Keys: keys, Registry: reg, Issuance: iss, Policy: pol, Clock: clk, Password: accounts.DefaultPassword}
-	fc := &facecheck.Service{Store: st, Registry: reg, Issuance: iss, Provider: provider, Policy: pol, Clock: clk}
-	credKeys, verifications, err := credentialServices(ctx, st, keys, pol, clk, iss)
+	a, err := app.New(ctx, app.Config{Store: st, Keys: keys, Registry: reg, Provider: provider, Policy: pol, Clock: clock.Real{},
+		Password: accounts.DefaultPassword, Log: log, Demo: *demo, Metrics: metrics.New()})
 	if err != nil {
 		return err
 	}
-	api := &httpapi.Server{Log: log, Store: st, Issuance: iss, Accounts: acc, FaceChecks: fc, Cities: cities,
-		Policy: pol, Clock: clk, Demo: *demo, Metrics: metrics.New()}
-	api.Keys, api.Verifications, api.Ready = credKeys, verifications, credKeys.Ready
+	api, acc, credKeys := a.API, a.Accounts, a.Keys
 	// Listen before seeding, so a busy port fails before demo logins are printed.
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -25,23 +25,19 @@ import (
 	"unicode/utf8"
 
 	"tempid/internal/accounts"
+	tempidapp "tempid/internal/app"
 	"tempid/internal/clock"
 	"tempid/internal/credential"
 	"tempid/internal/face"
 	"tempid/internal/face/facetest"
-	"tempid/internal/facecheck"
-	"tempid/internal/httpapi"
 	"tempid/internal/idnumber"
-	"tempid/internal/issuance"
 	"tempid/internal/keys"
 	"tempid/internal/metrics"
 	"tempid/internal/pii"
 	"tempid/internal/policy"
-	"tempid/internal/regions"
 	"tempid/internal/registry"
 	"tempid/internal/store"
 	"tempid/internal/store/storetest"
-	"tempid/internal/verification"
 )
 
 // syncBuffer is a log sink safe for concurrent handlers.
@@ -84,24 +80,15 @@ func newAppAt(t *testing.T, s *store.Store, at time.Time) *app {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cities, err := regions.Default()
+	clk := clock.NewManual(at.Truncate(time.Second))
+	logs := &syncBuffer{}
+	w, err := tempidapp.New(context.Background(), tempidapp.Config{Store: s, Keys: kr, Registry: registry.Development{},
+		Provider: face.NewSimulator(), Policy: policy.Default(), Clock: clk, Password: accounts.TestPassword,
+		Log: slog.New(slog.NewJSONHandler(logs, nil)), Demo: true, Metrics: metrics.New()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := clock.NewManual(at.Truncate(time.Second))
-	pol := policy.Default()
-	reg := registry.Development{}
-	ks := &keys.Service{Store: s, Keys: kr, Policy: pol, Clock: clk}
-	if err := ks.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	iss := &issuance.Service{Store: s, Keys: kr, Policy: pol, Clock: clk, Cities: cities, Passes: ks}
-	acc := &accounts.Service{Store: s, Keys: kr, Registry: reg, Issuance: iss, Policy: pol, Clock: clk, Password: accounts.TestPassword}
-	fc := &facecheck.Service{Store: s, Registry: reg, Issuance: iss, Provider: face.NewSimulator(), Policy: pol, Clock: clk}
-	ver := &verification.Service{Store: s, Keys: ks, Issuance: iss, Clock: clk}
-	logs := &syncBuffer{}
-	api := &httpapi.Server{Log: slog.New(slog.NewJSONHandler(logs, nil)), Store: s, Issuance: iss, Accounts: acc, FaceChecks: fc,
-		Cities: cities, Policy: pol, Clock: clk, Demo: true, Metrics: metrics.New(), Keys: ks, Verifications: ver}
+	api, acc, ks := w.API, w.Accounts, w.Keys
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
 	a := &app{t: t, srv: srv, store: s, clock: clk, accounts: acc, keys: ks, logs: logs}

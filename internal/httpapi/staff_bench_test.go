@@ -7,23 +7,19 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"tempid/internal/accounts"
+	tempidapp "tempid/internal/app"
 	"tempid/internal/clock"
 	"tempid/internal/credential"
-	"tempid/internal/httpapi"
 	"tempid/internal/idnumber"
 	"tempid/internal/issuance"
-	"tempid/internal/keys"
 	"tempid/internal/pii"
 	"tempid/internal/policy"
-	"tempid/internal/regions"
 	"tempid/internal/store"
 	"tempid/internal/store/storetest"
 	"tempid/internal/verification"
@@ -42,22 +38,13 @@ func BenchmarkOnlineVerification(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cities, err := regions.Default()
+	base := time.Now().Truncate(time.Minute)
+	clk := clock.NewManual(base)
+	w, err := tempidapp.New(ctx, tempidapp.Config{Store: s, Keys: kr, Policy: policy.Default(), Clock: clk, Password: accounts.TestPassword})
 	if err != nil {
 		b.Fatal(err)
 	}
-	base := time.Now().Truncate(time.Minute)
-	clk := clock.NewManual(base)
-	pol := policy.Default()
-	ks := &keys.Service{Store: s, Keys: kr, Policy: pol, Clock: clk}
-	if err := ks.Load(ctx); err != nil {
-		b.Fatal(err)
-	}
-	iss := &issuance.Service{Store: s, Keys: kr, Policy: pol, Clock: clk, Cities: cities, Passes: ks}
-	acc := &accounts.Service{Store: s, Keys: kr, Issuance: iss, Policy: pol, Clock: clk, Password: accounts.TestPassword}
-	ver := &verification.Service{Store: s, Keys: ks, Issuance: iss, Clock: clk}
-	api := &httpapi.Server{Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Store: s, Issuance: iss, Accounts: acc,
-		Cities: cities, Policy: pol, Clock: clk, Keys: ks, Verifications: ver}
+	api, acc, iss := w.API, w.Accounts, w.Issuance
 	srv := httptest.NewServer(api.Handler())
 	defer srv.Close()
 	term, err := acc.CreateTerminal(ctx, store.CLI, "Bench gate", "BJP", false)

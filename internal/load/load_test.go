@@ -2,29 +2,21 @@ package load
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"tempid/internal/accounts"
+	"tempid/internal/app"
 	"tempid/internal/clock"
 	"tempid/internal/face"
 	"tempid/internal/face/facetest"
-	"tempid/internal/facecheck"
-	"tempid/internal/httpapi"
 	"tempid/internal/idnumber"
-	"tempid/internal/issuance"
-	"tempid/internal/keys"
 	"tempid/internal/pii"
 	"tempid/internal/policy"
-	"tempid/internal/regions"
 	"tempid/internal/registry"
 	"tempid/internal/store"
 	"tempid/internal/store/storetest"
-	"tempid/internal/verification"
-	"tempid/internal/verify"
 )
 
 // inProcess is a complete server on a real database, wired as serve
@@ -42,22 +34,12 @@ func startInProcess(t *testing.T, s *store.Store) inProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cities, err := regions.Default()
+	w, err := app.New(ctx, app.Config{Store: s, Keys: kr, Registry: registry.Development{}, Provider: face.NewSimulator(),
+		Policy: policy.Default(), Clock: clock.Real{}, Password: accounts.TestPassword, Demo: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk, pol, reg := clock.Real{}, policy.Default(), registry.Development{}
-	iss := &issuance.Service{Store: s, Keys: kr, Policy: pol, Clock: clk, Cities: cities}
-	ks := &keys.Service{Store: s, Keys: kr, Policy: pol, Clock: clk}
-	if err := ks.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	iss.Passes = ks
-	ver := &verification.Service{Store: s, Keys: ks, Issuance: iss, Clock: clk, Verifier: verify.Verifier{Skew: pol.VerificationSkew}}
-	acc := &accounts.Service{Store: s, Keys: kr, Registry: reg, Issuance: iss, Policy: pol, Clock: clk, Password: accounts.TestPassword}
-	fc := &facecheck.Service{Store: s, Registry: reg, Issuance: iss, Provider: face.NewSimulator(), Policy: pol, Clock: clk}
-	api := &httpapi.Server{Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Store: s, Issuance: iss, Accounts: acc,
-		FaceChecks: fc, Cities: cities, Policy: pol, Clock: clk, Keys: ks, Verifications: ver, Demo: true}
+	api, acc := w.API, w.Accounts
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
 	term, err := acc.CreateTerminal(ctx, store.CLI, "load test gate", "BJP", false)
