@@ -842,3 +842,45 @@ func TestQuotaRaceOverHTTP(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionCookieAttributes pins the cookie of SPEC "Accounts": HttpOnly
+// and SameSite always; Secure with the __Host- prefix outside demo mode,
+// and a plain name only in demo mode on plain HTTP.
+func TestSessionCookieAttributes(t *testing.T) {
+	for _, demo := range []bool{false, true} {
+		t.Run(fmt.Sprintf("demo=%v", demo), func(t *testing.T) {
+			s := storetest.Open(t, "sqlite")
+			kr, _ := pii.ParseKeyring(pii.NewKeyFile())
+			w, err := tempidapp.New(context.Background(), tempidapp.Config{Store: s, Keys: kr, Registry: registry.Development{},
+				Policy: policy.Default(), Clock: clock.Real{}, Password: accounts.TestPassword, Demo: demo})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Accounts.CreateStaff(context.Background(), store.CLI, "clerk", "correct horse battery", store.RoleStaff, "BJP"); err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(w.API.Handler())
+			defer srv.Close()
+			resp, err := http.Post(srv.URL+"/api/v1/session", "application/json", strings.NewReader(`{"username":"clerk","password":"correct horse battery"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			cookies := resp.Cookies()
+			if len(cookies) != 1 {
+				t.Fatalf("%d cookies set, want 1", len(cookies))
+			}
+			c := cookies[0]
+			wantName, wantSecure := "__Host-tempid_session", true
+			if demo {
+				wantName, wantSecure = "tempid_session", false
+			}
+			if c.Name != wantName || c.Secure != wantSecure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" || c.Domain != "" {
+				t.Errorf("cookie %+v: want %s, Secure %v, HttpOnly, SameSite=Strict, Path=/, no Domain", c, wantName, wantSecure)
+			}
+			if len(c.Value) < 43 { // 256 bits in base64url
+				t.Errorf("session token of %d characters is too short", len(c.Value))
+			}
+		})
+	}
+}
