@@ -401,45 +401,63 @@ func TestBadFaceCheckRequestsChangeNothing(t *testing.T) {
 		me := newPerson("王五")
 		c.signUp(me)
 		subject := map[string]any{"name": me.name, "id_number": me.id.String()}
+		// start is a valid apply request with some members replaced.
+		start := func(changes map[string]any) map[string]any {
+			body := map[string]any{"purpose": "apply", "subject": subject, "device_key": c.jwk(), "consent": true}
+			for k, v := range changes {
+				body[k] = v
+			}
+			return body
+		}
 		entries := func() int {
 			e, _ := s.AuditEntries(context.Background(), 0, 100000)
 			return len(e)
 		}
 		before := entries()
-		offCurve := `{"kty":"EC","crv":"P-256","x":"AQ","y":"AQ"}`
 		for _, tc := range []struct {
-			name   string
-			body   string
-			status int
-			code   string
+			name    string
+			changes map[string]any
+			status  int
+			code    string
 		}{
-			{"no consent", fmt.Sprintf(`{"purpose":"apply","subject":{"name":%q,"id_number":%q},"device_key":%s,"consent":false}`, me.name, me.id, c.jwk()), 403, "consent_required"},
-			{"point off the curve", fmt.Sprintf(`{"purpose":"apply","subject":{"name":%q,"id_number":%q},"device_key":%s,"consent":true}`, me.name, me.id, offCurve), 400, "validation_failed"},
-			{"not a JWK", fmt.Sprintf(`{"purpose":"apply","subject":{"name":%q,"id_number":%q},"device_key":"abc","consent":true}`, me.name, me.id), 400, "validation_failed"},
-			{"RSA key", fmt.Sprintf(`{"purpose":"apply","subject":{"name":%q,"id_number":%q},"device_key":{"kty":"RSA","n":"AQ","e":"AQAB"},"consent":true}`, me.name, me.id), 400, "validation_failed"},
-			{"bad ID number", fmt.Sprintf(`{"purpose":"apply","subject":{"name":%q,"id_number":"110101199001011234"},"device_key":%s,"consent":true}`, me.name, c.jwk()), 400, "invalid_id_number"},
-			{"unknown purpose", fmt.Sprintf(`{"purpose":"travel","subject":{"name":%q,"id_number":%q},"device_key":%s,"consent":true}`, me.name, me.id, c.jwk()), 400, "validation_failed"},
-			{"view of a foreign certificate", fmt.Sprintf(`{"purpose":"view","certificate_id":"%s","device_key":%s,"consent":true}`, store.NewID(), c.jwk()), 404, "not_found"},
+			{"no consent", map[string]any{"consent": false}, 403, "consent_required"},
+			{"point off the curve", map[string]any{"device_key": json.RawMessage(`{"kty":"EC","crv":"P-256","x":"AQ","y":"AQ"}`)}, 400, "validation_failed"},
+			{"not a JWK", map[string]any{"device_key": "abc"}, 400, "validation_failed"},
+			{"RSA key", map[string]any{"device_key": json.RawMessage(`{"kty":"RSA","n":"AQ","e":"AQAB"}`)}, 400, "validation_failed"},
+			{"bad ID number", map[string]any{"subject": map[string]any{"name": me.name, "id_number": "110101199001011234"}}, 400, "invalid_id_number"},
+			{"unknown purpose", map[string]any{"purpose": "travel"}, 400, "validation_failed"},
+			{"view of a foreign certificate", map[string]any{"purpose": "view", "subject": nil, "certificate_id": store.NewID()}, 404, "not_found"},
+			{"unknown member", map[string]any{"extra": 1}, 400, "validation_failed"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				c.want(c.do("POST", "/api/v1/face-checks", "application/json", []byte(tc.body)), tc.status, tc.code)
+				c.want(c.json("POST", "/api/v1/face-checks", start(tc.changes)), tc.status, tc.code)
 			})
 		}
-		_ = subject
 		if got := entries(); got != before {
-			t.Errorf("refused requests wrote %d audit entries", got-before)
+			t.Errorf("refused face-check requests wrote %d audit entries", got-before)
 		}
-		// Captures: not an image, too large, someone else's check, expired.
-		check := c.json("POST", "/api/v1/face-checks", map[string]any{"purpose": "apply", "subject": subject, "device_key": c.jwk(), "consent": true}).obj("face_check")["id"].(string)
-		c.want(c.do("POST", "/api/v1/face-checks/"+check+"/capture", "text/plain", []byte("hello")), 400, "validation_failed")
-		c.want(c.do("POST", "/api/v1/face-checks/"+check+"/capture", "image/jpeg", make([]byte, 9<<20)), 413, "too_large")
-		c.want(c.do("POST", "/api/v1/face-checks/"+check+"/capture", "image/png", []byte("not a png at all")), 200, "")
+
+		// Captures: not an image, too large, someone else's check, an
+		// expired check.
+		check := c.json("POST", "/api/v1/face-checks", start(nil)).obj("face_check")["id"].(string)
+		check2 := c.json("POST", "/api/v1/face-checks", start(nil)).obj("face_check")["id"].(string)
 		other := a.client()
 		other.signUp(newPerson("赵六"))
-		check2 := c.json("POST", "/api/v1/face-checks", map[string]any{"purpose": "apply", "subject": subject, "device_key": c.jwk(), "consent": true}).obj("face_check")["id"].(string)
-		other.want(other.do("POST", "/api/v1/face-checks/"+check2+"/capture", "image/jpeg", facetest.SampleJPEG()), 404, "not_found")
+		before = entries()
+		capture := func(cl *client, id, contentType string, body []byte) answer {
+			return cl.do("POST", "/api/v1/face-checks/"+id+"/capture", contentType, body)
+		}
+		c.want(capture(c, check, "text/plain", []byte("hello")), 400, "validation_failed")
+		c.want(capture(c, check, "image/jpeg", make([]byte, 9<<20)), 413, "too_large")
+		other.want(capture(other, check2, "image/jpeg", facetest.SampleJPEG()), 404, "not_found")
 		a.clock.Advance(11 * time.Minute)
-		c.want(c.do("POST", "/api/v1/face-checks/"+check2+"/capture", "image/jpeg", facetest.SampleJPEG()), 410, "face_check_expired")
+		c.want(capture(c, check2, "image/jpeg", facetest.SampleJPEG()), 410, "face_check_expired")
+		if got := entries(); got != before {
+			t.Errorf("refused captures wrote %d audit entries", got-before)
+		}
+		if f, err := s.FaceCheck(context.Background(), check2); err != nil || f.Status != store.FacePending {
+			t.Errorf("the refused captures changed the check: %s, %v", f.Status, err)
+		}
 	})
 }
 
