@@ -16,31 +16,8 @@ func TestRetentionPurgesPersonalDataOfOldCertificatesOnly(t *testing.T) {
 		if err := s.CreateAccount(ctx, store.CLI, store.Account{ID: acct, Username: "u" + acct, PasswordHash: "x", Role: store.RolePassenger, CreatedAt: t0}); err != nil {
 			t.Fatal(err)
 		}
-		issue := func(at time.Time, holder byte) string {
-			t.Helper()
-			check := store.NewID()
-			if err := s.CreateFaceCheck(ctx, store.CLI, store.FaceCheck{ID: check, AccountID: acct, SessionID: "s", Purpose: store.PurposeApply,
-				SubjectIndex: []byte{holder}, NameIndex: []byte{1}, NameMasked: "张*", DeviceKey: []byte{2}, DeviceKeyHash: []byte{3},
-				Provider: "test", ConsentAt: at, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.CompleteFaceCheck(ctx, store.CLI, check, acct, store.FaceResult{Passed: true}, at); err != nil {
-				t.Fatal(err)
-			}
-			id := store.NewID()
-			if _, err := s.IssueCertificate(ctx, store.CLI, store.Issuance{
-				Certificate: store.Certificate{ID: id, HolderIndex: []byte{holder}, AccountID: acct, NameCT: []byte("sealed name"),
-					IDNumberCT: []byte("sealed id"), NameMasked: "张*", IDMasked: "1101**********0000", CityCode: "110100",
-					IssuedAt: at, ExpiresAt: at.Add(24 * time.Hour)},
-				FaceCheck:  store.FaceCheckUse{ID: check, AccountID: acct, Purpose: store.PurposeApply, SubjectIndex: []byte{holder}, NameIndex: []byte{1}, Now: at, Window: time.Minute},
-				MonthStart: at.Add(-time.Hour), MonthEnd: at.Add(time.Hour), MonthlyLimit: 3, RenewalWindow: time.Hour,
-			}); err != nil {
-				t.Fatal(err)
-			}
-			return id
-		}
-		old := issue(t0, 1)
-		recent := issue(t0.Add(300*24*time.Hour), 2)
+		old := issueForTest(t, s, acct, 1, t0, 24*time.Hour)
+		recent := issueForTest(t, s, acct, 2, t0.Add(300*24*time.Hour), 24*time.Hour)
 		now := t0.Add(400 * 24 * time.Hour)
 		n, err := s.PurgePersonalData(ctx, store.System, now.Add(-365*24*time.Hour), now, 100)
 		if err != nil || n != 1 {
@@ -87,4 +64,31 @@ func TestOldReplayRecordsArePurged(t *testing.T) {
 			t.Errorf("%d uses left, want the recent one", got)
 		}
 	})
+}
+
+// issueForTest issues a certificate valid for validity to the holder with
+// the one-byte index holder, through a passed face check, at a time.
+func issueForTest(t *testing.T, s *store.Store, acct string, holder byte, at time.Time, validity time.Duration) string {
+	t.Helper()
+	ctx := context.Background()
+	check := store.NewID()
+	if err := s.CreateFaceCheck(ctx, store.CLI, store.FaceCheck{ID: check, AccountID: acct, SessionID: "s", Purpose: store.PurposeApply,
+		SubjectIndex: []byte{holder}, NameIndex: []byte{1}, NameMasked: "张*", DeviceKey: []byte{2}, DeviceKeyHash: []byte{3},
+		Provider: "test", ConsentAt: at, CreatedAt: at, ExpiresAt: at.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CompleteFaceCheck(ctx, store.CLI, check, acct, store.FaceResult{Passed: true}, at); err != nil {
+		t.Fatal(err)
+	}
+	id := store.NewID()
+	if _, err := s.IssueCertificate(ctx, store.CLI, store.Issuance{
+		Certificate: store.Certificate{ID: id, HolderIndex: []byte{holder}, AccountID: acct, NameCT: []byte("sealed name"),
+			IDNumberCT: []byte("sealed id"), NameMasked: "张*", IDMasked: "1101**********0000", CityCode: "110100",
+			IssuedAt: at, ExpiresAt: at.Add(validity)},
+		FaceCheck:  store.FaceCheckUse{ID: check, AccountID: acct, Purpose: store.PurposeApply, SubjectIndex: []byte{holder}, NameIndex: []byte{1}, Now: at, Window: time.Minute},
+		MonthStart: at.Add(-time.Hour), MonthEnd: at.Add(time.Hour), MonthlyLimit: 3, RenewalWindow: time.Hour,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

@@ -127,20 +127,25 @@ func (s *Store) RecordAudit(ctx context.Context, actor Actor, action, object str
 func (s *Store) SearchCertificates(ctx context.Context, holderIndex []byte, status string, from, to, now time.Time, limit int) ([]Certificate, error) {
 	q := `SELECT ` + certificateColumns + ` FROM certificates WHERE issued_at >= $1 AND issued_at < $2`
 	args := []any{ms(from), ms(to)}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
 	if holderIndex != nil {
-		args = append(args, holderIndex)
-		q += ` AND holder_index = $3`
+		q += ` AND holder_index = ` + arg(holderIndex)
 	}
-	q += ` ORDER BY issued_at DESC LIMIT ` + strconv.Itoa(max(limit, 0))
-	certs, err := s.certificates(ctx, q, args...)
-	if err != nil || status == "" {
-		return certs, err
+	// The status is filtered here, before the limit, so that a search for
+	// the rare revoked certificate is not cut short by the common ones.
+	// "expired" is not stored: it is an active certificate past its time.
+	switch status {
+	case "":
+	case StatusActive:
+		q += ` AND status = 'active' AND expires_at > ` + arg(ms(now))
+	case StatusExpired:
+		q += ` AND status = 'active' AND expires_at <= ` + arg(ms(now))
+	default:
+		q += ` AND status = ` + arg(status)
 	}
-	out := certs[:0]
-	for _, c := range certs {
-		if c.StatusAt(now) == status {
-			out = append(out, c)
-		}
-	}
-	return out, nil
+	q += ` ORDER BY issued_at DESC LIMIT ` + arg(max(limit, 0))
+	return s.certificates(ctx, q, args...)
 }

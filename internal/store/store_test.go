@@ -157,3 +157,39 @@ func TestMigrateTwiceIsHarmless(t *testing.T) {
 		}
 	})
 }
+
+func TestSearchFiltersStatusBeforeTheLimit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		acct := store.NewID()
+		if err := s.CreateAccount(ctx, store.CLI, store.Account{ID: acct, Username: "u" + acct, PasswordHash: "x", Role: store.RolePassenger, CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		// Three certificates of three people, issued an hour apart: the
+		// oldest revoked, the middle one expired, the newest active.
+		var ids []string
+		for i, validity := range []time.Duration{24 * time.Hour, time.Hour, 24 * time.Hour} {
+			ids = append(ids, issueForTest(t, s, acct, byte(i+1), t0.Add(time.Duration(i)*time.Hour), validity))
+		}
+		if _, err := s.RevokeCertificate(ctx, store.CLI, ids[0], "test", t0); err != nil {
+			t.Fatal(err)
+		}
+		now := t0.Add(5 * time.Hour)
+		for _, c := range []struct {
+			status string
+			want   string
+		}{
+			{store.StatusRevoked, ids[0]},
+			{store.StatusExpired, ids[1]},
+			{store.StatusActive, ids[2]},
+		} {
+			got, err := s.SearchCertificates(ctx, nil, c.status, t0.Add(-time.Hour), now, now, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0].ID != c.want {
+				t.Errorf("status %s with limit 1: got %d certificates, want %s", c.status, len(got), c.want)
+			}
+		}
+	})
+}
