@@ -181,6 +181,7 @@ func (s *Service) Login(ctx context.Context, username, password, ip string) (Log
 	acctKey := s.Keys.BlindIndex("login_username", store.NormalizeUsername(username))
 	ipKey := s.Keys.BlindIndex("login_ip", ip)
 	since := now.Add(-s.Policy.LoginWindow)
+	accountFailures := 0
 	for _, lim := range []struct {
 		scope string
 		key   []byte
@@ -192,6 +193,9 @@ func (s *Service) Login(ctx context.Context, username, password, ip string) (Log
 		n, oldest, err := s.Store.CountThrottle(ctx, lim.scope, lim.key, since)
 		if err != nil {
 			return LoggedIn{}, err
+		}
+		if lim.scope == store.ThrottleLoginAccount {
+			accountFailures = n
 		}
 		if n >= lim.limit {
 			wait := oldest.Add(s.Policy.LoginWindow).Sub(now)
@@ -216,8 +220,12 @@ func (s *Service) Login(ctx context.Context, username, password, ip string) (Log
 		}
 		return LoggedIn{}, problem.New(problem.Unauthenticated, "wrong username or password")
 	}
-	if err := s.Store.ClearThrottle(ctx, store.ThrottleLoginAccount, acctKey); err != nil {
-		return LoggedIn{}, err
+	// A success forgives the account's recent failures; most logins have
+	// none, and then cost no write.
+	if accountFailures > 0 {
+		if err := s.Store.ClearThrottle(ctx, store.ThrottleLoginAccount, acctKey); err != nil {
+			return LoggedIn{}, err
+		}
 	}
 	token := randomToken()
 	se := store.Session{

@@ -10,7 +10,8 @@ import (
 )
 
 // purgeExpired removes personal data from certificates past the retention
-// period, and replay records no code can match any more, once at start and
+// period, replay records no code can match any more and old login
+// failures, once at start and
 // then every hour, until ctx ends. Every node
 // may run it: each batch is one transaction and a purged row is skipped.
 func purgeExpired(ctx context.Context, st *store.Store, pol policy.Settings, log *slog.Logger) {
@@ -38,6 +39,10 @@ func purgeExpired(ctx context.Context, st *store.Store, pol policy.Settings, log
 		oldest := time.Now().Add(-time.Hour).Unix() / int64(pol.StepDuration/time.Second)
 		if err := st.PurgeCodeClaims(ctx, oldest); err != nil && ctx.Err() == nil {
 			log.Error("replay record purge", "err", err)
+		}
+		// Login failures count within LoginWindow; keep a day for the record.
+		if err := st.PurgeThrottle(ctx, time.Now().Add(-max(pol.LoginWindow, 24*time.Hour))); err != nil && ctx.Err() == nil {
+			log.Error("throttle purge", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -902,3 +902,20 @@ func TestSessionCookieAttributes(t *testing.T) {
 		})
 	}
 }
+
+// TestASuccessfulLoginForgivesTheAccountsFailures: nine wrong passwords,
+// a right one, nine more wrong ones, and the right one still works.
+func TestASuccessfulLoginForgivesTheAccountsFailures(t *testing.T) {
+	s := storetest.Open(t, "sqlite")
+	a := newApp(t, s)
+	c := a.client()
+	c.want(c.json("POST", "/api/v1/accounts", map[string]any{"username": "forgiven", "password": "correct horse battery", "name": "丁一", "id_number": newPerson("丁一").id.String()}), 201, "")
+	for round := range 2 {
+		for range 9 {
+			c.want(c.json("POST", "/api/v1/session", map[string]any{"username": "forgiven", "password": "wrong password!"}), 401, "unauthenticated")
+		}
+		if r := c.login("forgiven", "correct horse battery"); r.status != 200 {
+			t.Fatalf("round %d: the right password was refused: %d %s", round, r.status, r.raw)
+		}
+	}
+}

@@ -58,3 +58,12 @@ func (s *Store) PurgeCodeClaims(ctx context.Context, beforeStep int64) error {
 		return err
 	})
 }
+
+// PurgeThrottle forgets throttle failures recorded before a time: the
+// throttles only count failures inside their windows.
+func (s *Store) PurgeThrottle(ctx context.Context, before time.Time) error {
+	return s.write(ctx, func(t *Tx) error {
+		_, err := t.exec(ctx, `DELETE FROM throttle_events WHERE at < $1`, ms(before))
+		return err
+	})
+}

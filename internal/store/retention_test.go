@@ -92,3 +92,21 @@ func issueForTest(t *testing.T, s *store.Store, acct string, holder byte, at tim
 	}
 	return id
 }
+
+func TestOldThrottleFailuresArePurged(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		for _, at := range []time.Time{t0, t0.Add(2 * time.Hour)} {
+			if err := s.RecordThrottle(ctx, store.ThrottleLoginIP, []byte("ip"), at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.PurgeThrottle(ctx, t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		n, _, err := s.CountThrottle(ctx, store.ThrottleLoginIP, []byte("ip"), time.Time{})
+		if err != nil || n != 1 {
+			t.Errorf("%d failures left (%v), want the recent one", n, err)
+		}
+	})
+}
