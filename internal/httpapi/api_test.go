@@ -98,6 +98,17 @@ func newAppAt(t *testing.T, s *store.Store, at time.Time) *app {
 	return a
 }
 
+// admin creates an administrator and returns its logged-in browser.
+func (a *app) admin() *client {
+	a.t.Helper()
+	if _, err := a.accounts.CreateStaff(context.Background(), store.CLI, "root", "correct horse battery", store.RoleAdmin, ""); err != nil {
+		a.t.Fatal(err)
+	}
+	c := a.client()
+	c.want(c.login("root", "correct horse battery"), 200, "")
+	return c
+}
+
 // client is one browser: a cookie jar, the CSRF token and a device key.
 type client struct {
 	a      *app
@@ -598,11 +609,7 @@ func TestTerminalKeysAuthenticateUntilRevoked(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		a := newApp(t, s)
 		ctx := context.Background()
-		if _, err := a.accounts.CreateStaff(ctx, store.CLI, "root", "correct horse battery", store.RoleAdmin, ""); err != nil {
-			t.Fatal(err)
-		}
-		admin := a.client()
-		admin.want(admin.login("root", "correct horse battery"), 200, "")
+		admin := a.admin()
 		r := admin.json("POST", "/api/v1/admin/terminals", map[string]any{"name": "Gate 1", "station_code": "BJP", "offline": true})
 		admin.want(r, 201, "")
 		key := r.body["api_key"].(string)
@@ -723,12 +730,7 @@ func TestNoFaceImageIsPersisted(t *testing.T) {
 func TestAdminSearchesRevokesAndReadsTheAudit(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		a := newApp(t, s)
-		ctx := context.Background()
-		if _, err := a.accounts.CreateStaff(ctx, store.CLI, "root", "correct horse battery", store.RoleAdmin, ""); err != nil {
-			t.Fatal(err)
-		}
-		admin := a.client()
-		admin.want(admin.login("root", "correct horse battery"), 200, "")
+		admin := a.admin()
 		c := a.client()
 		me := newPerson("吴十")
 		c.signUp(me)

@@ -30,7 +30,7 @@
 //   GET /.well-known/tempid/keys → { "keys": [{"kid", "alg", "public_key", "not_before", "not_after"}] }
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { html, useLang, initLang, LangSwitch, StaffLogin, Icon, Spinner, Alert, Field } from '../lib/ui.js';
+import { html, useConsoleSession, useLang, initLang, LangSwitch, StaffLogin, Icon, Spinner, Alert, Field } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
 import { get, post, del, qs, setCsrf } from '../lib/api.js';
 import { errorText, shortReason } from '../lib/errors.js';
@@ -51,19 +51,7 @@ const TABS = [
 
 function App() {
   useLang();
-  const [state, setState] = useState('loading');
-  const [account, setAccount] = useState(null);
-  useEffect(() => {
-    get('/api/v1/session')
-      .then((r) => {
-        if (r.account?.role === 'admin') {
-          setCsrf(r.csrf_token);
-          setAccount(r.account);
-          setState('in');
-        } else setState('out');
-      })
-      .catch(() => setState('out'));
-  }, []);
+  const [state, account, setState, setAccount] = useConsoleSession(['admin']);
   if (state === 'loading') return html`<div class="console-login"><${Spinner} /></div>`;
   if (state === 'out') {
     return html`<${StaffLogin} title=${t('admin.title')} subtitle="tempid · 12306" roles=${['admin']}

@@ -3,7 +3,7 @@ import { h } from 'preact';
 import { useEffect, useState, useRef } from 'preact/hooks';
 import htm from 'htm';
 import { t, getLang, setLang, onLang, initLang } from './i18n.js';
-import { post, setCsrf } from './api.js';
+import { get, post, setCsrf } from './api.js';
 import { errorText } from './errors.js';
 
 export const html = htm.bind(h);
@@ -111,4 +111,26 @@ export function StaffLogin({ title, subtitle, roles, onLoggedIn }) {
       <div class="login-foot"><${LangSwitch} /></div>
     </form>
   </div>`;
+}
+
+/**
+ * useConsoleSession finds out whether this browser already has a session
+ * with one of the roles, for the staff and admin consoles. It answers
+ * [state ('loading' | 'in' | 'out'), account, setState, setAccount].
+ */
+export function useConsoleSession(roles) {
+  const [state, setState] = useState('loading');
+  const [account, setAccount] = useState(null);
+  useEffect(() => {
+    get('/api/v1/session')
+      .then((r) => {
+        if (roles.includes(r.account?.role)) {
+          setCsrf(r.csrf_token);
+          setAccount(r.account);
+          setState('in');
+        } else setState('out');
+      })
+      .catch(() => setState('out'));
+  }, []);
+  return [state, account, setState, setAccount];
 }

@@ -4,7 +4,7 @@
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import jsQR from 'jsqr';
-import { html, useLang, initLang, LangSwitch, StaffLogin, Icon, Spinner } from '../lib/ui.js';
+import { html, useConsoleSession, useLang, initLang, LangSwitch, StaffLogin, Icon, Spinner } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
 import { get, post, del, setCsrf } from '../lib/api.js';
 import { errorText, reasonText, shortReason } from '../lib/errors.js';
@@ -33,19 +33,7 @@ function cleanScan(s) {
 
 function App() {
   useLang();
-  const [state, setState] = useState('loading');
-  const [account, setAccount] = useState(null);
-  useEffect(() => {
-    get('/api/v1/session')
-      .then((r) => {
-        if (r.account?.role === 'staff' || r.account?.role === 'admin') {
-          setCsrf(r.csrf_token);
-          setAccount(r.account);
-          setState('in');
-        } else setState('out');
-      })
-      .catch(() => setState('out'));
-  }, []);
+  const [state, account, setState, setAccount] = useConsoleSession(['staff', 'admin']);
   if (state === 'loading') return html`<div class="console-login"><${Spinner} /></div>`;
   if (state === 'out') {
     return html`<${StaffLogin} title=${t('staff.title')} subtitle=${t('staff.console')} roles=${['staff', 'admin']}
