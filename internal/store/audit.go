@@ -39,20 +39,10 @@ func (t *Tx) audit(ctx context.Context, at time.Time, actor Actor, action, objec
 	if err != nil {
 		return err
 	}
-	if q := t.s.dialect.auditInsert; q != "" {
-		if _, err := t.exec(ctx, q, ms(at), string(actor), action, object, string(d)); err != nil {
-			return fmt.Errorf("audit %s: %w", action, err)
-		}
-		return nil
-	}
-	var id int64
-	err = t.queryRow(ctx, `INSERT INTO audit_events (at, actor, action, object, detail) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-		ms(at), string(actor), action, object, string(d)).Scan(&id)
-	if err != nil {
+	if _, err := t.exec(ctx, t.s.dialect.auditInsert, ms(at), string(actor), action, object, string(d)); err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
 	}
-	_, err = t.exec(ctx, `INSERT INTO audit_pending (event_id) VALUES ($1)`, id)
-	return err
+	return nil
 }
 
 // SealAudit chains up to max pending audit entries, in the order of their

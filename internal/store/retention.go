@@ -51,10 +51,7 @@ func (s *Store) PurgePersonalData(ctx context.Context, actor Actor, expiredBefor
 // older claims can never match again and only grow the table.
 func (s *Store) PurgeCodeClaims(ctx context.Context, beforeStep int64) error {
 	return s.write(ctx, func(t *Tx) error {
-		if _, err := t.exec(ctx, `DELETE FROM code_claims WHERE step < $1`, beforeStep); err != nil {
-			return err
-		}
-		_, err := t.exec(ctx, `DELETE FROM code_uses WHERE step < $1`, beforeStep)
+		_, err := t.exec(ctx, `DELETE FROM code_claims WHERE step < $1`, beforeStep)
 		return err
 	})
 }

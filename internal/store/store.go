@@ -61,14 +61,15 @@ type dialect struct {
 	// SQLite has no row locks, and needs none: its write transactions are
 	// serial (BEGIN IMMEDIATE).
 	lockRow string
-	// auditInsert, where set, writes an audit entry and its pending mark
-	// in one statement (one round trip to PostgreSQL); SQLite has no
-	// data-modifying WITH and uses two.
+	// auditInsert writes an audit entry and its pending mark in one
+	// statement: a data-modifying WITH on PostgreSQL, a trigger
+	// (migration 0003) on SQLite.
 	auditInsert string
 }
 
 var (
-	sqliteDialect   = dialect{name: "sqlite", lockRow: ""}
+	sqliteDialect = dialect{name: "sqlite", lockRow: "",
+		auditInsert: `INSERT INTO audit_events (at, actor, action, object, detail) VALUES ($1, $2, $3, $4, $5)`}
 	postgresDialect = dialect{name: "postgres", lockRow: " FOR UPDATE", auditInsert: `WITH e AS (
 		INSERT INTO audit_events (at, actor, action, object, detail) VALUES ($1, $2, $3, $4, $5) RETURNING id)
 		INSERT INTO audit_pending (event_id) SELECT id FROM e`}
@@ -257,13 +258,20 @@ const maxAttempts = 8
 // It retries on serialisation failures, so fn must not keep state between
 // attempts beyond what it rebuilds.
 func (s *Store) write(ctx context.Context, fn func(*Tx) error) error {
+	return s.retry(ctx, func() error {
+		if s.batch != nil {
+			return s.writeBatched(ctx, fn)
+		}
+		return s.writeOnce(ctx, fn)
+	})
+}
+
+// retry runs a write until it succeeds, fails for a reason other than a
+// serialisation conflict, or has failed maxAttempts times.
+func (s *Store) retry(ctx context.Context, run func() error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
-		if s.batch != nil {
-			err = s.writeBatched(ctx, fn)
-		} else {
-			err = s.writeOnce(ctx, fn)
-		}
+		err = run()
 		if err == nil || !retryable(err) || attempt == maxAttempts {
 			break
 		}

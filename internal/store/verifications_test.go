@@ -1,0 +1,70 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"tempid/internal/store"
+	"tempid/internal/store/storetest"
+	"tempid/internal/verification"
+)
+
+// A claimed code is valid once per verifier and operation, a replay for
+// the same operation again or at any other verifier, and every record,
+// replay or not, has its audit entry.
+func TestEveryOperationIsClaimedOncePerCode(t *testing.T) {
+	ops := []string{verification.TicketPurchase, verification.Refund, verification.Change,
+		verification.ReimbursementVoucher, verification.IDCheck, verification.Entry, verification.TicketCheck}
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		gate, other := store.TerminalActor("gate"), store.TerminalActor("other")
+		record := func(actor store.Actor, op string) store.Verification {
+			t.Helper()
+			v := store.Verification{ID: store.NewID(), CertificateID: "c0ffee", Step: 42, Operation: op,
+				Verifier: string(actor), Verdict: store.VerdictValid, At: time.Now()}
+			got, err := s.RecordVerification(ctx, actor, v, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		for _, op := range ops {
+			if got := record(gate, op); got.Replay || got.Verdict != store.VerdictValid {
+				t.Errorf("%s: first use is %s/%s, want valid", op, got.Verdict, got.Reason)
+			}
+			if got := record(gate, op); !got.Replay || got.Verdict != store.VerdictInvalid || got.Reason != store.ReasonReplayed {
+				t.Errorf("%s: second use is %s/%s replay %v, want a replay", op, got.Verdict, got.Reason, got.Replay)
+			}
+			if got := record(other, op); !got.Replay {
+				t.Errorf("%s at another verifier is not a replay", op)
+			}
+		}
+		records, err := store.CountForTest(s, "verifications")
+		if err != nil {
+			t.Fatal(err)
+		}
+		audited, err := store.CountForTest(s, "audit_events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending, err := store.CountForTest(s, "audit_pending")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := 3 * len(ops); records != want || audited != want || pending != want {
+			t.Errorf("%d records, %d audit entries and %d pending seals, want %d of each", records, audited, pending, want)
+		}
+		replays, err := store.CountForTest(s, "verifications WHERE replay")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := 2 * len(ops); replays != want {
+			t.Errorf("%d replays recorded, want %d", replays, want)
+		}
+		if _, err := s.RecordVerification(ctx, gate, store.Verification{ID: store.NewID(), CertificateID: "c0ffee",
+			Step: 43, Operation: "boarding", Verifier: string(gate), Verdict: store.VerdictValid, At: time.Now()}, true); err == nil {
+			t.Error("an unknown operation was claimed")
+		}
+	})
+}
