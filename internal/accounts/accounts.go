@@ -38,6 +38,22 @@ type Service struct {
 
 	dummyOnce sync.Once
 	dummyHash string
+	// terminals caches live terminals by the SHA-256 of their API key
+	// (string(hash) -> cachedTerminal). Unknown keys are never cached, so
+	// it holds at most the railway's terminals.
+	terminals sync.Map
+}
+
+// terminalCacheTTL is how long a node trusts a terminal it looked up by
+// its API key before asking the database again. Gates present their key
+// with every scan, so without the cache every verification would pay one
+// more query. A revocation made on this node takes effect at once; one
+// made on another node, within this time.
+const terminalCacheTTL = time.Second
+
+type cachedTerminal struct {
+	tm    store.Terminal
+	until time.Time
 }
 
 // Password and username bounds.
@@ -295,11 +311,39 @@ func (s *Service) AuthenticateTerminal(ctx context.Context, key string) (store.T
 	if !strings.HasPrefix(key, apiKeyPrefix) || len(key) > 128 {
 		return store.Terminal{}, problem.New(problem.Unauthenticated, "unknown or revoked API key")
 	}
-	tm, err := s.Store.TerminalByKey(ctx, tokenHash(key))
+	hash := tokenHash(key)
+	// The cache runs on the machine's clock, not s.Clock: it bounds how
+	// stale an answer may be in real time, which a test clock must not
+	// stretch.
+	now := time.Now()
+	if c, ok := s.terminals.Load(string(hash)); ok && now.Before(c.(cachedTerminal).until) {
+		return c.(cachedTerminal).tm, nil
+	}
+	tm, err := s.Store.TerminalByKey(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
+		s.terminals.Delete(string(hash))
 		return tm, problem.New(problem.Unauthenticated, "unknown or revoked API key")
 	}
-	return tm, err
+	if err != nil {
+		return tm, err
+	}
+	s.terminals.Store(string(hash), cachedTerminal{tm: tm, until: now.Add(terminalCacheTTL)})
+	return tm, nil
+}
+
+// RevokeTerminal revokes a terminal's API key; this node refuses the key
+// from now on, other nodes within terminalCacheTTL.
+func (s *Service) RevokeTerminal(ctx context.Context, actor store.Actor, id string) error {
+	if err := s.Store.RevokeTerminal(ctx, actor, id, s.Clock.Now()); err != nil {
+		return err
+	}
+	s.terminals.Range(func(k, c any) bool {
+		if c.(cachedTerminal).tm.ID == id {
+			s.terminals.Delete(k)
+		}
+		return true
+	})
+	return nil
 }
 
 // randomToken returns 256 random bits, base64url.

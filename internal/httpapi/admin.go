@@ -206,7 +206,7 @@ func (s *Server) listTerminals(w http.ResponseWriter, r *http.Request, _ princip
 }
 
 func (s *Server) revokeTerminal(w http.ResponseWriter, r *http.Request, p principal) error {
-	if err := s.Store.RevokeTerminal(r.Context(), p.actor(), r.PathValue("id"), s.Clock.Now()); err != nil {
+	if err := s.Accounts.RevokeTerminal(r.Context(), p.actor(), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

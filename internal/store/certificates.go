@@ -51,12 +51,14 @@ func (c Certificate) StatusAt(now time.Time) string {
 const certificateColumns = `id, holder_index, account_id, face_check_id, name_ct, id_number_ct, name_masked, id_masked,
 	city_code, issued_at, expires_at, status, status_at, superseded_by, revoke_reason`
 
-func scanCertificate(row interface{ Scan(...any) error }) (Certificate, error) {
+// scanCertificate scans certificateColumns, then into extra the columns
+// selected after them.
+func scanCertificate(row interface{ Scan(...any) error }, extra ...any) (Certificate, error) {
 	var c Certificate
 	var issued, expires, statusAt int64
 	var by, reason sql.NullString
-	err := row.Scan(&c.ID, &c.HolderIndex, &c.AccountID, &c.FaceCheckID, &c.NameCT, &c.IDNumberCT, &c.NameMasked, &c.IDMasked,
-		&c.CityCode, &issued, &expires, &c.Status, &statusAt, &by, &reason)
+	err := row.Scan(append([]any{&c.ID, &c.HolderIndex, &c.AccountID, &c.FaceCheckID, &c.NameCT, &c.IDNumberCT, &c.NameMasked, &c.IDMasked,
+		&c.CityCode, &issued, &expires, &c.Status, &statusAt, &by, &reason}, extra...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, ErrNotFound
 	}
@@ -174,6 +176,18 @@ func (s *Store) IssueCertificate(ctx context.Context, actor Actor, in Issuance) 
 func (s *Store) Certificate(ctx context.Context, id string) (Certificate, error) {
 	c, err := scanCertificate(s.queryRow(ctx, `SELECT `+certificateColumns+` FROM certificates WHERE id = $1`, id))
 	return c, classify(err)
+}
+
+// CertificateAndDevice reads a certificate and tells, in the same query,
+// whether a device key is on the revocation list: what an online
+// verification needs from the database before it records the code's use.
+// A certificate that does not exist is ErrNotFound, and then the device is
+// not looked up.
+func (s *Store) CertificateAndDevice(ctx context.Context, id string, deviceHash []byte, now time.Time) (c Certificate, deviceRevoked bool, err error) {
+	c, err = scanCertificate(s.queryRow(ctx, `SELECT `+certificateColumns+`,
+		EXISTS (SELECT 1 FROM revoked_devices WHERE device_key_hash = $2 AND expires_at > $3)
+		FROM certificates WHERE id = $1`, id, deviceHash, ms(now)), &deviceRevoked)
+	return c, deviceRevoked, classify(err)
 }
 
 // CertificatesOfAccount lists the certificates an account applied for,

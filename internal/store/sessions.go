@@ -119,13 +119,6 @@ func (s *Store) EndSession(ctx context.Context, actor Actor, sessionID string, n
 	return revoked, err
 }
 
-// DeviceRevoked tells whether a device key is on the revocation list.
-func (s *Store) DeviceRevoked(ctx context.Context, hash []byte, now time.Time) (bool, error) {
-	var n int
-	err := s.queryRow(ctx, `SELECT count(*) FROM revoked_devices WHERE device_key_hash = $1 AND expires_at > $2`, hash, ms(now)).Scan(&n)
-	return n > 0, classify(err)
-}
-
 // RevokedDevices lists the revoked device-key hashes still in force.
 func (s *Store) RevokedDevices(ctx context.Context, now time.Time) ([][]byte, error) {
 	rows, err := s.query(ctx, `SELECT device_key_hash FROM revoked_devices WHERE expires_at > $1 ORDER BY device_key_hash`, ms(now))

@@ -177,7 +177,8 @@ func (s *Service) Verify(ctx context.Context, r Request) (Result, error) {
 	return res, nil
 }
 
-// dbRevocations answers verify's step 8 from the database. verify's
+// dbRevocations answers verify's step 8 from the database, the
+// certificate's status and the device's revocation in one query. verify's
 // interface has no error, so a failed query is remembered and answered
 // "revoked" (failing closed); Verify then returns the error instead of the
 // verdict. The certificate read here is kept for the status check after.
@@ -189,9 +190,11 @@ type dbRevocations struct {
 	err   error
 }
 
-func (d *dbRevocations) CertificateRevoked(id [16]byte) bool {
-	c, err := d.store.Certificate(d.ctx, hex.EncodeToString(id[:]))
+func (d *dbRevocations) Revoked(certID [16]byte, deviceHash [32]byte) bool {
+	c, deviceRevoked, err := d.store.CertificateAndDevice(d.ctx, hex.EncodeToString(certID[:]), deviceHash[:], d.now)
 	if errors.Is(err, store.ErrNotFound) {
+		// Verify refuses a code whose certificate the database does not
+		// know, whatever the device.
 		return false
 	}
 	if err != nil {
@@ -199,16 +202,7 @@ func (d *dbRevocations) CertificateRevoked(id [16]byte) bool {
 		return true
 	}
 	d.cert = &c
-	return c.Status == store.StatusRevoked || c.Status == store.StatusSuperseded
-}
-
-func (d *dbRevocations) DeviceRevoked(hash [32]byte) bool {
-	revoked, err := d.store.DeviceRevoked(d.ctx, hash[:], d.now)
-	if err != nil {
-		d.err = err
-		return true
-	}
-	return revoked
+	return c.Status == store.StatusRevoked || c.Status == store.StatusSuperseded || deviceRevoked
 }
 
 // ValidStation tells whether a station code is well formed: 1 to 16 ASCII

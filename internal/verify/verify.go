@@ -72,14 +72,14 @@ type IssuerKey struct {
 	NotAfter time.Time
 }
 
-// Revocations answers whether a certificate or a device key is revoked.
+// Revocations answers step 8: whether a certificate or a device key is
+// revoked. Both are asked at once, so that an online verifier can look
+// both up in one query.
 type Revocations interface {
-	// CertificateRevoked reports whether the certificate with this cert_id
-	// is revoked.
-	CertificateRevoked(id [16]byte) bool
-	// DeviceRevoked reports whether the device key with this SHA-256 of its
-	// compressed form is revoked (logout, R4).
-	DeviceRevoked(hash [32]byte) bool
+	// Revoked reports whether the certificate with this cert_id, or the
+	// device key with this SHA-256 of its compressed form (logout, R4), is
+	// revoked.
+	Revoked(certID [16]byte, deviceHash [32]byte) bool
 }
 
 // RevocationList is an in-memory Revocations, what an offline terminal
@@ -93,16 +93,11 @@ type RevocationList struct {
 
 var _ Revocations = RevocationList{}
 
-// CertificateRevoked reports whether id is in the list.
-func (l RevocationList) CertificateRevoked(id [16]byte) bool {
-	_, ok := l.Certificates[id]
-	return ok
-}
-
-// DeviceRevoked reports whether hash is in the list.
-func (l RevocationList) DeviceRevoked(hash [32]byte) bool {
-	_, ok := l.Devices[hash]
-	return ok
+// Revoked reports whether the certificate or the device is in the list.
+func (l RevocationList) Revoked(certID [16]byte, deviceHash [32]byte) bool {
+	_, cert := l.Certificates[certID]
+	_, device := l.Devices[deviceHash]
+	return cert || device
 }
 
 // Trust is what a verifier believes: the issuer keys, the revocations and,
@@ -226,7 +221,7 @@ func (v Verifier) Verify(code string, now time.Time, t *Trust) Verdict {
 	}
 
 	if t.Revoked != nil {
-		if t.Revoked.CertificateRevoked(p.CertID) || t.Revoked.DeviceRevoked(credential.DeviceKeyHash(p.DeviceKey)) {
+		if t.Revoked.Revoked(p.CertID, credential.DeviceKeyHash(p.DeviceKey)) {
 			return fail(ReasonRevoked)
 		}
 	}
