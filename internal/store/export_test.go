@@ -15,3 +15,17 @@ func CountForTest(s *Store, table string) (int, error) {
 	err := s.r.QueryRowContext(context.Background(), `SELECT count(*) FROM `+table).Scan(&n)
 	return n, err
 }
+
+// OpenAtForTest opens a store migrated only up to a version, to test the
+// migrations after it on data written before them.
+func OpenAtForTest(ctx context.Context, o Options, upTo string) (*Store, error) {
+	s, err := open(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx, upTo); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}

@@ -17,7 +17,11 @@ var migrations embed.FS
 // transaction together with its row in schema_migrations. Two processes
 // migrating at once are safe: the second one's insert of the version row
 // conflicts, and it then sees the migration as applied.
-func (s *Store) Migrate(ctx context.Context) error {
+func (s *Store) Migrate(ctx context.Context) error { return s.migrate(ctx, "") }
+
+// migrate applies the migrations up to and including upTo, or all of them
+// when upTo is empty.
+func (s *Store) migrate(ctx context.Context, upTo string) error {
 	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version TEXT PRIMARY KEY,
 		applied_at BIGINT NOT NULL
@@ -38,6 +42,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 	sort.Strings(names)
 	for _, name := range names {
 		version := strings.TrimSuffix(name, ".sql")
+		if upTo != "" && version > upTo {
+			break
+		}
 		body, err := migrations.ReadFile(dir + "/" + name)
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -192,4 +193,34 @@ func TestSearchFiltersStatusBeforeTheLimit(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestNewIDsAreUniqueAndSortByTime(t *testing.T) {
+	seen := map[string]bool{}
+	prev := ""
+	for i := 0; i < 2000; i++ {
+		id := store.NewID()
+		if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+			t.Fatalf("%q is not 128 bits of lowercase hex", id)
+		}
+		if seen[id] {
+			t.Fatalf("%s made twice", id)
+		}
+		seen[id] = true
+		// Within one millisecond the order is random; across them, by time.
+		if prev != "" && id[:12] < prev[:12] {
+			t.Fatalf("%s made after %s sorts before it", id, prev)
+		}
+		prev = id
+		if i == 1000 {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	made, err := strconv.ParseInt(prev[:12], 16, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(time.UnixMilli(made)); d < 0 || d > time.Minute {
+		t.Errorf("the identifier %s does not start with the time it was made: %v off", prev, d)
+	}
 }

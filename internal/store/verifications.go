@@ -94,7 +94,7 @@ func (s *Store) RecordVerification(ctx context.Context, actor Actor, v Verificat
 // operations; no row means a replay. On a conflict the condition is
 // evaluated against the row as the first verifier's transaction left it.
 const claimCode = `INSERT INTO code_claims AS c (certificate_id, step, verifier, operations) VALUES ($1, $2, $3, $4)
-	ON CONFLICT (certificate_id, step) DO UPDATE SET operations = c.operations | $4
+	ON CONFLICT (step, certificate_id) DO UPDATE SET operations = c.operations | $4
 	WHERE c.verifier = $3 AND c.operations & $4 = 0
 	RETURNING 1`
 

@@ -68,3 +68,53 @@ func TestEveryOperationIsClaimedOncePerCode(t *testing.T) {
 		}
 	})
 }
+
+// Migration 0003 folds the uses of codes into their claims: a code used
+// before the upgrade is still a replay after it, for the same operation
+// and at another verifier, and still free for an operation not yet used.
+func TestClaimsMadeBeforeMigration3AreKept(t *testing.T) {
+	for _, backend := range storetest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			o := storetest.Options(t, backend)
+			old, err := store.OpenAtForTest(ctx, o, "0002_key_schedule")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{
+				`INSERT INTO code_claims (certificate_id, step, verifier) VALUES ('c0ffee', 42, 'terminal:gate')`,
+				`INSERT INTO code_uses (certificate_id, step, operation) VALUES ('c0ffee', 42, 'entry')`,
+				`INSERT INTO code_uses (certificate_id, step, operation) VALUES ('c0ffee', 42, 'refund')`,
+			} {
+				if err := store.ExecForTest(old, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			old.Close()
+			s, err := store.Open(ctx, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			for _, tc := range []struct {
+				verifier, op string
+				replay       bool
+			}{
+				{"terminal:gate", verification.Entry, true},
+				{"terminal:gate", verification.Refund, true},
+				{"terminal:other", verification.TicketCheck, true},
+				{"terminal:gate", verification.TicketCheck, false},
+			} {
+				v := store.Verification{ID: store.NewID(), CertificateID: "c0ffee", Step: 42, Operation: tc.op,
+					Verifier: tc.verifier, Verdict: store.VerdictValid, At: time.Now()}
+				got, err := s.RecordVerification(ctx, store.Actor(tc.verifier), v, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Replay != tc.replay {
+					t.Errorf("%s at %s after the upgrade: replay %v, want %v", tc.op, tc.verifier, got.Replay, tc.replay)
+				}
+			}
+		})
+	}
+}
