@@ -120,7 +120,7 @@ func open(o Options) (*Store, error) {
 	// busy_timeout first, so the pragmas after it wait for another process
 	// (a CLI command next to a running server) instead of failing.
 	base := "file:" + filepath.Join(dir, "tempid.db") +
-		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)"
 	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
