@@ -74,7 +74,6 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		for i := 0; i < *batch && done+len(certs) < *n; i++ {
 			k := done + len(certs)
 			p := load.PersonAt(offset + 1 + uint64(k))
-			id := store.NewID()
 			nr, err := idnumber.Parse(p.IDNumber, now)
 			if err != nil {
 				return err
@@ -82,8 +81,9 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 			// Spread over the retention period, oldest first, so the
 			// newest day holds active certificates like a live system.
 			issued := now.Add(-time.Duration(*n-k) * time.Duration(*days) * 24 * time.Hour / time.Duration(*n)).Truncate(time.Second)
+			id := store.NewIDAt(issued)
 			certs = append(certs, store.Certificate{
-				ID: id, HolderIndex: iss.HolderIndex(nr), AccountID: owner.ID, FaceCheckID: store.NewID(),
+				ID: id, HolderIndex: iss.HolderIndex(nr), AccountID: owner.ID, FaceCheckID: store.NewIDAt(issued),
 				NameCT:     keys.SealString(p.Name, "certificate.name:"+id),
 				IDNumberCT: keys.SealString(nr.String(), "certificate.id_number:"+id),
 				NameMasked: idnumber.MaskName(p.Name), IDMasked: nr.Masked(), CityCode: "110100",

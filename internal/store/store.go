@@ -339,9 +339,14 @@ func isUniqueViolation(err error) bool {
 // page of an index that grows with the database; 80 random bits keep them
 // unguessable. (The time they reveal is never secret: a certificate's
 // issue time is printed in its pass.)
-func NewID() string {
+func NewID() string { return NewIDAt(time.Now()) }
+
+// NewIDAt returns a new identifier for a row made at t: what tempid seed
+// gives the certificates it dates in the past, so that a seeded database
+// has its identifiers in the order a live one would.
+func NewIDAt(t time.Time) string {
 	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli())<<16)
+	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMilli())<<16)
 	rand.Read(b[6:])
 	return hex.EncodeToString(b[:])
 }
