@@ -341,6 +341,15 @@ func TestFaceCheckMustBePassedUnusedFreshAndForTheSubject(t *testing.T) {
 		_, err = e.apply(acct, e.passedCheck(other, subj), subj)
 		wantCode(t, err, problem.NotFound)
 
+		// A refused use leaves the check unused: it still serves its own
+		// subject.
+		mine := e.passedCheck(acct, person(9))
+		_, err = e.apply(acct, mine, person(8))
+		wantCode(t, err, problem.FaceCheckMismatch)
+		if _, err := e.apply(acct, mine, person(9)); err != nil {
+			t.Errorf("the check refused for another person, then for its own: %v", err)
+		}
+
 		_, err = e.apply(acct, store.NewID(), subj)
 		wantCode(t, err, problem.NotFound)
 

@@ -112,26 +112,26 @@ func (s *Store) IssueCertificate(ctx context.Context, actor Actor, in Issuance) 
 			ON CONFLICT (id_index) DO UPDATE SET version = holders.version + 1`, c.HolderIndex); err != nil {
 			return err
 		}
-		var activeID string
-		var activeExp int64
-		err := t.queryRow(ctx, `SELECT id, expires_at FROM certificates
-			WHERE holder_index = $1 AND status = 'active' AND expires_at > $2 ORDER BY expires_at DESC LIMIT 1`,
-			c.HolderIndex, ms(now)).Scan(&activeID, &activeExp)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		// The active certificate (R5) and the month's count (R2), in one
+		// query: the row locked above makes both current.
+		var active sql.NullString
+		var activeExp sql.NullInt64
+		var used int
+		if err := t.queryRow(ctx, `SELECT a.id, a.expires_at,
+			(SELECT count(*) FROM certificates WHERE holder_index = $1 AND issued_at >= $3 AND issued_at < $4)
+			FROM (SELECT 1 AS one) x LEFT JOIN (SELECT id, expires_at FROM certificates
+				WHERE holder_index = $1 AND status = 'active' AND expires_at > $2 ORDER BY expires_at DESC LIMIT 1) a ON true`,
+			c.HolderIndex, ms(now), ms(in.MonthStart), ms(in.MonthEnd)).Scan(&active, &activeExp, &used); err != nil {
 			return err
 		}
+		activeID := active.String
 		if activeID != "" {
-			renewable := fromMS(activeExp).Add(-in.RenewalWindow)
+			renewable := fromMS(activeExp.Int64).Add(-in.RenewalWindow)
 			if now.Before(renewable) {
 				return problem.New(problem.ActiveCertificateExists,
 					"an active certificate exists; a new one can be applied for from %s", renewable.Format(time.RFC3339)).
 					With("renewable_at", renewable)
 			}
-		}
-		var used int
-		if err := t.queryRow(ctx, `SELECT count(*) FROM certificates WHERE holder_index = $1 AND issued_at >= $2 AND issued_at < $3`,
-			c.HolderIndex, ms(in.MonthStart), ms(in.MonthEnd)).Scan(&used); err != nil {
-			return err
 		}
 		if used >= in.MonthlyLimit {
 			return problem.New(problem.QuotaExhausted, "%d certificates have been issued for this person this month; the quota resets at %s",

@@ -160,22 +160,30 @@ type FaceCheckUse struct {
 // conditional UPDATE is what makes the use one-time: of two transactions
 // using the same check, only one changes the row.
 func (t *Tx) useFaceCheck(ctx context.Context, u FaceCheckUse) (FaceCheck, error) {
-	f, err := scanFaceCheck(t.queryRow(ctx, `SELECT `+faceCheckColumns+` FROM face_checks WHERE id = $1`, u.ID))
-	if errors.Is(err, ErrNotFound) || (err == nil && f.AccountID != u.AccountID) {
+	// Mark the check used and read it back in one statement; if it is not
+	// usable after all, the caller's error rolls the mark back. Only when
+	// nothing was marked is the check read again, to say why.
+	f, err := scanFaceCheck(t.queryRow(ctx, `UPDATE face_checks SET used_at = $1
+		WHERE id = $2 AND account_id = $3 AND status = 'passed' AND used_at IS NULL
+		RETURNING `+faceCheckColumns, ms(u.Now), u.ID, u.AccountID))
+	if errors.Is(err, ErrNotFound) {
+		f, err = scanFaceCheck(t.queryRow(ctx, `SELECT `+faceCheckColumns+` FROM face_checks WHERE id = $1`, u.ID))
+		if err == nil && f.AccountID == u.AccountID {
+			if err := faceCheckUsable(f, u); err != nil {
+				return f, err
+			}
+			// Usable when read, so another transaction used it first.
+			return f, problem.New(problem.FaceCheckUsed, "this face check has already been used; verify your face again")
+		}
 		return f, problem.New(problem.NotFound, "no such face check")
 	}
 	if err != nil {
 		return f, err
 	}
+	// The row as it was: faceCheckUsable judges the check, not our mark.
+	f.UsedAt = time.Time{}
 	if err := faceCheckUsable(f, u); err != nil {
 		return f, err
-	}
-	res, err := t.exec(ctx, `UPDATE face_checks SET used_at = $1 WHERE id = $2 AND status = 'passed' AND used_at IS NULL`, ms(u.Now), u.ID)
-	if err != nil {
-		return f, err
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return f, problem.New(problem.FaceCheckUsed, "this face check has already been used; verify your face again")
 	}
 	f.UsedAt = u.Now
 	return f, nil
