@@ -46,7 +46,10 @@ echo "6. a gate verifies it online"
 curl -s -H "Authorization: Bearer $api_key" -H 'Content-Type: application/json' \
   -d "{\"code\":\"$code\",\"operation\":\"entry\"}" "$server/api/v1/verifications"; echo
 
-echo "7. and offline, with a trust bundle"
-"$tempid" bundle fetch --server "$server" --api-key "$api_key" --out "$work/bundle.json"
-"$tempid" verify --bundle "$work/bundle.json" "$code"
+echo "7. and offline, with a trust bundle signed by a pinned key"
+# A gate gets the published keys out of band; the walkthrough takes them
+# from the same demo server.
+curl -sf "$server/.well-known/tempid/keys" > "$work/keys.json"
+"$tempid" bundle fetch --server "$server" --api-key "$api_key" --out "$work/bundle.json" --trusted-keys "$work/keys.json"
+"$tempid" verify --bundle "$work/bundle.json" --trusted-keys "$work/keys.json" "$code"
 rm -rf "$work"

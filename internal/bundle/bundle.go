@@ -98,6 +98,52 @@ type wireIssuerKey struct {
 	NotAfter  *time.Time `json:"not_after"`
 }
 
+func (k wireIssuerKey) parse(i int) (verify.IssuerKey, error) {
+	if k.KID == nil || k.Alg == nil || k.PublicKey == nil || k.NotBefore == nil || k.NotAfter == nil {
+		return verify.IssuerKey{}, fmt.Errorf("%w: issuer key %d lacks a required member", ErrInvalid, i)
+	}
+	if *k.Alg != Alg {
+		return verify.IssuerKey{}, fmt.Errorf("%w: issuer key %d has alg %q, want %q", ErrInvalid, i, *k.Alg, Alg)
+	}
+	var kid [4]byte
+	if err := decodeHex(kid[:], *k.KID); err != nil {
+		return verify.IssuerKey{}, fmt.Errorf("%w: issuer key %d kid: %v", ErrInvalid, i, err)
+	}
+	pub, err := b64.DecodeString(*k.PublicKey)
+	if err != nil {
+		return verify.IssuerKey{}, fmt.Errorf("%w: issuer key %d public_key: %v", ErrInvalid, i, err)
+	}
+	return verify.IssuerKey{KID: kid, Public: pub, NotBefore: *k.NotBefore, NotAfter: *k.NotAfter}, nil
+}
+
+// ParseKeys reads the published issuer keys, the document the server
+// serves at /.well-known/tempid/keys ({"keys": [...]}, each key as in a
+// bundle), for a verifier to pin as the signers of its trust bundles. It
+// refuses a key whose kid is not its public key's.
+func ParseKeys(data []byte) ([]verify.IssuerKey, error) {
+	var doc struct {
+		Keys *[]wireIssuerKey `json:"keys"`
+	}
+	if err := json.Unmarshal(data, &doc, strict); err != nil {
+		return nil, fmt.Errorf("%w: keys: %v", ErrInvalid, err)
+	}
+	if doc.Keys == nil || len(*doc.Keys) == 0 {
+		return nil, fmt.Errorf("%w: keys: no keys", ErrInvalid)
+	}
+	var p Payload
+	for i, k := range *doc.Keys {
+		key, err := k.parse(i)
+		if err != nil {
+			return nil, err
+		}
+		p.IssuerKeys = append(p.IssuerKeys, key)
+	}
+	if err := p.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return p.IssuerKeys, nil
+}
+
 type wireSealKey struct {
 	KID *string `json:"kid"`
 	Key *string `json:"key"`
@@ -160,21 +206,11 @@ func (p *Payload) UnmarshalJSON(data []byte) error {
 	}
 	out := Payload{IssuedAt: *w.IssuedAt, NextUpdate: *w.NextUpdate}
 	for i, k := range *w.IssuerKeys {
-		if k.KID == nil || k.Alg == nil || k.PublicKey == nil || k.NotBefore == nil || k.NotAfter == nil {
-			return fmt.Errorf("%w: issuer key %d lacks a required member", ErrInvalid, i)
-		}
-		if *k.Alg != Alg {
-			return fmt.Errorf("%w: issuer key %d has alg %q, want %q", ErrInvalid, i, *k.Alg, Alg)
-		}
-		var kid [4]byte
-		if err := decodeHex(kid[:], *k.KID); err != nil {
-			return fmt.Errorf("%w: issuer key %d kid: %v", ErrInvalid, i, err)
-		}
-		pub, err := b64.DecodeString(*k.PublicKey)
+		key, err := k.parse(i)
 		if err != nil {
-			return fmt.Errorf("%w: issuer key %d public_key: %v", ErrInvalid, i, err)
+			return err
 		}
-		out.IssuerKeys = append(out.IssuerKeys, verify.IssuerKey{KID: kid, Public: pub, NotBefore: *k.NotBefore, NotAfter: *k.NotAfter})
+		out.IssuerKeys = append(out.IssuerKeys, key)
 	}
 	for i, s := range *w.RevokedCertificates {
 		var id [16]byte

@@ -386,3 +386,34 @@ func FuzzPayloadJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestParseKeysReadsThePublishedKeysStrictly(t *testing.T) {
+	pub := credentialtest.IssuerKey(1).Public().(ed25519.PublicKey)
+	key := func(kid string) string {
+		return fmt.Sprintf(`{"kid":%q,"alg":"Ed25519","public_key":%q,"not_before":"2026-01-01T00:00:00Z","not_after":"2027-01-01T00:00:00Z"}`,
+			kid, base64.RawURLEncoding.EncodeToString(pub))
+	}
+	kid := credential.KeyID(pub)
+	good := fmt.Sprintf(`{"keys":[%s]}`, key(fmt.Sprintf("%x", kid)))
+	keys, err := bundle.ParseKeys([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0].KID != kid || !keys[0].Public.Equal(pub) || keys[0].NotAfter.Year() != 2027 {
+		t.Errorf("parsed %+v", keys)
+	}
+	for name, doc := range map[string]string{
+		"no keys":                 `{"keys":[]}`,
+		"no keys member":          `{}`,
+		"an unknown member":       fmt.Sprintf(`{"keys":[%s],"extra":1}`, key(fmt.Sprintf("%x", kid))),
+		"a kid not the key's":     fmt.Sprintf(`{"keys":[%s]}`, key("00000000")),
+		"another algorithm":       strings.Replace(good, "Ed25519", "ES256", 1),
+		"a bundle, not keys":      `{"payload":"e30","kid":"00000000","sig":"AA"}`,
+		"not JSON":                `keys`,
+		"a key of the wrong size": strings.Replace(good, base64.RawURLEncoding.EncodeToString(pub), "AAAA", 1),
+	} {
+		if _, err := bundle.ParseKeys([]byte(doc)); !errors.Is(err, bundle.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+}

@@ -80,6 +80,7 @@ func runBundle(ctx context.Context, e *env, args []string) error {
 	server := fs.String("server", "", "base URL of the tempid server, http:// or https://")
 	apiKey := fs.String("api-key", "", "the terminal's API key (TEMPID_API_KEY keeps it out of the process list)")
 	out := fs.String("out", "", "file to write the bundle to")
+	trusted := fs.String("trusted-keys", "", trustedKeysUsage)
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -112,7 +113,11 @@ func runBundle(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("server answered %s: %s", resp.Status, bytes.TrimSpace(raw[:min(len(raw), 500)]))
 	}
 	// Check it before replacing a good bundle with a broken one.
-	p, err := bundle.Open(raw, nil)
+	pinned, err := pinnedKeys(e, *trusted, "bundle fetch")
+	if err != nil {
+		return err
+	}
+	p, err := bundle.Open(raw, pinned)
 	if err != nil {
 		return err
 	}
@@ -152,26 +157,50 @@ func writeAtomically(path string, data []byte, mode os.FileMode) error {
 	return err
 }
 
+const trustedKeysUsage = "the issuer keys to trust as bundle signers: a copy of the server's /.well-known/tempid/keys obtained out of band"
+
+// pinnedKeys reads --trusted-keys. Without it a bundle is checked for
+// damage only, not for who signed it (bundle.Open with nil), and the
+// command says so: a gate must always pin.
+func pinnedKeys(e *env, file, cmd string) ([]verify.IssuerKey, error) {
+	if file == "" {
+		fmt.Fprintf(e.stderr, "warning: tempid %s without --trusted-keys checks the bundle for damage, not who signed it\n", cmd)
+		return nil, nil
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := bundle.ParseKeys(raw)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-keys %s: %w", file, err)
+	}
+	return keys, nil
+}
+
 // runVerify is `tempid verify --bundle FILE CODE`: the offline verdict.
 func runVerify(_ context.Context, e *env, args []string) error {
 	fs := newFlags(e, "verify")
 	file := fs.String("bundle", "", "trust bundle file (from tempid bundle fetch)")
 	showID := fs.Bool("show-id", false, "print the unsealed ID number in full (counter operations only)")
 	freshness := fs.Duration("freshness", policy.Default().BundleFreshness, "how old the bundle may be before the verdict is stale_bundle")
+	trusted := fs.String("trusted-keys", "", trustedKeysUsage)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *file == "" || fs.NArg() != 1 {
-		fmt.Fprintln(e.stderr, "usage: tempid verify --bundle FILE [--show-id] CODE")
+		fmt.Fprintln(e.stderr, "usage: tempid verify --bundle FILE [--trusted-keys FILE] [--show-id] CODE")
 		return errUsage
 	}
 	raw, err := os.ReadFile(*file)
 	if err != nil {
 		return err
 	}
-	// Integrity only: the bundle was fetched from the server with the
-	// terminal's key over the operator's chosen transport.
-	p, err := bundle.Open(raw, nil)
+	pinned, err := pinnedKeys(e, *trusted, "verify")
+	if err != nil {
+		return err
+	}
+	p, err := bundle.Open(raw, pinned)
 	if err != nil {
 		return err
 	}

@@ -686,6 +686,47 @@ func TestOfflineVerificationThroughTheCommandLine(t *testing.T) {
 		if exit, out, _ := run(t, "verify", "--bundle", file, "TID1:XX"); exit != 1 || !strings.Contains(out, "malformed") {
 			t.Errorf("malformed: exit %d, %q", exit, out)
 		}
+		if !strings.Contains(errs, "without --trusted-keys") {
+			t.Errorf("verify without pinned keys does not warn: %q", errs)
+		}
+
+		// Pinned signers: the server's published keys accept its bundle,
+		// another issuer's refuse it, and a refused fetch keeps the file.
+		dir := t.TempDir()
+		published := filepath.Join(dir, "keys.json")
+		resp, err := http.Get(a.srv.URL + "/.well-known/tempid/keys")
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err := os.WriteFile(published, doc, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		exit, out, errs = run(t, "verify", "--bundle", file, "--trusted-keys", published, code)
+		if exit != 0 || !strings.HasPrefix(out, "valid") || strings.Contains(errs, "warning") {
+			t.Errorf("bundle under its pinned signer: exit %d, %q %s", exit, out, errs)
+		}
+		foreignPub, _, _ := ed25519.GenerateKey(nil)
+		kid := credential.KeyID(foreignPub)
+		foreign := filepath.Join(dir, "foreign.json")
+		if err := os.WriteFile(foreign, fmt.Appendf(nil, `{"keys":[{"kid":"%x","alg":"Ed25519","public_key":"%s","not_before":"2026-01-01T00:00:00Z","not_after":"2030-01-01T00:00:00Z"}]}`,
+			kid, base64.RawURLEncoding.EncodeToString(foreignPub)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if exit, out, _ := run(t, "verify", "--bundle", file, "--trusted-keys", foreign, code); exit == 0 || strings.HasPrefix(out, "valid") {
+			t.Errorf("bundle under a signer not pinned: exit %d, %q", exit, out)
+		}
+		before, _ := os.ReadFile(file)
+		if exit, _, _ := run(t, "bundle", "fetch", "--server", a.srv.URL, "--api-key", key, "--out", file, "--trusted-keys", foreign); exit == 0 {
+			t.Error("bundle fetch saved a bundle its pinned keys did not sign")
+		}
+		if after, _ := os.ReadFile(file); !bytes.Equal(before, after) {
+			t.Error("a refused fetch replaced the saved bundle")
+		}
+		if exit, _, errs := run(t, "verify", "--bundle", file, "--trusted-keys", file, code); exit == 0 || !strings.Contains(errs, "--trusted-keys") {
+			t.Errorf("a bundle given as the keys file: exit %d, %s", exit, errs)
+		}
 
 		// The other helpers: a QR of the code, and a code from a device key.
 		png := filepath.Join(t.TempDir(), "code.png")
