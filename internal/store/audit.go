@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"tempid/internal/audit"
@@ -76,17 +77,29 @@ func (s *Store) SealAudit(ctx context.Context, now time.Time, max int) (int, err
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		first := seq
+		links := make([]any, 0, 5*len(entries))
 		for _, e := range entries {
 			seq++
 			hash := audit.Hash(prev, seq, e)
-			if _, err := t.exec(ctx, `INSERT INTO audit_chain (seq, event_id, prev_hash, hash, sealed_at) VALUES ($1, $2, $3, $4, $5)`,
-				seq, e.ID, prev, hash, ms(now)); err != nil {
-				return err
-			}
-			if _, err := t.exec(ctx, `DELETE FROM audit_pending WHERE event_id = $1`, e.ID); err != nil {
-				return err
-			}
+			links = append(links, seq, e.ID, prev, hash, ms(now))
 			prev = hash
+		}
+		// The links go in as multi-row inserts of a few fixed sizes, so
+		// that a busy second's thousands of entries cost tens of
+		// statements, not two per entry, and the statement cache holds
+		// three texts.
+		for len(links) > 0 {
+			n := sealChunk(len(links) / 5)
+			if _, err := t.exec(ctx, insertLinks(n), links[:5*n]...); err != nil {
+				return err
+			}
+			links = links[5*n:]
+		}
+		if len(entries) > 0 {
+			if _, err := t.exec(ctx, `DELETE FROM audit_pending WHERE event_id IN (SELECT event_id FROM audit_chain WHERE seq > $1)`, first); err != nil {
+				return err
+			}
 		}
 		if len(entries) > 0 {
 			if _, err := t.exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, seq, prev); err != nil {
@@ -98,6 +111,34 @@ func (s *Store) SealAudit(ctx context.Context, now time.Time, max int) (int, err
 	})
 	return sealed, err
 }
+
+// sealChunk is the number of links to insert in the next statement when
+// left remain: the largest of 64, 8 and 1 that fits.
+func sealChunk(left int) int {
+	for _, n := range []int{64, 8} {
+		if left >= n {
+			return n
+		}
+	}
+	return 1
+}
+
+// insertLinks returns the INSERT of n audit_chain rows, built once per size.
+var insertLinks = func() func(n int) string {
+	texts := map[int]string{}
+	for _, n := range []int{64, 8, 1} {
+		var b strings.Builder
+		b.WriteString(`INSERT INTO audit_chain (seq, event_id, prev_hash, hash, sealed_at) VALUES `)
+		for i := range n {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d)", 5*i+1, 5*i+2, 5*i+3, 5*i+4, 5*i+5)
+		}
+		texts[n] = b.String()
+	}
+	return func(n int) string { return texts[n] }
+}()
 
 // SealAllAudit seals until nothing is pending.
 func (s *Store) SealAllAudit(ctx context.Context, now time.Time) error {

@@ -118,3 +118,42 @@ func TestClaimsMadeBeforeMigration3AreKept(t *testing.T) {
 		})
 	}
 }
+
+// The sealer inserts links in chunks of 64, 8 and 1: a run of every size,
+// sealed at once and in small steps, gives a chain that verifies, with
+// nothing left pending.
+func TestSealingInChunksKeepsTheChain(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		record := func(n int) {
+			for range n {
+				v := store.Verification{ID: store.NewID(), Operation: "entry", Verifier: "terminal:gate",
+					Verdict: store.VerdictInvalid, Reason: "malformed", At: time.Now()}
+				if _, err := s.RecordVerification(ctx, store.TerminalActor("gate"), v, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		record(64 + 2*8 + 3)
+		if n, err := s.SealAudit(ctx, time.Now(), 1000); err != nil || n != 83 {
+			t.Fatalf("sealed %d (%v), want 83", n, err)
+		}
+		record(21)
+		for {
+			n, err := s.SealAudit(ctx, time.Now(), 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+		}
+		rep, err := s.VerifyAudit(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.FirstBad != nil || rep.Entries != 104 || rep.Pending != 0 {
+			t.Errorf("chain: %+v, want 104 good entries and none pending", rep)
+		}
+	})
+}
