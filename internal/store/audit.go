@@ -77,29 +77,29 @@ func (s *Store) SealAudit(ctx context.Context, now time.Time, max int) (int, err
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		first := seq
 		links := make([]any, 0, 5*len(entries))
+		ids := make([]any, 0, len(entries))
 		for _, e := range entries {
 			seq++
 			hash := audit.Hash(prev, seq, e)
 			links = append(links, seq, e.ID, prev, hash, ms(now))
+			ids = append(ids, e.ID)
 			prev = hash
 		}
-		// The links go in as multi-row inserts of a few fixed sizes, so
-		// that a busy second's thousands of entries cost tens of
-		// statements, not two per entry, and the statement cache holds
-		// three texts.
-		for len(links) > 0 {
-			n := sealChunk(len(links) / 5)
-			if _, err := t.exec(ctx, insertLinks(n), links[:5*n]...); err != nil {
+		// Links go in, and pending marks go out, in statements of a few
+		// fixed sizes, so that a busy second's thousands of entries cost
+		// tens of statements, not two per entry, and the statement cache
+		// holds six texts. Marks are deleted by id, a primary-key lookup
+		// whatever the planner thinks of the chain's size.
+		for len(ids) > 0 {
+			n := sealChunk(len(ids))
+			if _, err := t.exec(ctx, sealStatements[n].insert, links[:5*n]...); err != nil {
 				return err
 			}
-			links = links[5*n:]
-		}
-		if len(entries) > 0 {
-			if _, err := t.exec(ctx, `DELETE FROM audit_pending WHERE event_id IN (SELECT event_id FROM audit_chain WHERE seq > $1)`, first); err != nil {
+			if _, err := t.exec(ctx, sealStatements[n].clear, ids[:n]...); err != nil {
 				return err
 			}
+			links, ids = links[5*n:], ids[n:]
 		}
 		if len(entries) > 0 {
 			if _, err := t.exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, seq, prev); err != nil {
@@ -123,21 +123,26 @@ func sealChunk(left int) int {
 	return 1
 }
 
-// insertLinks returns the INSERT of n audit_chain rows, built once per size.
-var insertLinks = func() func(n int) string {
-	texts := map[int]string{}
+// sealStatements are, per chunk size, the INSERT of that many audit_chain
+// rows and the DELETE of that many pending marks.
+var sealStatements = func() map[int]struct{ insert, clear string } {
+	out := map[int]struct{ insert, clear string }{}
 	for _, n := range []int{64, 8, 1} {
-		var b strings.Builder
-		b.WriteString(`INSERT INTO audit_chain (seq, event_id, prev_hash, hash, sealed_at) VALUES `)
+		var links, ids strings.Builder
 		for i := range n {
 			if i > 0 {
-				b.WriteString(", ")
+				links.WriteString(", ")
+				ids.WriteString(", ")
 			}
-			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d)", 5*i+1, 5*i+2, 5*i+3, 5*i+4, 5*i+5)
+			fmt.Fprintf(&links, "($%d, $%d, $%d, $%d, $%d)", 5*i+1, 5*i+2, 5*i+3, 5*i+4, 5*i+5)
+			fmt.Fprintf(&ids, "$%d", i+1)
 		}
-		texts[n] = b.String()
+		out[n] = struct{ insert, clear string }{
+			insert: `INSERT INTO audit_chain (seq, event_id, prev_hash, hash, sealed_at) VALUES ` + links.String(),
+			clear:  `DELETE FROM audit_pending WHERE event_id IN (` + ids.String() + `)`,
+		}
 	}
-	return func(n int) string { return texts[n] }
+	return out
 }()
 
 // SealAllAudit seals until nothing is pending.
