@@ -168,14 +168,17 @@ func (t *Tx) useFaceCheck(ctx context.Context, u FaceCheckUse) (FaceCheck, error
 		RETURNING `+faceCheckColumns, ms(u.Now), u.ID, u.AccountID))
 	if errors.Is(err, ErrNotFound) {
 		f, err = scanFaceCheck(t.queryRow(ctx, `SELECT `+faceCheckColumns+` FROM face_checks WHERE id = $1`, u.ID))
-		if err == nil && f.AccountID == u.AccountID {
-			if err := faceCheckUsable(f, u); err != nil {
-				return f, err
-			}
-			// Usable when read, so another transaction used it first.
-			return f, problem.New(problem.FaceCheckUsed, "this face check has already been used; verify your face again")
+		if errors.Is(err, ErrNotFound) || (err == nil && f.AccountID != u.AccountID) {
+			return f, problem.New(problem.NotFound, "no such face check")
 		}
-		return f, problem.New(problem.NotFound, "no such face check")
+		if err != nil {
+			return f, err
+		}
+		if err := faceCheckUsable(f, u); err != nil {
+			return f, err
+		}
+		// Usable when read, so another transaction used it first.
+		return f, problem.New(problem.FaceCheckUsed, "this face check has already been used; verify your face again")
 	}
 	if err != nil {
 		return f, err
