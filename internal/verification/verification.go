@@ -43,6 +43,11 @@ var operations = map[string]bool{
 // CounterOperation tells whether op is shown the full ID number.
 func CounterOperation(op string) bool { return operations[op] }
 
+// Operations lists every operation, in API.md's order.
+func Operations() []string {
+	return []string{TicketPurchase, Refund, Change, ReimbursementVoucher, IDCheck, Entry, TicketCheck}
+}
+
 // Service verifies codes online.
 type Service struct {
 	Store    *store.Store
@@ -95,8 +100,7 @@ func signed(r verify.Reason) bool {
 // Verify checks a code and records its use.
 func (s *Service) Verify(ctx context.Context, r Request) (Result, error) {
 	if _, ok := operations[r.Operation]; !ok {
-		return Result{}, problem.New(problem.ValidationFailed,
-			"operation: one of ticket_purchase, refund, change, reimbursement_voucher, id_check, entry, ticket_check")
+		return Result{}, problem.New(problem.ValidationFailed, "operation: one of %s", strings.Join(Operations(), ", "))
 	}
 	if r.Code == "" || len(r.Code) > credential.MaxCodeLen {
 		return Result{}, problem.New(problem.ValidationFailed, "code: 1 to %d characters", credential.MaxCodeLen)
