@@ -73,7 +73,7 @@ const maxFetch = bundle.MaxSize
 // runBundle is `tempid bundle fetch`: save a terminal's trust bundle.
 func runBundle(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] != "fetch" {
-		fmt.Fprintln(e.stderr, "usage: tempid bundle fetch --server URL --api-key KEY --out FILE")
+		fmt.Fprintln(e.stderr, "usage: tempid bundle fetch --server URL --api-key KEY --out FILE [--trusted-keys FILE]")
 		return errUsage
 	}
 	fs := newFlags(e, "bundle fetch")

@@ -112,10 +112,13 @@ func (s *Store) SealAudit(ctx context.Context, now time.Time, max int) (int, err
 	return sealed, err
 }
 
+// sealSizes are the chunk sizes of sealing, largest first; the last is 1.
+var sealSizes = []int{64, 8, 1}
+
 // sealChunk is the number of links to insert in the next statement when
-// left remain: the largest of 64, 8 and 1 that fits.
+// left remain: the largest size that fits.
 func sealChunk(left int) int {
-	for _, n := range []int{64, 8} {
+	for _, n := range sealSizes {
 		if left >= n {
 			return n
 		}
@@ -127,7 +130,7 @@ func sealChunk(left int) int {
 // rows and the DELETE of that many pending marks.
 var sealStatements = func() map[int]struct{ insert, clear string } {
 	out := map[int]struct{ insert, clear string }{}
-	for _, n := range []int{64, 8, 1} {
+	for _, n := range sealSizes {
 		var links, ids strings.Builder
 		for i := range n {
 			if i > 0 {

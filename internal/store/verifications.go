@@ -54,7 +54,7 @@ var operationBits = map[string]int64{
 //     one code is one presentation, at one gate or counter — or
 //   - this verifier already used it for the same operation.
 //
-// The claim is one upsert on the primary key (certificate_id, step), so the
+// The claim is one upsert on the primary key (step, certificate_id), so the
 // database, not a read-then-write in Go, decides which of two parallel
 // scans is first: on PostgreSQL the second upsert waits for the first's
 // transaction and then evaluates its condition against the committed row;
