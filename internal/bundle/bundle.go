@@ -130,18 +130,18 @@ func ParseKeys(data []byte) ([]verify.IssuerKey, error) {
 	if doc.Keys == nil || len(*doc.Keys) == 0 {
 		return nil, fmt.Errorf("%w: keys: no keys", ErrInvalid)
 	}
-	var p Payload
+	var keys []verify.IssuerKey
 	for i, k := range *doc.Keys {
 		key, err := k.parse(i)
 		if err != nil {
 			return nil, err
 		}
-		p.IssuerKeys = append(p.IssuerKeys, key)
+		keys = append(keys, key)
 	}
-	if err := p.validate(); err != nil {
+	if err := validateIssuerKeys(keys); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	return p.IssuerKeys, nil
+	return keys, nil
 }
 
 type wireSealKey struct {
@@ -254,16 +254,8 @@ func (p Payload) validate() error {
 	if p.NextUpdate.Before(p.IssuedAt) {
 		return fmt.Errorf("bundle: next_update %v is before issued_at %v", p.NextUpdate, p.IssuedAt)
 	}
-	for i, k := range p.IssuerKeys {
-		if len(k.Public) != ed25519.PublicKeySize {
-			return fmt.Errorf("bundle: issuer key %d is %d bytes, want %d", i, len(k.Public), ed25519.PublicKeySize)
-		}
-		if want := credential.KeyID(k.Public); k.KID != want {
-			return fmt.Errorf("bundle: issuer key %d has kid %x, but its public key's is %x", i, k.KID, want)
-		}
-		if k.NotAfter.Before(k.NotBefore) {
-			return fmt.Errorf("bundle: issuer key %d window ends before it starts", i)
-		}
+	if err := validateIssuerKeys(p.IssuerKeys); err != nil {
+		return err
 	}
 	seen := make(map[uint16]bool, len(p.SealKeys))
 	for i, s := range p.SealKeys {
@@ -274,6 +266,21 @@ func (p Payload) validate() error {
 			return fmt.Errorf("bundle: seal key id %04x appears twice", s.KID)
 		}
 		seen[s.KID] = true
+	}
+	return nil
+}
+
+func validateIssuerKeys(keys []verify.IssuerKey) error {
+	for i, k := range keys {
+		if len(k.Public) != ed25519.PublicKeySize {
+			return fmt.Errorf("bundle: issuer key %d is %d bytes, want %d", i, len(k.Public), ed25519.PublicKeySize)
+		}
+		if want := credential.KeyID(k.Public); k.KID != want {
+			return fmt.Errorf("bundle: issuer key %d has kid %x, but its public key's is %x", i, k.KID, want)
+		}
+		if k.NotAfter.Before(k.NotBefore) {
+			return fmt.Errorf("bundle: issuer key %d window ends before it starts", i)
+		}
 	}
 	return nil
 }
