@@ -17,11 +17,7 @@ import (
 // openAccounts opens the database and the master keys of a command that
 // manages accounts or terminals; the caller closes the store.
 func openAccounts(ctx context.Context, e *env, sf *storageFlags) (*accounts.Service, error) {
-	keys, err := sf.keyring(false, func(msg string) { fmt.Fprintln(e.stderr, "warning:", msg) })
-	if err != nil {
-		return nil, err
-	}
-	st, err := sf.open(ctx)
+	keys, st, err := sf.openWithKeys(ctx, e, false)
 	if err != nil {
 		return nil, err
 	}

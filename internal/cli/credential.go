@@ -41,11 +41,7 @@ func runKeys(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	kr, err := sf.keyring(false, func(msg string) { fmt.Fprintln(e.stderr, "warning:", msg) })
-	if err != nil {
-		return err
-	}
-	st, err := sf.open(ctx)
+	kr, st, err := sf.openWithKeys(ctx, e, false)
 	if err != nil {
 		return err
 	}

@@ -38,11 +38,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	// Demo rules for the key: the key file in the data directory is
 	// created if there is none, as serve --demo does, so a seeded database
 	// opens with serve --demo on the same flags.
-	keys, err := sf.keyring(true, func(msg string) { fmt.Fprintln(e.stderr, "warning:", msg) })
-	if err != nil {
-		return err
-	}
-	st, err := sf.open(ctx)
+	keys, st, err := sf.openWithKeys(ctx, e, true)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,22 @@ func (f *storageFlags) open(ctx context.Context) (*store.Store, error) {
 // demoKeyFile is where --demo keeps the master key it creates.
 const demoKeyFile = "master.key"
 
+// openWithKeys loads the master keys (creating a demo key file when
+// demoKey is set, as keyring does) and opens the store: what every
+// command that reads or writes sealed data starts with. Warnings go to
+// standard error.
+func (f *storageFlags) openWithKeys(ctx context.Context, e *env, demoKey bool) (*pii.Keyring, *store.Store, error) {
+	keys, err := f.keyring(demoKey, func(msg string) { fmt.Fprintln(e.stderr, "warning:", msg) })
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return keys, st, nil
+}
+
 // keyring loads the master keys: from --master-key-file, else from
 // TEMPID_MASTER_KEY, else — only in demo mode — from a key file created in
 // the data directory on first start.
