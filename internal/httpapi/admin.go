@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"tempid/internal/audit"
+	"tempid/internal/httpapi/apiv1"
 	"tempid/internal/problem"
 	"tempid/internal/store"
 )
@@ -82,15 +84,13 @@ func (s *Server) searchCertificates(w http.ResponseWriter, r *http.Request, p pr
 	if err != nil {
 		return err
 	}
-	out := make([]map[string]any, 0, len(certs))
+	out := apiv1.Certificates{Certificates: make([]apiv1.Certificate, 0, len(certs))}
 	for _, c := range certs {
-		m := s.certificateJSON(c)
-		if c.RevokeReason != "" {
-			m["revoke_reason"] = c.RevokeReason
-		}
-		out = append(out, m)
+		m := s.certificate(c)
+		m.RevokeReason = c.RevokeReason
+		out.Certificates = append(out.Certificates, m)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"certificates": out})
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -112,37 +112,36 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, _ principal) erro
 	if err != nil {
 		return err
 	}
-	cities := make([]map[string]any, 0, len(st.Cities))
-	for _, c := range st.Cities {
-		name := ""
-		if ct, ok := s.Cities.City(c.Code); ok {
-			name = ct.Name
-		}
-		cities = append(cities, map[string]any{"code": c.Code, "name": name, "count": c.Count})
+	out := apiv1.Stats{
+		From: from, To: to, Bucket: r.URL.Query().Get("bucket"),
+		Issuance:      convert(st.Issuance, func(c store.Count) apiv1.Count { return apiv1.Count(c) }),
+		Verifications: convert(st.Verifications, func(c store.VerifyCount) apiv1.VerifyCount { return apiv1.VerifyCount(c) }),
+		Failures:      convert(st.Failures, func(c store.ReasonCount) apiv1.ReasonCount { return apiv1.ReasonCount(c) }),
+		FaceFailures:  convert(st.FaceFailures, func(c store.ReasonCount) apiv1.ReasonCount { return apiv1.ReasonCount(c) }),
+		Cities: convert(st.Cities, func(c store.CityCount) apiv1.CityCount {
+			out := apiv1.CityCount{Code: c.Code, Count: c.Count}
+			if ct, ok := s.Cities.City(c.Code); ok {
+				out.Name = ct.Name
+			}
+			return out
+		}),
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"from": from, "to": to, "bucket": r.URL.Query().Get("bucket"),
-		"issuance": nonNil(st.Issuance), "verifications": nonNil(st.Verifications),
-		"failures": nonNil(st.Failures), "face_failures": nonNil(st.FaceFailures), "cities": cities,
-	})
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
-// nonNil renders an empty list as [] rather than null.
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
+// convert maps a list to its API type; an empty list renders as [], not
+// null.
+func convert[S, T any](in []S, f func(S) T) []T {
+	out := make([]T, len(in))
+	for i, v := range in {
+		out[i] = f(v)
 	}
-	return s
+	return out
 }
 
 func (s *Server) createStaff(w http.ResponseWriter, r *http.Request, p principal) error {
-	var in struct {
-		Username    string `json:"username"`
-		Password    string `json:"password"`
-		Role        string `json:"role"`
-		StationCode string `json:"station_code"`
-	}
+	var in apiv1.CreateStaffRequest
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
@@ -150,7 +149,7 @@ func (s *Server) createStaff(w http.ResponseWriter, r *http.Request, p principal
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"account": s.accountJSON(a, false)})
+	writeJSON(w, http.StatusCreated, apiv1.AccountResponse{Account: s.account(a, false)})
 	return nil
 }
 
@@ -159,28 +158,16 @@ func (s *Server) listStaff(w http.ResponseWriter, r *http.Request, _ principal) 
 	if err != nil {
 		return err
 	}
-	out := make([]map[string]any, 0, len(list))
-	for _, a := range list {
-		out = append(out, s.accountJSON(a, false))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"staff": out})
+	writeJSON(w, http.StatusOK, apiv1.StaffList{Staff: convert(list, func(a store.Account) apiv1.Account { return s.account(a, false) })})
 	return nil
 }
 
-func terminalJSON(t store.Terminal) map[string]any {
-	out := map[string]any{"id": t.ID, "name": t.Name, "station_code": t.StationCode, "offline": t.Offline, "created_at": t.CreatedAt}
-	if !t.RevokedAt.IsZero() {
-		out["revoked_at"] = t.RevokedAt
-	}
-	return out
+func terminal(t store.Terminal) apiv1.Terminal {
+	return apiv1.Terminal{ID: t.ID, Name: t.Name, StationCode: t.StationCode, Offline: t.Offline, CreatedAt: t.CreatedAt, RevokedAt: t.RevokedAt}
 }
 
 func (s *Server) createTerminal(w http.ResponseWriter, r *http.Request, p principal) error {
-	var in struct {
-		Name        string `json:"name"`
-		StationCode string `json:"station_code"`
-		Offline     bool   `json:"offline"`
-	}
+	var in apiv1.CreateTerminalRequest
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
@@ -188,7 +175,7 @@ func (s *Server) createTerminal(w http.ResponseWriter, r *http.Request, p princi
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"terminal": terminalJSON(nt.Terminal), "api_key": nt.APIKey})
+	writeJSON(w, http.StatusCreated, apiv1.NewTerminal{Terminal: terminal(nt.Terminal), APIKey: nt.APIKey})
 	return nil
 }
 
@@ -197,11 +184,7 @@ func (s *Server) listTerminals(w http.ResponseWriter, r *http.Request, _ princip
 	if err != nil {
 		return err
 	}
-	out := make([]map[string]any, 0, len(list))
-	for _, t := range list {
-		out = append(out, terminalJSON(t))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"terminals": out})
+	writeJSON(w, http.StatusOK, apiv1.Terminals{Terminals: convert(list, terminal)})
 	return nil
 }
 
@@ -214,9 +197,7 @@ func (s *Server) revokeTerminal(w http.ResponseWriter, r *http.Request, p princi
 }
 
 func (s *Server) revokeCertificate(w http.ResponseWriter, r *http.Request, p principal) error {
-	var in struct {
-		Reason string `json:"reason"`
-	}
+	var in apiv1.RevokeRequest
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
@@ -224,9 +205,9 @@ func (s *Server) revokeCertificate(w http.ResponseWriter, r *http.Request, p pri
 	if err != nil {
 		return err
 	}
-	out := s.certificateJSON(c)
-	out["revoke_reason"] = c.RevokeReason
-	writeJSON(w, http.StatusOK, map[string]any{"certificate": out})
+	out := s.certificate(c)
+	out.RevokeReason = c.RevokeReason
+	writeJSON(w, http.StatusOK, apiv1.CertificateResponse{Certificate: out})
 	return nil
 }
 
@@ -244,11 +225,9 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, _ principal) 
 	if err != nil {
 		return err
 	}
-	out := make([]map[string]any, 0, len(entries))
-	for _, e := range entries {
-		out = append(out, map[string]any{"id": e.ID, "at": e.At, "actor": e.Actor, "action": e.Action, "object": e.Object, "detail": rawJSON(e.Detail)})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"entries": out})
+	writeJSON(w, http.StatusOK, apiv1.AuditEntries{Entries: convert(entries, func(e audit.Entry) apiv1.AuditEntry {
+		return apiv1.AuditEntry{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action, Object: e.Object, Detail: rawJSON(e.Detail)}
+	})})
 	return nil
 }
 
@@ -260,9 +239,9 @@ func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request, _ principal
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"ok": rep.FirstBad == nil, "entries": rep.Entries, "pending": rep.Pending}
-	if rep.FirstBad != nil {
-		out["first_bad"] = map[string]any{"seq": rep.FirstBad.Seq, "entry_id": rep.FirstBad.EntryID, "reason": rep.FirstBad.Reason}
+	out := apiv1.AuditCheck{OK: rep.FirstBad == nil, Entries: rep.Entries, Pending: rep.Pending}
+	if b := rep.FirstBad; b != nil {
+		out.FirstBad = &apiv1.AuditBreak{Seq: b.Seq, EntryID: b.EntryID, Reason: b.Reason}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

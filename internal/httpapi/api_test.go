@@ -30,6 +30,7 @@ import (
 	"tempid/internal/credential"
 	"tempid/internal/face"
 	"tempid/internal/face/facetest"
+	"tempid/internal/httpapi/apiv1"
 	"tempid/internal/idnumber"
 	"tempid/internal/keys"
 	"tempid/internal/metrics"
@@ -125,21 +126,31 @@ func (a *app) client() *client {
 	return &client{a: a, http: &http.Client{Jar: jar}, device: key, origin: a.srv.URL}
 }
 
+// answer is what the server sent: problem is the RFC 9457 document of a
+// refusal; a success is read with as, into its API type.
 type answer struct {
-	status int
-	header http.Header
-	body   map[string]any
-	raw    []byte
+	status  int
+	header  http.Header
+	problem map[string]any
+	raw     []byte
 }
 
-func (r answer) code() string { s, _ := r.body["code"].(string); return s }
-
-func (r answer) obj(path ...string) map[string]any {
-	m := r.body
-	for _, p := range path {
-		m, _ = m[p].(map[string]any)
+func newAnswer(resp *http.Response) answer {
+	raw, _ := io.ReadAll(resp.Body)
+	out := answer{status: resp.StatusCode, header: resp.Header, raw: raw}
+	if resp.StatusCode >= 300 {
+		json.Unmarshal(raw, &out.problem)
 	}
-	return m
+	return out
+}
+
+func (r answer) code() string { s, _ := r.problem["code"].(string); return s }
+
+// as reads a successful answer into its API type (apiv1).
+func as[T any](r answer) T {
+	var v T
+	json.Unmarshal(r.raw, &v)
+	return v
 }
 
 func (c *client) do(method, path, contentType string, body []byte) answer {
@@ -162,12 +173,7 @@ func (c *client) do(method, path, contentType string, body []byte) answer {
 		c.a.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	out := answer{status: resp.StatusCode, header: resp.Header, raw: raw}
-	if len(raw) > 0 {
-		json.Unmarshal(raw, &out.body)
-	}
-	return out
+	return newAnswer(resp)
 }
 
 func (c *client) json(method, path string, v any) answer {
@@ -232,7 +238,7 @@ func (c *client) login(user, password string) answer {
 	c.a.t.Helper()
 	r := c.json("POST", "/api/v1/session", map[string]any{"username": user, "password": password})
 	if r.status == 200 {
-		c.csrf, _ = r.body["csrf_token"].(string)
+		c.csrf = as[apiv1.Session](r).CSRFToken
 	}
 	return r
 }
@@ -245,12 +251,11 @@ func (c *client) faceCheck(p person, img []byte) (string, answer) {
 	c.a.t.Helper()
 	r := c.json("POST", "/api/v1/face-checks", map[string]any{"purpose": "apply", "subject": map[string]any{"name": p.name, "id_number": p.id.String()}, "device_key": c.jwk(), "consent": true})
 	c.want(r, 201, "")
-	fc := r.obj("face_check")
-	if fc["status"] != "pending" {
-		c.a.t.Errorf("a new face check is %v, want pending", fc["status"])
+	fc := as[apiv1.FaceCheckResponse](r).FaceCheck
+	if fc.Status != "pending" {
+		c.a.t.Errorf("a new face check is %v, want pending", fc.Status)
 	}
-	id := fc["id"].(string)
-	return id, c.do("POST", fc["capture_url"].(string), "image/jpeg", img)
+	return fc.ID, c.do("POST", fc.CaptureURL, "image/jpeg", img)
 }
 
 func (c *client) apply(p person, check string) answer {
@@ -270,41 +275,42 @@ func TestPassengerJourney(t *testing.T) {
 
 		sess := c.json("GET", "/api/v1/session", nil)
 		c.want(sess, 200, "")
-		if got, want := sess.obj("account")["id_number"], me.id.String(); got != want {
+		if got, want := as[apiv1.Session](sess).Account.IDNumber, me.id.String(); got != want {
 			t.Errorf("session id_number %v, want the account's own %v", got, want)
 		}
 
 		check, capture := c.faceCheck(me, facetest.SampleJPEG())
 		c.want(capture, 200, "")
-		if got, want := capture.obj("face_check")["status"], "passed"; got != want {
+		if got, want := as[apiv1.FaceCheckResponse](capture).FaceCheck.Status, "passed"; got != want {
 			t.Fatalf("face check %v (%s), want %v", got, capture.raw, want)
 		}
 		r := c.apply(me, check)
 		c.want(r, 201, "")
-		cert := r.obj("certificate")
-		if got, want := cert["status"], "active"; got != want {
+		applied := as[apiv1.Applied](r)
+		cert := applied.Certificate
+		if got, want := cert.Status, "active"; got != want {
 			t.Errorf("status %v, want %v", got, want)
 		}
-		if got, want := r.obj("certificate", "holder")["id_number_masked"], me.id.Masked(); got != want {
+		if got, want := cert.Holder.IDNumberMasked, me.id.Masked(); got != want {
 			t.Errorf("holder %v, want %v", got, want)
 		}
-		if got, want := r.obj("certificate", "city")["name"], "广州市"; got != want {
+		if got, want := cert.City.Name, "广州市"; got != want {
 			t.Errorf("city %v, want %v", got, want)
 		}
-		if got, want := r.obj("quota")["used"], 1.0; got != want {
+		if got, want := applied.Quota.Used, 1; got != want {
 			t.Errorf("quota used %v, want %v", got, want)
 		}
 		q := c.json("GET", "/api/v1/quota", nil)
 		c.want(q, 200, "")
-		if got, want := q.obj("quota")["remaining"], 2.0; got != want {
+		if got, want := as[apiv1.QuotaResponse](q).Quota.Remaining, 2; got != want {
 			t.Errorf("remaining %v, want %v", got, want)
 		}
 		list := c.json("GET", "/api/v1/certificates", nil)
 		c.want(list, 200, "")
-		if n := len(list.body["certificates"].([]any)); n != 1 {
+		if n := len(as[apiv1.Certificates](list).Certificates); n != 1 {
 			t.Errorf("%d certificates listed, want 1", n)
 		}
-		c.want(c.json("GET", "/api/v1/certificates/"+cert["id"].(string), nil), 200, "")
+		c.want(c.json("GET", "/api/v1/certificates/"+cert.ID, nil), 200, "")
 
 		// The same check cannot issue twice.
 		c.want(c.apply(me, check), 409, "face_check_used")
@@ -312,14 +318,16 @@ func TestPassengerJourney(t *testing.T) {
 		check2, _ := c.faceCheck(me, facetest.SampleJPEG())
 		refused := c.apply(me, check2)
 		c.want(refused, 409, "active_certificate_exists")
-		if refused.body["renewable_at"] == nil {
+		if refused.problem["renewable_at"] == nil {
 			t.Error("no renewable_at member")
 		}
 		// The pass shows codes that a gate accepts.
-		passB64, _ := r.obj("pass")["pass"].(string)
-		passBytes, err := base64.RawURLEncoding.DecodeString(passB64)
+		if applied.Pass == nil {
+			t.Fatalf("no pass in the answer: %s", r.raw)
+		}
+		passBytes, err := base64.RawURLEncoding.DecodeString(applied.Pass.Pass)
 		if err != nil || len(passBytes) == 0 {
-			t.Fatalf("no pass in the answer: %v", r.body["pass"])
+			t.Fatalf("no pass in the answer: %v", applied.Pass)
 		}
 		code, err := credential.MakeCode(passBytes, credential.StepAt(a.clock.Now()), c.device, rand.Reader)
 		if err != nil {
@@ -358,7 +366,7 @@ func TestPassengerJourney(t *testing.T) {
 				t.Errorf("metrics lack %s", want)
 			}
 		}
-		if strings.Contains(text, me.id.String()) || strings.Contains(text, me.name) || strings.Contains(text, cert["id"].(string)) {
+		if strings.Contains(text, me.id.String()) || strings.Contains(text, me.name) || strings.Contains(text, cert.ID) {
 			t.Error("metrics hold personal data or identifiers")
 		}
 	})
@@ -389,15 +397,15 @@ func TestCaptureWithoutAFaceFailsAndUsesNoQuota(t *testing.T) {
 		c.signUp(me)
 		check, capture := c.faceCheck(me, noFace)
 		c.want(capture, 200, "")
-		if got, want := capture.obj("face_check")["status"], "failed"; got != want {
+		if got, want := as[apiv1.FaceCheckResponse](capture).FaceCheck.Status, "failed"; got != want {
 			t.Fatalf("status %v, want %v", got, want)
 		}
-		if got, want := capture.obj("face_check")["reason"], "no_face"; got != want {
+		if got, want := as[apiv1.FaceCheckResponse](capture).FaceCheck.Reason, "no_face"; got != want {
 			t.Errorf("reason %v, want %v", got, want)
 		}
 		c.want(c.apply(me, check), 409, "face_check_not_passed")
 		q := c.json("GET", "/api/v1/quota", nil)
-		if got := q.obj("quota")["used"]; got != 0.0 {
+		if got := as[apiv1.QuotaResponse](q).Quota.Used; got != 0 {
 			t.Errorf("quota used %v after a failed face check", got)
 		}
 		// A capture for a check that already has a result changes nothing.
@@ -450,8 +458,8 @@ func TestBadFaceCheckRequestsChangeNothing(t *testing.T) {
 
 		// Captures: not an image, too large, someone else's check, an
 		// expired check.
-		check := c.json("POST", "/api/v1/face-checks", start(nil)).obj("face_check")["id"].(string)
-		check2 := c.json("POST", "/api/v1/face-checks", start(nil)).obj("face_check")["id"].(string)
+		check := as[apiv1.FaceCheckResponse](c.json("POST", "/api/v1/face-checks", start(nil))).FaceCheck.ID
+		check2 := as[apiv1.FaceCheckResponse](c.json("POST", "/api/v1/face-checks", start(nil))).FaceCheck.ID
 		other := a.client()
 		other.signUp(newPerson("赵六"))
 		before = entries()
@@ -536,10 +544,10 @@ func TestAccountsSeeOnlyTheirOwnCertificates(t *testing.T) {
 		alice.signUp(pa)
 		bob.signUp(pb)
 		check, _ := alice.faceCheck(pa, facetest.SampleJPEG())
-		id := alice.apply(pa, check).obj("certificate")["id"].(string)
+		id := as[apiv1.Applied](alice.apply(pa, check)).Certificate.ID
 		bob.want(bob.json("GET", "/api/v1/certificates/"+id, nil), 404, "not_found")
 		bob.want(bob.json("GET", "/api/v1/quota?id_number="+pa.id.String(), nil), 404, "not_found")
-		if list := bob.json("GET", "/api/v1/certificates", nil); len(list.body["certificates"].([]any)) != 0 {
+		if list := bob.json("GET", "/api/v1/certificates", nil); len(as[apiv1.Certificates](list).Certificates) != 0 {
 			t.Error("bob lists alice's certificate")
 		}
 		viewBody := map[string]any{"purpose": "view", "certificate_id": id, "device_key": bob.jwk(), "consent": true}
@@ -589,8 +597,8 @@ func TestLoginDoesNotTellWhichUsernamesExistAndIsThrottled(t *testing.T) {
 		unknownUser := c.json("POST", "/api/v1/session", map[string]any{"username": "unknown", "password": "wrong password!"})
 		c.want(wrongPassword, 401, "unauthenticated")
 		c.want(unknownUser, 401, "unauthenticated")
-		if wrongPassword.body["detail"] != unknownUser.body["detail"] {
-			t.Errorf("different messages: %q and %q", wrongPassword.body["detail"], unknownUser.body["detail"])
+		if wrongPassword.problem["detail"] != unknownUser.problem["detail"] {
+			t.Errorf("different messages: %q and %q", wrongPassword.problem["detail"], unknownUser.problem["detail"])
 		}
 		for range 9 {
 			c.json("POST", "/api/v1/session", map[string]any{"username": "known", "password": "wrong password!"})
@@ -612,8 +620,8 @@ func TestTerminalKeysAuthenticateUntilRevoked(t *testing.T) {
 		admin := a.admin()
 		r := admin.json("POST", "/api/v1/admin/terminals", map[string]any{"name": "Gate 1", "station_code": "BJP", "offline": true})
 		admin.want(r, 201, "")
-		key := r.body["api_key"].(string)
-		id := r.obj("terminal")["id"].(string)
+		key := as[apiv1.NewTerminal](r).APIKey
+		id := as[apiv1.NewTerminal](r).Terminal.ID
 
 		gate := a.client()
 		gate.origin = ""
@@ -625,12 +633,10 @@ func TestTerminalKeysAuthenticateUntilRevoked(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			out := answer{status: resp.StatusCode}
-			json.NewDecoder(resp.Body).Decode(&out.body)
-			return out
+			return newAnswer(resp)
 		}
-		if r := bearer(); r.status != 200 || r.obj("terminal")["station_code"] != "BJP" {
-			t.Fatalf("terminal key refused: %d %v", r.status, r.body)
+		if r := bearer(); r.status != 200 || as[apiv1.Verifier](r).Terminal == nil || as[apiv1.Verifier](r).Terminal.StationCode != "BJP" {
+			t.Fatalf("terminal key refused: %d %s", r.status, r.raw)
 		}
 		// A passenger session may not verify.
 		p := a.client()
@@ -640,7 +646,7 @@ func TestTerminalKeysAuthenticateUntilRevoked(t *testing.T) {
 
 		admin.want(admin.json("POST", "/api/v1/admin/terminals/"+id+"/revoke", nil), 204, "")
 		if r := bearer(); r.status != 401 || r.code() != "unauthenticated" {
-			t.Errorf("revoked key: %d %v", r.status, r.body)
+			t.Errorf("revoked key: %d %s", r.status, r.raw)
 		}
 		stored, _ := s.Terminals(ctx)
 		for _, tm := range stored {
@@ -735,35 +741,34 @@ func TestAdminSearchesRevokesAndReadsTheAudit(t *testing.T) {
 		me := newPerson("吴十")
 		c.signUp(me)
 		check, _ := c.faceCheck(me, facetest.SampleJPEG())
-		id := c.apply(me, check).obj("certificate")["id"].(string)
+		id := as[apiv1.Applied](c.apply(me, check)).Certificate.ID
 
 		found := admin.json("GET", "/api/v1/admin/certificates?id_number="+me.id.String(), nil)
 		admin.want(found, 200, "")
-		if list := found.body["certificates"].([]any); len(list) != 1 || list[0].(map[string]any)["id"] != id {
-			t.Fatalf("search found %v", found.body)
+		if list := as[apiv1.Certificates](found).Certificates; len(list) != 1 || list[0].ID != id {
+			t.Fatalf("search found %s", found.raw)
 		}
 		admin.want(admin.json("GET", "/api/v1/admin/certificates?id_number=12345", nil), 400, "invalid_id_number")
 		admin.want(admin.json("POST", "/api/v1/admin/certificates/"+id+"/revoke", map[string]any{}), 400, "validation_failed")
 		r := admin.json("POST", "/api/v1/admin/certificates/"+id+"/revoke", map[string]any{"reason": "reported stolen"})
 		admin.want(r, 200, "")
-		if got, want := r.obj("certificate")["status"], "revoked"; got != want {
+		if got, want := as[apiv1.CertificateResponse](r).Certificate.Status, "revoked"; got != want {
 			t.Errorf("status %v, want %v", got, want)
 		}
-		if got := c.json("GET", "/api/v1/certificates/"+id, nil).obj("certificate")["status"]; got != "revoked" {
+		if got := as[apiv1.CertificateResponse](c.json("GET", "/api/v1/certificates/"+id, nil)).Certificate.Status; got != "revoked" {
 			t.Errorf("the passenger sees %v", got)
 		}
 		stats := admin.json("GET", "/api/v1/admin/stats?bucket=hour", nil)
 		admin.want(stats, 200, "")
-		if cities := stats.body["cities"].([]any); len(cities) != 1 || cities[0].(map[string]any)["name"] != "广州市" {
-			t.Errorf("cities %v", stats.body["cities"])
+		if cities := as[apiv1.Stats](stats).Cities; len(cities) != 1 || cities[0].Name != "广州市" {
+			t.Errorf("cities %v", cities)
 		}
 		audit := admin.json("GET", "/api/v1/admin/audit?limit=1000", nil)
 		admin.want(audit, 200, "")
 		actions := map[string]bool{}
-		for _, e := range audit.body["entries"].([]any) {
-			entry := e.(map[string]any)
-			actions[entry["action"].(string)] = true
-			if strings.Contains(fmt.Sprint(entry), me.id.String()) {
+		for _, entry := range as[apiv1.AuditEntries](audit).Entries {
+			actions[entry.Action] = true
+			if strings.Contains(entry.Object+string(entry.Detail), me.id.String()) {
 				t.Errorf("an audit entry holds the full ID number: %v", entry)
 			}
 		}
@@ -774,8 +779,8 @@ func TestAdminSearchesRevokesAndReadsTheAudit(t *testing.T) {
 		}
 		v := admin.json("GET", "/api/v1/admin/audit/verify", nil)
 		admin.want(v, 200, "")
-		if v.body["ok"] != true {
-			t.Errorf("audit verify: %v", v.body)
+		if !as[apiv1.AuditCheck](v).OK {
+			t.Errorf("audit verify: %s", v.raw)
 		}
 		c.want(c.json("GET", "/api/v1/admin/audit", nil), 403, "forbidden")
 	})
@@ -788,7 +793,7 @@ func (c *client) passedCheck(p person) string {
 	ctx := context.Background()
 	sess := c.json("GET", "/api/v1/session", nil)
 	c.want(sess, 200, "")
-	me := sess.obj("account")["id"].(string)
+	me := as[apiv1.Session](sess).Account.ID
 	iss := c.a.accounts.Issuance
 	key, _ := credential.CompressDeviceKey(&c.device.PublicKey)
 	hash := credential.DeviceKeyHash(key)
@@ -857,7 +862,7 @@ func TestQuotaRaceOverHTTP(t *testing.T) {
 			t.Errorf("%d certificates issued, want exactly 1", issued)
 		}
 		q := own.json("GET", "/api/v1/quota", nil)
-		if got := q.obj("quota")["used"]; got != 3.0 {
+		if got := as[apiv1.QuotaResponse](q).Quota.Used; got != 3 {
 			t.Errorf("quota used %v, want 3", got)
 		}
 	})

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"mime"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"tempid/internal/accounts"
 	"tempid/internal/face"
 	"tempid/internal/facecheck"
+	"tempid/internal/httpapi/apiv1"
 	"tempid/internal/issuance"
 	"tempid/internal/problem"
 	"tempid/internal/store"
@@ -35,20 +35,15 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.staffRoutes(mux)
 }
 
-// accountJSON is an account as its owner sees it: a passenger's own full
-// name and ID number are included, to pre-fill applications.
-func (s *Server) accountJSON(a store.Account, withIdentity bool) map[string]any {
-	out := map[string]any{
-		"id": a.ID, "username": a.Username, "role": a.Role, "created_at": a.CreatedAt,
-	}
-	if a.StationCode != "" {
-		out["station_code"] = a.StationCode
-	}
+// account is an account as the API shows it; withIdentity adds a
+// passenger's own full name and ID number, to pre-fill applications.
+func (s *Server) account(a store.Account, withIdentity bool) apiv1.Account {
+	out := apiv1.Account{ID: a.ID, Username: a.Username, Role: a.Role, CreatedAt: a.CreatedAt, StationCode: a.StationCode}
 	if a.Role == store.RolePassenger {
-		out["name_masked"], out["id_number_masked"] = a.NameMasked, a.IDMasked
+		out.NameMasked, out.IDNumberMasked = a.NameMasked, a.IDMasked
 		if withIdentity {
 			if name, id, err := s.Accounts.Identity(a); err == nil {
-				out["name"], out["id_number"] = name, id
+				out.Name, out.IDNumber = name, id
 			}
 		}
 	}
@@ -56,13 +51,7 @@ func (s *Server) accountJSON(a store.Account, withIdentity bool) map[string]any 
 }
 
 func (s *Server) signUp(w http.ResponseWriter, r *http.Request, _ principal) error {
-	var in struct {
-		Username string `json:"username"`
-		Password string `json:"password"`
-		Name     string `json:"name"`
-		IDNumber string `json:"id_number"`
-		Phone    string `json:"phone"`
-	}
+	var in apiv1.SignUpRequest
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
@@ -70,7 +59,7 @@ func (s *Server) signUp(w http.ResponseWriter, r *http.Request, _ principal) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"account": s.accountJSON(a, false)})
+	writeJSON(w, http.StatusCreated, apiv1.AccountResponse{Account: s.account(a, false)})
 	return nil
 }
 
@@ -85,10 +74,7 @@ func clientIP(r *http.Request) string {
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request, _ principal) error {
-	var in struct {
-		Username string `json:"username"`
-		Password string `json:"password"`
-	}
+	var in apiv1.LoginRequest
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
@@ -108,13 +94,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ principal) erro
 		}
 	}
 	s.setSession(w, r, li.Token, li.Session.ExpiresAt)
-	writeJSON(w, http.StatusOK, map[string]any{"account": s.accountJSON(li.Account, true), "csrf_token": li.Session.CSRFToken})
+	writeJSON(w, http.StatusOK, apiv1.Session{Account: s.account(li.Account, true), CSRFToken: li.Session.CSRFToken})
 	return nil
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request, p principal) error {
-	writeJSON(w, http.StatusOK, map[string]any{
-		"account": s.accountJSON(p.account, true), "csrf_token": p.session.CSRFToken, "expires_at": p.session.ExpiresAt,
+	writeJSON(w, http.StatusOK, apiv1.Session{
+		Account: s.account(p.account, true), CSRFToken: p.session.CSRFToken, ExpiresAt: p.session.ExpiresAt,
 	})
 	return nil
 }
@@ -134,31 +120,27 @@ func (s *Server) locate(w http.ResponseWriter, r *http.Request, _ principal) err
 	if err1 != nil || err2 != nil || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
 		return problem.New(problem.ValidationFailed, "lat and lon: a WGS-84 position in degrees")
 	}
-	var city any
+	var out apiv1.Located
 	if c, ok := s.Cities.Locate(lat, lon); ok {
-		city = c
+		out.City = &apiv1.City{Code: c.Code, Name: c.Name, Province: c.Province}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"city": city})
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (s *Server) cities(w http.ResponseWriter, r *http.Request, _ principal) error {
 	w.Header().Set("Cache-Control", "public, max-age=86400")
-	writeJSON(w, http.StatusOK, map[string]any{"cities": s.Cities.Cities()})
+	all := s.Cities.Cities()
+	out := apiv1.Cities{Cities: make([]apiv1.City, len(all))}
+	for i, c := range all {
+		out.Cities[i] = apiv1.City(c)
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (s *Server) startFaceCheck(w http.ResponseWriter, r *http.Request, p principal) error {
-	var in struct {
-		Purpose string `json:"purpose"`
-		Subject *struct {
-			Name     string `json:"name"`
-			IDNumber string `json:"id_number"`
-		} `json:"subject"`
-		CertificateID string          `json:"certificate_id"`
-		DeviceKey     json.RawMessage `json:"device_key"`
-		Consent       bool            `json:"consent"`
-	}
+	var in apiv1.FaceCheckRequest
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
@@ -173,9 +155,9 @@ func (s *Server) startFaceCheck(w http.ResponseWriter, r *http.Request, p princi
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"face_check": map[string]any{
-		"id": f.ID, "status": f.Status, "provider": f.Provider, "purpose": f.Purpose,
-		"capture_url": "/api/v1/face-checks/" + f.ID + "/capture", "expires_at": f.ExpiresAt,
+	writeJSON(w, http.StatusCreated, apiv1.FaceCheckResponse{FaceCheck: apiv1.FaceCheck{
+		ID: f.ID, Status: f.Status, Provider: f.Provider, Purpose: f.Purpose,
+		CaptureURL: "/api/v1/face-checks/" + f.ID + "/capture", ExpiresAt: f.ExpiresAt,
 	}})
 	return nil
 }
@@ -197,46 +179,37 @@ func (s *Server) captureFaceCheck(w http.ResponseWriter, r *http.Request, p prin
 	if s.Metrics != nil {
 		s.Metrics.FaceChecks.WithLabelValues(f.Status, f.Reason).Inc()
 	}
-	out := map[string]any{"id": f.ID, "status": f.Status}
-	if f.Reason != "" {
-		out["reason"] = f.Reason
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"face_check": out})
+	writeJSON(w, http.StatusOK, apiv1.FaceCheckResponse{FaceCheck: apiv1.FaceCheck{ID: f.ID, Status: f.Status, Reason: f.Reason}})
 	return nil
 }
 
-// certificateJSON renders a certificate with masked data only.
-func (s *Server) certificateJSON(c store.Certificate) map[string]any {
-	city := map[string]any{"code": c.CityCode, "name": ""}
+// certificate renders a certificate with masked data only.
+func (s *Server) certificate(c store.Certificate) apiv1.Certificate {
+	city := apiv1.CertificateCity{Code: c.CityCode}
 	if s.Cities != nil {
 		if ct, ok := s.Cities.City(c.CityCode); ok {
-			city["name"] = ct.Name
+			city.Name = ct.Name
 		}
 	}
-	return map[string]any{
-		"id":           c.ID,
-		"status":       c.StatusAt(s.Clock.Now()),
-		"holder":       map[string]any{"name_masked": c.NameMasked, "id_number_masked": c.IDMasked},
-		"city":         city,
-		"issued_at":    c.IssuedAt,
-		"expires_at":   c.ExpiresAt,
-		"renewable_at": s.Issuance.RenewableAt(c),
+	return apiv1.Certificate{
+		ID:          c.ID,
+		Status:      c.StatusAt(s.Clock.Now()),
+		Holder:      apiv1.Holder{NameMasked: c.NameMasked, IDNumberMasked: c.IDMasked},
+		City:        city,
+		IssuedAt:    c.IssuedAt,
+		ExpiresAt:   c.ExpiresAt,
+		RenewableAt: s.Issuance.RenewableAt(c),
 	}
 }
 
-func passJSON(p *issuance.PassOutput, step time.Duration) map[string]any {
-	return map[string]any{
-		"pass": b64url(p.Bytes), "not_before": p.NotBefore, "not_after": p.NotAfter, "step_seconds": int(step / time.Second),
-	}
+func pass(p *issuance.PassOutput, step time.Duration) apiv1.Pass {
+	return apiv1.Pass{Pass: b64url(p.Bytes), NotBefore: p.NotBefore, NotAfter: p.NotAfter, StepSeconds: int(step / time.Second)}
 }
+
+func quota(q issuance.Quota) apiv1.Quota { return apiv1.Quota(q) }
 
 func (s *Server) applyCertificate(w http.ResponseWriter, r *http.Request, p principal) error {
-	var in struct {
-		FaceCheckID string `json:"face_check_id"`
-		Name        string `json:"name"`
-		IDNumber    string `json:"id_number"`
-		CityCode    string `json:"city_code"`
-	}
+	var in apiv1.ApplyRequest
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
@@ -253,9 +226,10 @@ func (s *Server) applyCertificate(w http.ResponseWriter, r *http.Request, p prin
 			s.Metrics.PassesIssued.Inc()
 		}
 	}
-	out := map[string]any{"certificate": s.certificateJSON(res.Certificate), "quota": res.Quota}
+	out := apiv1.Applied{Certificate: s.certificate(res.Certificate), Quota: quota(res.Quota)}
 	if res.Pass != nil {
-		out["pass"] = passJSON(res.Pass, s.Policy.StepDuration)
+		p := pass(res.Pass, s.Policy.StepDuration)
+		out.Pass = &p
 	}
 	writeJSON(w, http.StatusCreated, out)
 	return nil
@@ -273,11 +247,11 @@ func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request, p prin
 	if err != nil {
 		return err
 	}
-	list := make([]map[string]any, 0, len(certs))
+	out := apiv1.Certificates{Month: m.String(), Certificates: make([]apiv1.Certificate, 0, len(certs))}
 	for _, c := range certs {
-		list = append(list, s.certificateJSON(c))
+		out.Certificates = append(out.Certificates, s.certificate(c))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"month": m.String(), "certificates": list})
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -296,7 +270,7 @@ func (s *Server) getCertificate(w http.ResponseWriter, r *http.Request, p princi
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"certificate": s.certificateJSON(c)})
+	writeJSON(w, http.StatusOK, apiv1.CertificateResponse{Certificate: s.certificate(c)})
 	return nil
 }
 
@@ -330,7 +304,7 @@ func (s *Server) getQuota(w http.ResponseWriter, r *http.Request, p principal) e
 	if q, err = s.Issuance.QuotaOf(r.Context(), subj.IDNumber); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"quota": q})
+	writeJSON(w, http.StatusOK, apiv1.QuotaResponse{Quota: quota(q)})
 	return nil
 }
 
@@ -338,9 +312,11 @@ func (s *Server) getQuota(w http.ResponseWriter, r *http.Request, p principal) e
 // for, so a terminal can check its API key.
 func (s *Server) getVerifier(w http.ResponseWriter, r *http.Request, p principal) error {
 	if p.terminal != nil {
-		writeJSON(w, http.StatusOK, map[string]any{"terminal": terminalJSON(*p.terminal)})
+		t := terminal(*p.terminal)
+		writeJSON(w, http.StatusOK, apiv1.Verifier{Terminal: &t})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"account": s.accountJSON(p.account, false)})
+	a := s.account(p.account, false)
+	writeJSON(w, http.StatusOK, apiv1.Verifier{Account: &a})
 	return nil
 }

@@ -149,13 +149,10 @@ func (s *Server) logger(r *http.Request) *slog.Logger {
 	return s.Log.With("request_id", requestID(r.Context()))
 }
 
-// rawJSON embeds stored JSON as is.
-type rawJSON string
-
-// MarshalJSON returns the stored JSON.
-func (r rawJSON) MarshalJSON() ([]byte, error) {
-	if r == "" {
-		return []byte("{}"), nil
+// rawJSON embeds stored JSON as is; nothing stored is an empty object.
+func rawJSON(s string) json.RawMessage {
+	if s == "" {
+		return json.RawMessage("{}")
 	}
-	return []byte(r), nil
+	return json.RawMessage(s)
 }

@@ -16,6 +16,7 @@ import (
 	"tempid/internal/accounts"
 	"tempid/internal/clock"
 	"tempid/internal/facecheck"
+	"tempid/internal/httpapi/apiv1"
 	"tempid/internal/issuance"
 	"tempid/internal/keys"
 	"tempid/internal/metrics"
@@ -71,7 +72,7 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	writeJSON(w, http.StatusOK, apiv1.Health{Status: "ok"})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -87,7 +88,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "database": s.Store.Dialect()})
+	writeJSON(w, http.StatusOK, apiv1.Health{Status: "ready", Database: s.Store.Dialect()})
 }
 
 type ctxKey int

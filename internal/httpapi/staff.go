@@ -5,11 +5,11 @@ import (
 	"net/http"
 	"time"
 
+	"tempid/internal/httpapi/apiv1"
 	"tempid/internal/issuance"
 	"tempid/internal/keys"
 	"tempid/internal/problem"
 	"tempid/internal/verification"
-	"tempid/internal/verify"
 )
 
 // bundleNextUpdate is how soon a terminal should fetch its next trust
@@ -37,9 +37,7 @@ func (s *Server) withKeys(h func(w http.ResponseWriter, r *http.Request, p princ
 }
 
 func (s *Server) newPass(w http.ResponseWriter, r *http.Request, p principal) error {
-	var in struct {
-		FaceCheckID string `json:"face_check_id"`
-	}
+	var in apiv1.PassRequest
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
@@ -50,16 +48,12 @@ func (s *Server) newPass(w http.ResponseWriter, r *http.Request, p principal) er
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"pass": passJSON(&out, s.Policy.StepDuration)})
+	writeJSON(w, http.StatusCreated, apiv1.PassResponse{Pass: pass(&out, s.Policy.StepDuration)})
 	return nil
 }
 
 func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request, p principal) error {
-	var in struct {
-		Code        string `json:"code"`
-		Operation   string `json:"operation"`
-		StationCode string `json:"station_code"`
-	}
+	var in apiv1.VerifyRequest
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
@@ -82,29 +76,21 @@ func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request, p principal)
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"verdict": "invalid", "replay": res.Replay, "verified_at": res.VerifiedAt}
+	out := apiv1.VerifyResponse{Verdict: apiv1.Invalid, Replay: res.Replay, VerifiedAt: res.VerifiedAt, PassNotAfter: res.PassNotAfter}
 	if res.Valid {
-		out["verdict"] = "valid"
+		out.Verdict = apiv1.Valid
 	} else {
-		out["reason"] = res.Reason
+		out.Reason = string(res.Reason)
 	}
 	if s.Metrics != nil {
-		reason, _ := out["reason"].(verify.Reason)
-		s.Metrics.Verifications.WithLabelValues(out["verdict"].(string), string(reason), in.Operation).Inc()
+		s.Metrics.Verifications.WithLabelValues(out.Verdict, out.Reason, in.Operation).Inc()
 	}
 	if c := res.Certificate; c != nil {
-		out["certificate"] = map[string]any{"id": c.ID, "status": c.StatusAt(res.VerifiedAt), "expires_at": c.ExpiresAt}
+		out.Certificate = &apiv1.VerifiedCertificate{ID: c.ID, Status: c.StatusAt(res.VerifiedAt), ExpiresAt: c.ExpiresAt}
 	}
 	if res.NameMasked != "" || res.IDMasked != "" {
 		// name is the masked name too: staff never see a full name (R6).
-		holder := map[string]any{"name": res.NameMasked, "name_masked": res.NameMasked, "id_number_masked": res.IDMasked}
-		if res.IDNumber != "" {
-			holder["id_number"] = res.IDNumber
-		}
-		out["holder"] = holder
-	}
-	if !res.PassNotAfter.IsZero() {
-		out["pass_not_after"] = res.PassNotAfter
+		out.Holder = &apiv1.Holder{Name: res.NameMasked, NameMasked: res.NameMasked, IDNumberMasked: res.IDMasked, IDNumber: res.IDNumber}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -141,17 +127,17 @@ func (s *Server) trustBundle(w http.ResponseWriter, r *http.Request, p principal
 
 func (s *Server) wellKnownKeys(w http.ResponseWriter, r *http.Request, _ principal) error {
 	published := s.Keys.Published(s.Clock.Now())
-	list := make([]map[string]any, 0, len(published))
+	out := apiv1.PublishedKeys{Keys: make([]apiv1.PublishedKey, 0, len(published))}
 	for _, k := range published {
-		list = append(list, map[string]any{
-			"kid": hex.EncodeToString(k.KID[:]), "alg": "Ed25519", "public_key": b64url(k.Public),
-			"not_before": k.NotBefore, "not_after": k.NotAfter,
+		out.Keys = append(out.Keys, apiv1.PublishedKey{
+			KID: hex.EncodeToString(k.KID[:]), Alg: "Ed25519", PublicKey: b64url(k.Public),
+			NotBefore: k.NotBefore, NotAfter: k.NotAfter,
 		})
 	}
 	// Five minutes: a key is published a day before it signs, so caches
 	// can never hide a signing key for long.
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	writeJSON(w, http.StatusOK, map[string]any{"keys": list})
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -163,8 +149,8 @@ func (s *Server) rotateKeys(w http.ResponseWriter, r *http.Request, p principal)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"key": map[string]any{"kid": k.KID, "not_before": k.NotBefore, "not_after": k.NotAfter}, "created": created,
+	writeJSON(w, http.StatusOK, apiv1.KeyRotation{
+		Key: apiv1.ScheduledKey{KID: k.KID, NotBefore: k.NotBefore, NotAfter: k.NotAfter}, Created: created,
 	})
 	return nil
 }

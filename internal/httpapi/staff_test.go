@@ -22,6 +22,7 @@ import (
 	"tempid/internal/cli"
 	"tempid/internal/credential"
 	"tempid/internal/face/facetest"
+	"tempid/internal/httpapi/apiv1"
 	"tempid/internal/keys"
 	"tempid/internal/store"
 	"tempid/internal/store/storetest"
@@ -60,15 +61,14 @@ func (a *credApp) holder(name string) *holder {
 	h.c.want(capture, 200, "")
 	r := h.c.apply(h.p, check)
 	h.c.want(r, 201, "")
-	h.certID = r.obj("certificate")["id"].(string)
+	h.certID = as[apiv1.Applied](r).Certificate.ID
 	h.setPass(r)
 	return h
 }
 
 func (h *holder) setPass(r answer) {
 	h.c.a.t.Helper()
-	b64, _ := r.obj("pass")["pass"].(string)
-	raw, err := base64.RawURLEncoding.DecodeString(b64)
+	raw, err := base64.RawURLEncoding.DecodeString(as[apiv1.PassResponse](r).Pass.Pass)
 	if err != nil || len(raw) == 0 {
 		h.c.a.t.Fatalf("no pass in %s", r.raw)
 	}
@@ -90,7 +90,7 @@ func (h *holder) viewCheck() string {
 	h.c.a.t.Helper()
 	r := h.c.json("POST", "/api/v1/face-checks", map[string]any{"purpose": "view", "certificate_id": h.certID, "device_key": h.c.jwk(), "consent": true})
 	h.c.want(r, 201, "")
-	id := r.obj("face_check")["id"].(string)
+	id := as[apiv1.FaceCheckResponse](r).FaceCheck.ID
 	h.c.want(h.c.do("POST", "/api/v1/face-checks/"+id+"/capture", "image/jpeg", facetest.SampleJPEG()), 200, "")
 	return id
 }
@@ -154,10 +154,7 @@ func (a *credApp) bearer(method, path, key string, body any) answer {
 		a.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	out := answer{status: resp.StatusCode, header: resp.Header, raw: raw}
-	json.Unmarshal(raw, &out.body)
-	return out
+	return newAnswer(resp)
 }
 
 func (a *credApp) verify(key, code, operation string) answer {
@@ -171,12 +168,12 @@ func wantVerdict(t *testing.T, r answer, verdict, reason string, replay bool) {
 	if r.status != 200 {
 		t.Fatalf("status %d (%s), want 200", r.status, r.raw)
 	}
-	gotReason, _ := r.body["reason"].(string)
-	if r.body["verdict"] != verdict || gotReason != reason || r.body["replay"] != replay {
+	v := as[apiv1.VerifyResponse](r)
+	if v.Verdict != verdict || v.Reason != reason || v.Replay != replay {
 		t.Fatalf("got %s, want verdict %s reason %q replay %v", r.raw, verdict, reason, replay)
 	}
-	if _, err := time.Parse(time.RFC3339, fmt.Sprint(r.body["verified_at"])); err != nil {
-		t.Errorf("verified_at %v", r.body["verified_at"])
+	if v.VerifiedAt.IsZero() {
+		t.Errorf("no verified_at in %s", r.raw)
 	}
 }
 
@@ -284,26 +281,30 @@ func TestOnlineVerification(t *testing.T) {
 				defer a.clock.Set(base)
 				r := a.verify(gate, code, tt.operation)
 				wantVerdict(t, r, tt.verdict, tt.reason, tt.replay)
+				v := as[apiv1.VerifyResponse](r)
 				if h == nil {
-					if r.body["holder"] != nil || r.body["certificate"] != nil {
+					if v.Holder != nil || v.Certificate != nil {
 						t.Errorf("holder or certificate shown for a code the issuer did not sign: %s", r.raw)
 					}
 					return
 				}
-				if got, want := r.obj("certificate")["id"], h.certID; got != want {
+				if v.Certificate == nil || v.Holder == nil {
+					t.Fatalf("no certificate or holder: %s", r.raw)
+				}
+				if got, want := v.Certificate.ID, h.certID; got != want {
 					t.Errorf("certificate %v, want %v", got, want)
 				}
-				holder := r.obj("holder")
-				if got, want := holder["id_number_masked"], h.p.id.Masked(); got != want {
+				holder := v.Holder
+				if got, want := holder.IDNumberMasked, h.p.id.Masked(); got != want {
 					t.Errorf("masked ID %v, want %v", got, want)
 				}
-				if holder["name"] != holder["name_masked"] || holder["name"] == h.p.name {
-					t.Errorf("holder name %v is not the masked name %v", holder["name"], holder["name_masked"])
+				if holder.Name != holder.NameMasked || holder.Name == h.p.name {
+					t.Errorf("holder name %v is not the masked name %v", holder.Name, holder.NameMasked)
 				}
-				if _, ok := holder["id_number"]; ok {
+				if holder.IDNumber != "" {
 					t.Errorf("the full ID number is shown for %s", tt.operation)
 				}
-				if tt.verdict == "valid" && r.body["pass_not_after"] == nil {
+				if tt.verdict == "valid" && v.PassNotAfter.IsZero() {
 					t.Error("no pass_not_after")
 				}
 			})
@@ -316,12 +317,12 @@ func TestOnlineVerification(t *testing.T) {
 				holders = append(holders, h)
 				r := a.verify(gate, h.code(base), op)
 				wantVerdict(t, r, "valid", "", false)
-				if got, want := r.obj("holder")["id_number"], h.p.id.String(); got != want {
-					t.Errorf("%s: id_number %v, want the full number", op, got)
+				if v := as[apiv1.VerifyResponse](r); v.Holder == nil || v.Holder.IDNumber != h.p.id.String() {
+					t.Errorf("%s: holder %+v, want the full number", op, v.Holder)
 				}
 				// An invalid code is never shown the full number.
 				r = a.verify(gate, h.code(base), op)
-				if _, ok := r.obj("holder")["id_number"]; ok || r.body["reason"] != "replayed" {
+				if v := as[apiv1.VerifyResponse](r); (v.Holder != nil && v.Holder.IDNumber != "") || v.Reason != "replayed" {
 					t.Errorf("%s replayed: %s", op, r.raw)
 				}
 			}
@@ -423,7 +424,7 @@ func TestPassesAfterAViewFaceCheck(t *testing.T) {
 		r := h.c.json("POST", "/api/v1/certificates/"+h.certID+"/passes", map[string]any{"face_check_id": check})
 		h.c.want(r, 201, "")
 		h.setPass(r)
-		if got := r.obj("pass")["step_seconds"]; got != 60.0 {
+		if got := as[apiv1.PassResponse](r).Pass.StepSeconds; got != 60 {
 			t.Errorf("step_seconds %v", got)
 		}
 		wantVerdict(t, a.verify(gate, h.code(a.clock.Now()), "entry"), "valid", "", false)
@@ -459,7 +460,7 @@ func TestASupersededCertificateIsSuperseded(t *testing.T) {
 		h.c.want(h.c.apply(h.p, check), 201, "")
 		r := a.verify(gate, old, "entry")
 		wantVerdict(t, r, "invalid", "superseded", false)
-		if got := r.obj("certificate")["status"]; got != "superseded" {
+		if got := as[apiv1.CertificateResponse](r).Certificate.Status; got != "superseded" {
 			t.Errorf("certificate status %v", got)
 		}
 	})
@@ -488,9 +489,9 @@ func TestTwoGatesScanningOneCodeAtOnceAcceptItOnce(t *testing.T) {
 			valid, replays := 0, 0
 			for _, r := range answers {
 				switch {
-				case r.status == 200 && r.body["verdict"] == "valid":
+				case r.status == 200 && as[apiv1.VerifyResponse](r).Verdict == "valid":
 					valid++
-				case r.status == 200 && r.body["reason"] == "replayed" && r.body["replay"] == true:
+				case r.status == 200 && as[apiv1.VerifyResponse](r).Reason == "replayed" && as[apiv1.VerifyResponse](r).Replay:
 					replays++
 				default:
 					t.Errorf("round %d: %d %s", round, r.status, r.raw)
@@ -512,19 +513,17 @@ func TestTrustBundleAndPublishedKeys(t *testing.T) {
 		if wk.status != 200 || wk.header.Get("Cache-Control") != "public, max-age=300" {
 			t.Fatalf("well-known: %d, Cache-Control %q", wk.status, wk.header.Get("Cache-Control"))
 		}
-		list, _ := wk.body["keys"].([]any)
+		list := as[apiv1.PublishedKeys](wk).Keys
 		if len(list) != 1 {
 			t.Fatalf("%d published keys, want 1: %s", len(list), wk.raw)
 		}
-		k := list[0].(map[string]any)
-		pub, err := base64.RawURLEncoding.DecodeString(fmt.Sprint(k["public_key"]))
-		if err != nil || k["alg"] != "Ed25519" || len(fmt.Sprint(k["kid"])) != 8 {
+		k := list[0]
+		pub, err := base64.RawURLEncoding.DecodeString(k.PublicKey)
+		if err != nil || k.Alg != "Ed25519" || len(k.KID) != 8 {
 			t.Fatalf("key %v", k)
 		}
 		kid := credential.KeyID(pub)
-		nb, _ := time.Parse(time.RFC3339, fmt.Sprint(k["not_before"]))
-		na, _ := time.Parse(time.RFC3339, fmt.Sprint(k["not_after"]))
-		pinned := []verify.IssuerKey{{KID: kid, Public: pub, NotBefore: nb, NotAfter: na}}
+		pinned := []verify.IssuerKey{{KID: kid, Public: pub, NotBefore: k.NotBefore, NotAfter: k.NotAfter}}
 
 		h := a.holder("陈一")
 		admin := a.staff(store.RoleAdmin)
@@ -605,10 +604,9 @@ func TestKeyRotationThroughTheAPI(t *testing.T) {
 		staff.want(staff.json("POST", "/api/v1/admin/keys/rotate", nil), 403, "forbidden")
 		r := admin.json("POST", "/api/v1/admin/keys/rotate", nil)
 		admin.want(r, 200, "")
-		newKID := fmt.Sprint(r.obj("key")["kid"])
-		signsFrom, err := time.Parse(time.RFC3339, fmt.Sprint(r.obj("key")["not_before"]))
-		if err != nil || signsFrom.Sub(a.clock.Now()) < 24*time.Hour {
-			t.Fatalf("the new key signs from %v (%v), less than a day ahead", signsFrom, err)
+		newKID, signsFrom := as[apiv1.KeyRotation](r).Key.KID, as[apiv1.KeyRotation](r).Key.NotBefore
+		if signsFrom.Sub(a.clock.Now()) < 24*time.Hour {
+			t.Fatalf("the new key signs from %v, less than a day ahead", signsFrom)
 		}
 		// Published at once: /.well-known and the next bundle.
 		if wk := a.bearer("GET", "/.well-known/tempid/keys", "", nil); !strings.Contains(string(wk.raw), newKID) {
@@ -753,11 +751,11 @@ func TestASimulatedDeviceMakesCodesFromTheCommandLine(t *testing.T) {
 		h := a.holder("沈一")
 		r := h.c.json("POST", "/api/v1/face-checks", map[string]any{"purpose": "view", "certificate_id": h.certID, "device_key": json.RawMessage(jwk), "consent": true})
 		h.c.want(r, 201, "")
-		check := r.obj("face_check")["id"].(string)
+		check := as[apiv1.FaceCheckResponse](r).FaceCheck.ID
 		h.c.want(h.c.do("POST", "/api/v1/face-checks/"+check+"/capture", "image/jpeg", facetest.SampleJPEG()), 200, "")
 		r = h.c.json("POST", "/api/v1/certificates/"+h.certID+"/passes", map[string]any{"face_check_id": check})
 		h.c.want(r, 201, "")
-		exit, code, errs := run(t, "code", "--pass", fmt.Sprint(r.obj("pass")["pass"]), "--device-key", keyFile)
+		exit, code, errs := run(t, "code", "--pass", as[apiv1.PassResponse](r).Pass.Pass, "--device-key", keyFile)
 		if exit != 0 {
 			t.Fatalf("code: exit %d %s", exit, errs)
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"tempid/internal/face/facetest"
+	"tempid/internal/httpapi/apiv1"
 	"tempid/internal/store"
 	"tempid/internal/store/storetest"
 	"tempid/internal/verification"
@@ -62,7 +63,7 @@ func TestAnswersKeepTheirBytes(t *testing.T) {
 		check("application", r, 201,
 			`{"certificate":{"city":{"code":"440100","name":"广州市"},"expires_at":"<time>","holder":{"id_number_masked":"`+p.id.Masked()+`","name_masked":"赵*"},"id":"<id>","issued_at":"<time>","renewable_at":"<time>","status":"active"},`+
 				`"pass":{"not_after":"<time>","not_before":"<time>","pass":"<pass>","step_seconds":60},"quota":{"month":"2030-05","used":1,"limit":3,"remaining":2,"resets_at":"<time>"}}`)
-		certID := r.obj("certificate")["id"].(string)
+		certID := as[apiv1.Applied](r).Certificate.ID
 		check("quota", c.json("GET", "/api/v1/quota", nil), 200,
 			`{"quota":{"month":"2030-05","used":1,"limit":3,"remaining":2,"resets_at":"<time>"}}`)
 		check("history", c.json("GET", "/api/v1/certificates?month=2030-05", nil), 200,
@@ -86,7 +87,7 @@ func TestAnswersKeepTheirBytes(t *testing.T) {
 		r = admin.json("POST", "/api/v1/admin/terminals", map[string]any{"name": "Gate 9", "station_code": "SHH", "offline": true})
 		check("new terminal", r, 201,
 			`{"api_key":"<api_key>","terminal":{"created_at":"<time>","id":"<id>","name":"Gate 9","offline":true,"station_code":"SHH"}}`)
-		admin.want(admin.json("POST", "/api/v1/admin/terminals/"+r.obj("terminal")["id"].(string)+"/revoke", nil), 204, "")
+		admin.want(admin.json("POST", "/api/v1/admin/terminals/"+as[apiv1.NewTerminal](r).Terminal.ID+"/revoke", nil), 204, "")
 		check("staff list", admin.json("GET", "/api/v1/admin/staff", nil), 200,
 			`{"staff":[{"created_at":"<time>","id":"<id>","role":"admin","username":"<username>"},{"created_at":"<time>","id":"<id>","role":"staff","station_code":"BJP","username":"<username>"}]}`)
 		r = admin.json("GET", "/api/v1/admin/terminals", nil)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"tempid/internal/credential"
+	"tempid/internal/httpapi/apiv1"
 )
 
 // CheckLoopback refuses a server URL whose host is not a loopback
@@ -236,8 +237,8 @@ const (
 
 // signUp creates an account with p's identity and logs it in.
 func (c *client) signUp(ctx context.Context, username string, p Person) error {
-	if err := c.json(ctx, opSignUp, "POST", "/api/v1/accounts", map[string]any{
-		"username": username, "password": loadPassword, "name": p.Name, "id_number": p.IDNumber,
+	if err := c.json(ctx, opSignUp, "POST", "/api/v1/accounts", apiv1.SignUpRequest{
+		Username: username, Password: loadPassword, Name: p.Name, IDNumber: p.IDNumber,
 	}, nil); err != nil {
 		return err
 	}
@@ -245,13 +246,11 @@ func (c *client) signUp(ctx context.Context, username string, p Person) error {
 }
 
 func (c *client) login(ctx context.Context, op, username, password string) error {
-	var out struct {
-		CSRF string `json:"csrf_token"`
-	}
-	if err := c.json(ctx, op, "POST", "/api/v1/session", map[string]any{"username": username, "password": password}, &out); err != nil {
+	var out apiv1.Session
+	if err := c.json(ctx, op, "POST", "/api/v1/session", apiv1.LoginRequest{Username: username, Password: password}, &out); err != nil {
 		return err
 	}
-	c.csrf = out.CSRF
+	c.csrf = out.CSRFToken
 	return nil
 }
 
@@ -278,27 +277,17 @@ func (d device) code(pass []byte, step uint32) (string, error) {
 // of the passed check. start and capture are timed apart, so the face
 // provider's cost shows as its own operation.
 func (c *client) faceCheck(ctx context.Context, purpose string, p Person, certID string, d device, capture []byte) (string, error) {
-	in := map[string]any{"purpose": purpose, "device_key": d.jwk(), "consent": true}
+	in := apiv1.FaceCheckRequest{Purpose: purpose, DeviceKey: d.jwk(), Consent: true}
 	if purpose == purposeApply {
-		in["subject"] = map[string]any{"name": p.Name, "id_number": p.IDNumber}
+		in.Subject = &apiv1.Subject{Name: p.Name, IDNumber: p.IDNumber}
 	} else {
-		in["certificate_id"] = certID
+		in.CertificateID = certID
 	}
-	var started struct {
-		FaceCheck struct {
-			ID         string `json:"id"`
-			CaptureURL string `json:"capture_url"`
-		} `json:"face_check"`
-	}
+	var started apiv1.FaceCheckResponse
 	if err := c.json(ctx, opFaceStart, "POST", "/api/v1/face-checks", in, &started); err != nil {
 		return "", err
 	}
-	var done struct {
-		FaceCheck struct {
-			Status string `json:"status"`
-			Reason string `json:"reason"`
-		} `json:"face_check"`
-	}
+	var done apiv1.FaceCheckResponse
 	if err := c.call(ctx, opFaceCapture, "POST", started.FaceCheck.CaptureURL, jpegMediaType, capture, &done); err != nil {
 		return "", err
 	}
@@ -308,42 +297,16 @@ func (c *client) faceCheck(ctx context.Context, purpose string, p Person, certID
 	return started.FaceCheck.ID, nil
 }
 
-// passAnswer is the pass member of an answer (API.md).
-type passAnswer struct {
-	Pass     string    `json:"pass"`
-	NotAfter time.Time `json:"not_after"`
-}
-
-// applied is the answer to an application.
-type applied struct {
-	Certificate struct {
-		ID     string `json:"id"`
-		Status string `json:"status"`
-	} `json:"certificate"`
-	Pass  *passAnswer `json:"pass"`
-	Quota struct {
-		Used int `json:"used"`
-	} `json:"quota"`
-}
-
-func (c *client) apply(ctx context.Context, op string, p Person, check string, expect ...string) (applied, error) {
-	var out applied
-	err := c.json(ctx, op, "POST", "/api/v1/certificates", map[string]any{
-		"face_check_id": check, "name": p.Name, "id_number": p.IDNumber, "city_code": defaultCity,
+func (c *client) apply(ctx context.Context, op string, p Person, check string, expect ...string) (apiv1.Applied, error) {
+	var out apiv1.Applied
+	err := c.json(ctx, op, "POST", "/api/v1/certificates", apiv1.ApplyRequest{
+		FaceCheckID: check, Name: p.Name, IDNumber: p.IDNumber, CityCode: defaultCity,
 	}, &out, expect...)
 	return out, err
 }
 
-// quotaAnswer is a person's quota (API.md).
-type quotaAnswer struct {
-	Quota struct {
-		Used      int `json:"used"`
-		Remaining int `json:"remaining"`
-	} `json:"quota"`
-}
-
-func (c *client) quota(ctx context.Context, idNumber string) (quotaAnswer, error) {
-	var out quotaAnswer
+func (c *client) quota(ctx context.Context, idNumber string) (apiv1.QuotaResponse, error) {
+	var out apiv1.QuotaResponse
 	path := "/api/v1/quota"
 	if idNumber != "" {
 		path += "?id_number=" + url.QueryEscape(idNumber)
@@ -353,11 +316,9 @@ func (c *client) quota(ctx context.Context, idNumber string) (quotaAnswer, error
 }
 
 func (c *client) newPass(ctx context.Context, certID, check string) ([]byte, error) {
-	var out struct {
-		Pass passAnswer `json:"pass"`
-	}
+	var out apiv1.PassResponse
 	if err := c.json(ctx, opPass, "POST", "/api/v1/certificates/"+url.PathEscape(certID)+"/passes",
-		map[string]any{"face_check_id": check}, &out); err != nil {
+		apiv1.PassRequest{FaceCheckID: check}, &out); err != nil {
 		return nil, err
 	}
 	return decodePass(out.Pass.Pass)
@@ -371,15 +332,12 @@ func decodePass(s string) ([]byte, error) {
 	return b, nil
 }
 
-// verdict is the answer to a verification (API.md).
-type verdict struct {
-	Verdict string `json:"verdict"`
-	Reason  string `json:"reason"`
-	Replay  bool   `json:"replay"`
-}
+// verdict is the answer to a verification, judged: to the load run an
+// invalid verdict for a fresh code is a failure.
+type verdict struct{ apiv1.VerifyResponse }
 
 func (v *verdict) failure() string {
-	if v.Verdict == "valid" {
+	if v.Verdict == apiv1.Valid {
 		return ""
 	}
 	return "verdict_" + v.Verdict + "_" + v.Reason
@@ -387,6 +345,6 @@ func (v *verdict) failure() string {
 
 func (c *client) verify(ctx context.Context, code, operation string) (verdict, error) {
 	var out verdict
-	err := c.json(ctx, opVerify, "POST", verifyEndpoint, map[string]any{"code": code, "operation": operation}, &out)
+	err := c.json(ctx, opVerify, "POST", verifyEndpoint, apiv1.VerifyRequest{Code: code, Operation: operation}, &out)
 	return out, err
 }

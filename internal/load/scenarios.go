@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tempid/internal/credential"
+	"tempid/internal/httpapi/apiv1"
 )
 
 // unbounded is the budget of a phase bounded by time only.
@@ -125,11 +126,9 @@ func (r *runner) terminal(ctx context.Context, rec *recorder) (*client, error) {
 	if err := admin.login(ctx, opAdminLogin, r.cfg.AdminUser, r.cfg.AdminPassword); err != nil {
 		return nil, fmt.Errorf("admin login: %w", err)
 	}
-	var out struct {
-		APIKey string `json:"api_key"`
-	}
-	if err := admin.json(ctx, opTerminalAdd, "POST", "/api/v1/admin/terminals", map[string]any{
-		"name": "load generator " + r.runID, "station_code": "BJP", "offline": false,
+	var out apiv1.NewTerminal
+	if err := admin.json(ctx, opTerminalAdd, "POST", "/api/v1/admin/terminals", apiv1.CreateTerminalRequest{
+		Name: "load generator " + r.runID, StationCode: "BJP", Offline: false,
 	}, &out); err != nil {
 		return nil, fmt.Errorf("register a terminal: %w", err)
 	}
