@@ -146,6 +146,37 @@ func (s *Service) Identity(a store.Account) (name string, id string, err error) 
 	return name, id, err
 }
 
+// QuotaOf returns the month's quota of the account's own identity (an
+// empty idNumber) or of a person the account has applied for. Anyone
+// else's is not found, so that the quota cannot probe who used
+// certificates.
+func (s *Service) QuotaOf(ctx context.Context, a store.Account, idNumber string) (issuance.Quota, error) {
+	if idNumber == "" {
+		if a.IDIndex == nil {
+			return issuance.Quota{}, problem.New(problem.NotFound, "this account has no identity of its own")
+		}
+		_, own, err := s.Identity(a)
+		if err != nil {
+			return issuance.Quota{}, err
+		}
+		idNumber = own
+	}
+	subj, err := s.Issuance.ParseSubject("-", idNumber)
+	if err != nil {
+		return issuance.Quota{}, err
+	}
+	if holder := s.Issuance.HolderIndex(subj.IDNumber); string(holder) != string(a.IDIndex) {
+		applied, err := s.Store.AccountAppliedFor(ctx, a.ID, holder)
+		if err != nil {
+			return issuance.Quota{}, err
+		}
+		if !applied {
+			return issuance.Quota{}, problem.New(problem.NotFound, "no quota to show for this person")
+		}
+	}
+	return s.Issuance.QuotaOf(ctx, subj.IDNumber)
+}
+
 // CreateStaff creates a staff member (bound to a station) or an admin.
 func (s *Service) CreateStaff(ctx context.Context, actor store.Actor, username, password, role, station string) (store.Account, error) {
 	if !validUsername(username) {

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,22 +10,6 @@ import (
 	"tempid/internal/problem"
 	"tempid/internal/store"
 )
-
-func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-func (s *Server) adminRoutes(mux *http.ServeMux) {
-	s.route(mux, "POST /api/v1/admin/staff", admin, s.createStaff)
-	s.route(mux, "GET /api/v1/admin/staff", admin, s.listStaff)
-	s.route(mux, "POST /api/v1/admin/terminals", admin, s.createTerminal)
-	s.route(mux, "GET /api/v1/admin/terminals", admin, s.listTerminals)
-	s.route(mux, "POST /api/v1/admin/terminals/{id}/revoke", admin, s.revokeTerminal)
-	s.route(mux, "POST /api/v1/admin/certificates/{id}/revoke", admin, s.revokeCertificate)
-	s.route(mux, "GET /api/v1/admin/audit", admin, s.listAudit)
-	s.route(mux, "GET /api/v1/admin/audit/verify", admin, s.verifyAudit)
-	s.route(mux, "POST /api/v1/admin/keys/rotate", admin, s.rotateKeys)
-	s.route(mux, "GET /api/v1/admin/certificates", admin, s.searchCertificates)
-	s.route(mux, "GET /api/v1/admin/stats", admin, s.stats)
-}
 
 // timeRange reads from and to (RFC 3339), defaulting to the last day.
 func (s *Server) timeRange(r *http.Request, def time.Duration) (time.Time, time.Time, error) {
@@ -244,5 +227,19 @@ func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request, _ principal
 		out.FirstBad = &apiv1.AuditBreak{Seq: b.Seq, EntryID: b.EntryID, Reason: b.Reason}
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) rotateKeys(w http.ResponseWriter, r *http.Request, p principal) error {
+	if s.Keys == nil {
+		return problem.New(problem.Unavailable, "the credential keys are not configured on this server")
+	}
+	k, created, err := s.Keys.Rotate(r.Context(), p.actor())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apiv1.KeyRotation{
+		Key: apiv1.ScheduledKey{KID: k.KID, NotBefore: k.NotBefore, NotAfter: k.NotAfter}, Created: created,
+	})
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"tempid/internal/problem"
 	"tempid/internal/store"
@@ -34,9 +33,6 @@ func (p principal) actor() store.Actor {
 	return store.AccountActor(p.account.ID)
 }
 
-// handler is an HTTP handler that returns its error for rendering.
-type handler func(w http.ResponseWriter, r *http.Request) error
-
 // auth says who may call an endpoint.
 type auth int
 
@@ -46,19 +42,6 @@ const (
 	staffOrTerminal
 	admin
 )
-
-// route registers a handler with its authentication.
-func (s *Server) route(mux *http.ServeMux, pattern string, a auth, h func(w http.ResponseWriter, r *http.Request, p principal) error) {
-	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.authenticate(r, a)
-		if err == nil {
-			err = h(w, r, p)
-		}
-		if err != nil {
-			s.writeError(w, r, err)
-		}
-	})
-}
 
 func stateChanging(r *http.Request) bool {
 	return r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions
@@ -127,22 +110,4 @@ func sameOrigin(r *http.Request) bool {
 		return true
 	}
 	return false
-}
-
-// setSession sets or clears the session cookie.
-func (s *Server) setSession(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
-	secure := !s.Demo || r.TLS != nil
-	name := sessionCookie
-	if !secure {
-		name = demoSessionCookie
-	}
-	c := &http.Cookie{Name: name, Value: token, Path: "/", Secure: secure, HttpOnly: true, SameSite: http.SameSiteStrictMode}
-	if token == "" {
-		c.MaxAge = -1
-	} else {
-		// A relative lifetime, so the browser's clock does not matter; the
-		// server enforces the absolute expiry anyway.
-		c.MaxAge = max(1, int(expires.Sub(s.Clock.Now()).Seconds()))
-	}
-	http.SetCookie(w, c)
 }

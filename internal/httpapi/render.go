@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -156,3 +157,5 @@ func rawJSON(s string) json.RawMessage {
 	}
 	return json.RawMessage(s)
 }
+
+func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

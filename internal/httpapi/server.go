@@ -16,7 +16,6 @@ import (
 	"tempid/internal/accounts"
 	"tempid/internal/clock"
 	"tempid/internal/facecheck"
-	"tempid/internal/httpapi/apiv1"
 	"tempid/internal/issuance"
 	"tempid/internal/keys"
 	"tempid/internal/metrics"
@@ -56,39 +55,8 @@ type Server struct {
 // Handler returns the API with its middleware.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
 	s.routes(mux)
-	if s.Metrics != nil {
-		mux.Handle("GET /metrics", s.Metrics.Handler())
-	}
-	for _, register := range s.Extra {
-		register(mux)
-	}
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, problem.New(problem.NotFound, "no such endpoint"))
-	})
 	return s.middleware(mux)
-}
-
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, apiv1.Health{Status: "ok"})
-}
-
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.Store.Ping(ctx); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if s.Ready != nil {
-		if err := s.Ready(); err != nil {
-			s.writeError(w, r, problem.New(problem.Unavailable, "not ready: %v", err))
-			return
-		}
-	}
-	writeJSON(w, http.StatusOK, apiv1.Health{Status: "ready", Database: s.Store.Dialect()})
 }
 
 type ctxKey int

@@ -233,6 +233,16 @@ func (s *Service) History(ctx context.Context, accountID string, m policy.Month)
 	return s.Store.CertificatesOfAccount(ctx, accountID, m.Start(), m.End())
 }
 
+// CertificateOf returns a certificate the account applied for; anyone
+// else's is not found, so that ids cannot be probed.
+func (s *Service) CertificateOf(ctx context.Context, accountID, id string) (store.Certificate, error) {
+	c, err := s.Store.Certificate(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.AccountID != accountID) {
+		return store.Certificate{}, problem.New(problem.NotFound, "no such certificate")
+	}
+	return c, err
+}
+
 // RenewableAt is when a new certificate may be applied for while c is
 // active (R5).
 func (s *Service) RenewableAt(c store.Certificate) time.Time {

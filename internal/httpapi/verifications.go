@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"tempid/internal/httpapi/apiv1"
-	"tempid/internal/issuance"
 	"tempid/internal/keys"
 	"tempid/internal/problem"
 	"tempid/internal/verification"
@@ -16,41 +15,6 @@ import (
 // bundle: hourly keeps revocations (logout, R4) reaching offline gates
 // well within the 24-hour freshness limit.
 const bundleNextUpdate = time.Hour
-
-func (s *Server) staffRoutes(mux *http.ServeMux) {
-	s.route(mux, "POST /api/v1/certificates/{id}/passes", passenger, s.withKeys(s.newPass))
-	s.route(mux, "POST /api/v1/verifications", staffOrTerminal, s.withKeys(s.verifyCode))
-	s.route(mux, "GET /api/v1/trust-bundle", staffOrTerminal, s.withKeys(s.trustBundle))
-	s.route(mux, "GET /.well-known/tempid/keys", public, s.withKeys(s.wellKnownKeys))
-}
-
-// withKeys refuses with 503 while the credential is not configured (a
-// server built without keys, as some tests and tools do), rather than
-// failing with a nil pointer.
-func (s *Server) withKeys(h func(w http.ResponseWriter, r *http.Request, p principal) error) func(w http.ResponseWriter, r *http.Request, p principal) error {
-	return func(w http.ResponseWriter, r *http.Request, p principal) error {
-		if s.Keys == nil || s.Verifications == nil || s.Issuance == nil || s.Issuance.Passes == nil {
-			return problem.New(problem.Unavailable, "the credential keys are not configured on this server")
-		}
-		return h(w, r, p)
-	}
-}
-
-func (s *Server) newPass(w http.ResponseWriter, r *http.Request, p principal) error {
-	var in apiv1.PassRequest
-	if err := decode(w, r, &in); err != nil {
-		return err
-	}
-	out, err := s.Issuance.NewPass(r.Context(), issuance.PassRequest{
-		Actor: p.actor(), AccountID: p.account.ID, SessionID: p.session.ID,
-		CertificateID: r.PathValue("id"), FaceCheckID: in.FaceCheckID,
-	})
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, apiv1.PassResponse{Pass: pass(&out, s.Policy.StepDuration)})
-	return nil
-}
 
 func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request, p principal) error {
 	var in apiv1.VerifyRequest
@@ -138,19 +102,5 @@ func (s *Server) wellKnownKeys(w http.ResponseWriter, r *http.Request, _ princip
 	// can never hide a signing key for long.
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
-func (s *Server) rotateKeys(w http.ResponseWriter, r *http.Request, p principal) error {
-	if s.Keys == nil {
-		return problem.New(problem.Unavailable, "the credential keys are not configured on this server")
-	}
-	k, created, err := s.Keys.Rotate(r.Context(), p.actor())
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, apiv1.KeyRotation{
-		Key: apiv1.ScheduledKey{KID: k.KID, NotBefore: k.NotBefore, NotAfter: k.NotAfter}, Created: created,
-	})
 	return nil
 }

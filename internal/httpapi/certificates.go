@@ -1,0 +1,117 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"tempid/internal/httpapi/apiv1"
+	"tempid/internal/issuance"
+	"tempid/internal/problem"
+	"tempid/internal/store"
+)
+
+// certificate renders a certificate with masked data only.
+func (s *Server) certificate(c store.Certificate) apiv1.Certificate {
+	city := apiv1.CertificateCity{Code: c.CityCode}
+	if s.Cities != nil {
+		if ct, ok := s.Cities.City(c.CityCode); ok {
+			city.Name = ct.Name
+		}
+	}
+	return apiv1.Certificate{
+		ID:          c.ID,
+		Status:      c.StatusAt(s.Clock.Now()),
+		Holder:      apiv1.Holder{NameMasked: c.NameMasked, IDNumberMasked: c.IDMasked},
+		City:        city,
+		IssuedAt:    c.IssuedAt,
+		ExpiresAt:   c.ExpiresAt,
+		RenewableAt: s.Issuance.RenewableAt(c),
+	}
+}
+
+func pass(p *issuance.PassOutput, step time.Duration) apiv1.Pass {
+	return apiv1.Pass{Pass: b64url(p.Bytes), NotBefore: p.NotBefore, NotAfter: p.NotAfter, StepSeconds: int(step / time.Second)}
+}
+
+func quota(q issuance.Quota) apiv1.Quota { return apiv1.Quota(q) }
+
+func (s *Server) applyCertificate(w http.ResponseWriter, r *http.Request, p principal) error {
+	var in apiv1.ApplyRequest
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	res, err := s.Issuance.Apply(r.Context(), issuance.Application{
+		Actor: p.actor(), AccountID: p.account.ID, SessionID: p.session.ID, FaceCheckID: in.FaceCheckID,
+		Name: in.Name, IDNumber: in.IDNumber, CityCode: in.CityCode,
+	})
+	if err != nil {
+		return err
+	}
+	if s.Metrics != nil {
+		s.Metrics.Issued.Inc()
+		if res.Pass != nil {
+			s.Metrics.PassesIssued.Inc()
+		}
+	}
+	out := apiv1.Applied{Certificate: s.certificate(res.Certificate), Quota: quota(res.Quota)}
+	if res.Pass != nil {
+		p := pass(res.Pass, s.Policy.StepDuration)
+		out.Pass = &p
+	}
+	writeJSON(w, http.StatusCreated, out)
+	return nil
+}
+
+func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request, p principal) error {
+	m := s.Policy.MonthOf(s.Clock.Now())
+	if v := r.URL.Query().Get("month"); v != "" {
+		var err error
+		if m, err = s.Policy.ParseMonth(v); err != nil {
+			return problem.New(problem.ValidationFailed, "month: YYYY-MM")
+		}
+	}
+	certs, err := s.Issuance.History(r.Context(), p.account.ID, m)
+	if err != nil {
+		return err
+	}
+	out := apiv1.Certificates{Month: m.String(), Certificates: make([]apiv1.Certificate, 0, len(certs))}
+	for _, c := range certs {
+		out.Certificates = append(out.Certificates, s.certificate(c))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getCertificate(w http.ResponseWriter, r *http.Request, p principal) error {
+	c, err := s.Issuance.CertificateOf(r.Context(), p.account.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apiv1.CertificateResponse{Certificate: s.certificate(c)})
+	return nil
+}
+
+func (s *Server) newPass(w http.ResponseWriter, r *http.Request, p principal) error {
+	var in apiv1.PassRequest
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	out, err := s.Issuance.NewPass(r.Context(), issuance.PassRequest{
+		Actor: p.actor(), AccountID: p.account.ID, SessionID: p.session.ID,
+		CertificateID: r.PathValue("id"), FaceCheckID: in.FaceCheckID,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, apiv1.PassResponse{Pass: pass(&out, s.Policy.StepDuration)})
+	return nil
+}
+
+func (s *Server) getQuota(w http.ResponseWriter, r *http.Request, p principal) error {
+	q, err := s.Accounts.QuotaOf(r.Context(), p.account, r.URL.Query().Get("id_number"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apiv1.QuotaResponse{Quota: quota(q)})
+	return nil
+}
