@@ -16,12 +16,12 @@ import (
 	"tempid/internal/issuance"
 	"tempid/internal/keys"
 	"tempid/internal/metrics"
+	"tempid/internal/online"
 	"tempid/internal/pii"
 	"tempid/internal/policy"
 	"tempid/internal/regions"
 	"tempid/internal/registry"
 	"tempid/internal/store"
-	"tempid/internal/verification"
 	"tempid/internal/verify"
 )
 
@@ -29,7 +29,7 @@ import (
 // nil for tools that neither sign up passengers nor run face checks.
 type Config struct {
 	Store    *store.Store
-	Keys     *pii.Keyring
+	PII      *pii.Keyring
 	Registry registry.Registry
 	Provider face.Provider
 	Policy   policy.Settings
@@ -46,8 +46,8 @@ type App struct {
 	Issuance      *issuance.Service
 	Accounts      *accounts.Service
 	FaceChecks    *facecheck.Service
-	Keys          *keys.Service
-	Verifications *verification.Service
+	Signing       *keys.Service
+	Verifications *online.Service
 	API           *httpapi.Server
 }
 
@@ -62,21 +62,21 @@ func New(ctx context.Context, c Config) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	iss := &issuance.Service{Store: c.Store, Keys: c.Keys, Policy: c.Policy, Clock: c.Clock, Cities: cities}
-	ks := &keys.Service{Store: c.Store, Keys: c.Keys, Policy: c.Policy, Clock: c.Clock}
+	iss := &issuance.Service{Store: c.Store, PII: c.PII, Policy: c.Policy, Clock: c.Clock, Cities: cities}
+	ks := &keys.Service{Store: c.Store, PII: c.PII, Policy: c.Policy, Clock: c.Clock}
 	if err := ks.Load(ctx); err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
 	iss.Passes = ks
 	a := &App{
 		Issuance:      iss,
-		Keys:          ks,
-		Accounts:      &accounts.Service{Store: c.Store, Keys: c.Keys, Registry: c.Registry, Issuance: iss, Policy: c.Policy, Clock: c.Clock, Password: c.Password},
+		Signing:       ks,
+		Accounts:      &accounts.Service{Store: c.Store, PII: c.PII, Registry: c.Registry, Issuance: iss, Policy: c.Policy, Clock: c.Clock, Password: c.Password},
 		FaceChecks:    &facecheck.Service{Store: c.Store, Registry: c.Registry, Issuance: iss, Provider: c.Provider, Policy: c.Policy, Clock: c.Clock},
-		Verifications: &verification.Service{Store: c.Store, Keys: ks, Issuance: iss, Clock: c.Clock, Verifier: verify.Verifier{Skew: c.Policy.VerificationSkew}},
+		Verifications: &online.Service{Store: c.Store, Signing: ks, Issuance: iss, Clock: c.Clock, Verifier: verify.Verifier{Skew: c.Policy.VerificationSkew}},
 	}
 	a.API = &httpapi.Server{Log: log, Store: c.Store, Issuance: iss, Accounts: a.Accounts, FaceChecks: a.FaceChecks,
 		Cities: cities, Policy: c.Policy, Clock: c.Clock, Demo: c.Demo, Metrics: c.Metrics,
-		Keys: ks, Verifications: a.Verifications, Ready: ks.Ready}
+		Signing: ks, Verifications: a.Verifications, Ready: ks.Ready}
 	return a, nil
 }

@@ -22,8 +22,8 @@ func openAccounts(ctx context.Context, e *env, sf *storageFlags) (*accounts.Serv
 		return nil, err
 	}
 	pol := policy.Default()
-	iss := &issuance.Service{Store: st, Keys: keys, Policy: pol, Clock: clock.Real{}}
-	return &accounts.Service{Store: st, Keys: keys, Issuance: iss, Policy: pol, Clock: clock.Real{}, Password: accounts.DefaultPassword}, nil
+	iss := &issuance.Service{Store: st, PII: keys, Policy: pol, Clock: clock.Real{}}
+	return &accounts.Service{Store: st, PII: keys, Issuance: iss, Policy: pol, Clock: clock.Real{}, Password: accounts.DefaultPassword}, nil
 }
 
 func runStaff(ctx context.Context, e *env, args []string) error {

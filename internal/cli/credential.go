@@ -46,7 +46,7 @@ func runKeys(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	ks := &keys.Service{Store: st, Keys: kr, Policy: policy.Default(), Clock: clock.Real{}}
+	ks := &keys.Service{Store: st, PII: kr, Policy: policy.Default(), Clock: clock.Real{}}
 	if err := ks.Load(ctx); err != nil {
 		return err
 	}

@@ -44,8 +44,8 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	}
 	defer st.Close()
 	pol := policy.Default()
-	iss := &issuance.Service{Store: st, Keys: keys, Policy: pol, Clock: clock.Real{}}
-	acc := &accounts.Service{Store: st, Keys: keys, Registry: registry.Development{}, Issuance: iss, Policy: pol,
+	iss := &issuance.Service{Store: st, PII: keys, Policy: pol, Clock: clock.Real{}}
+	acc := &accounts.Service{Store: st, PII: keys, Registry: registry.Development{}, Issuance: iss, Policy: pol,
 		Clock: clock.Real{}, Password: accounts.DefaultPassword}
 
 	offset := load.RandomOffset()

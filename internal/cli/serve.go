@@ -57,12 +57,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	pol := policy.Default()
-	a, err := app.New(ctx, app.Config{Store: st, Keys: keys, Registry: reg, Provider: provider, Policy: pol, Clock: clock.Real{},
+	a, err := app.New(ctx, app.Config{Store: st, PII: keys, Registry: reg, Provider: provider, Policy: pol, Clock: clock.Real{},
 		Password: accounts.DefaultPassword, Log: log, Demo: *demo, Metrics: metrics.New()})
 	if err != nil {
 		return err
 	}
-	api, acc, credKeys := a.API, a.Accounts, a.Keys
+	api, acc, credKeys := a.API, a.Accounts, a.Signing
 	// Listen before seeding, so a busy port fails before demo logins are printed.
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

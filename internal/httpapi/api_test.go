@@ -83,13 +83,13 @@ func newAppAt(t *testing.T, s *store.Store, at time.Time) *app {
 	}
 	clk := clock.NewManual(at.Truncate(time.Second))
 	logs := &syncBuffer{}
-	w, err := tempidapp.New(context.Background(), tempidapp.Config{Store: s, Keys: kr, Registry: registry.Development{},
+	w, err := tempidapp.New(context.Background(), tempidapp.Config{Store: s, PII: kr, Registry: registry.Development{},
 		Provider: face.NewSimulator(), Policy: policy.Default(), Clock: clk, Password: accounts.TestPassword,
 		Log: slog.New(slog.NewJSONHandler(logs, nil)), Demo: true, Metrics: metrics.New()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, acc, ks := w.API, w.Accounts, w.Keys
+	api, acc, ks := w.API, w.Accounts, w.Signing
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
 	a := &app{t: t, srv: srv, store: s, clock: clk, accounts: acc, keys: ks, logs: logs}
@@ -876,7 +876,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 		t.Run(fmt.Sprintf("demo=%v", demo), func(t *testing.T) {
 			s := storetest.Open(t, "sqlite")
 			kr, _ := pii.ParseKeyring(pii.NewKeyFile())
-			w, err := tempidapp.New(context.Background(), tempidapp.Config{Store: s, Keys: kr, Registry: registry.Development{},
+			w, err := tempidapp.New(context.Background(), tempidapp.Config{Store: s, PII: kr, Registry: registry.Development{},
 				Policy: policy.Default(), Clock: clock.Real{}, Password: accounts.TestPassword, Demo: demo})
 			if err != nil {
 				t.Fatal(err)

@@ -24,9 +24,9 @@ import (
 	"tempid/internal/face/facetest"
 	"tempid/internal/httpapi/apiv1"
 	"tempid/internal/keys"
+	"tempid/internal/online"
 	"tempid/internal/store"
 	"tempid/internal/store/storetest"
-	"tempid/internal/verification"
 	"tempid/internal/verify"
 )
 
@@ -196,23 +196,23 @@ func TestOnlineVerification(t *testing.T) {
 			reason  string
 			replay  bool
 		}{
-			{"a fresh code is valid", verification.Entry, func(t *testing.T) (*holder, string) {
+			{"a fresh code is valid", online.Entry, func(t *testing.T) (*holder, string) {
 				h := a.holder("钱一")
 				return h, h.code(base)
 			}, 0, "valid", "", false},
-			{"a code from the previous minute is valid", verification.TicketCheck, func(t *testing.T) (*holder, string) {
+			{"a code from the previous minute is valid", online.TicketCheck, func(t *testing.T) (*holder, string) {
 				h := a.holder("钱二")
 				return h, h.code(base.Add(-time.Minute))
 			}, 0, "valid", "", false},
-			{"a pass from a view face check is valid", verification.IDCheck, func(t *testing.T) (*holder, string) {
+			{"a pass from a view face check is valid", online.IDCheck, func(t *testing.T) (*holder, string) {
 				h := a.holder("钱三")
 				h.c.want(h.newPass(), 201, "")
 				return h, h.code(base)
 			}, 0, "valid", "", false},
-			{"text that is not a code is malformed", verification.Entry, func(t *testing.T) (*holder, string) {
+			{"text that is not a code is malformed", online.Entry, func(t *testing.T) (*holder, string) {
 				return nil, "TID1:NOT A CODE"
 			}, 0, "invalid", "malformed", false},
-			{"a pass from another issuer is unknown_key", verification.Entry, func(t *testing.T) (*holder, string) {
+			{"a pass from another issuer is unknown_key", online.Entry, func(t *testing.T) (*holder, string) {
 				h := a.holder("钱四")
 				p, _ := credential.ParsePass(h.pass)
 				_, foreign, _ := ed25519.GenerateKey(rand.Reader)
@@ -224,49 +224,49 @@ func TestOnlineVerification(t *testing.T) {
 				h.pass = raw
 				return nil, h.code(base)
 			}, 0, "invalid", "unknown_key", false},
-			{"a pass with a damaged signature is bad_signature", verification.Entry, func(t *testing.T) (*holder, string) {
+			{"a pass with a damaged signature is bad_signature", online.Entry, func(t *testing.T) (*holder, string) {
 				h := a.holder("钱五")
 				h.pass[len(h.pass)-1] ^= 1
 				return nil, h.code(base)
 			}, 0, "invalid", "bad_signature", false},
-			{"a code from three minutes ago is code_expired", verification.Entry, func(t *testing.T) (*holder, string) {
+			{"a code from three minutes ago is code_expired", online.Entry, func(t *testing.T) (*holder, string) {
 				h := a.holder("钱六")
 				return h, h.code(base.Add(-3 * time.Minute))
 			}, 0, "invalid", "code_expired", false},
-			{"a pass past its 30 minutes is pass_expired", verification.Entry, func(t *testing.T) (*holder, string) {
+			{"a pass past its 30 minutes is pass_expired", online.Entry, func(t *testing.T) (*holder, string) {
 				h := a.holder("钱七")
 				return h, h.code(base.Add(31 * time.Minute))
 			}, 31 * time.Minute, "invalid", "pass_expired", false},
-			{"a certificate past its 24 hours is certificate_expired", verification.Entry, func(t *testing.T) (*holder, string) {
+			{"a certificate past its 24 hours is certificate_expired", online.Entry, func(t *testing.T) (*holder, string) {
 				h := a.holder("钱八")
 				return h, h.code(base.Add(24*time.Hour + time.Minute))
 			}, 24*time.Hour + time.Minute, "invalid", "certificate_expired", false},
-			{"a revoked certificate is revoked", verification.Entry, func(t *testing.T) (*holder, string) {
+			{"a revoked certificate is revoked", online.Entry, func(t *testing.T) (*holder, string) {
 				h := a.holder("钱九")
 				admin.want(admin.json("POST", "/api/v1/admin/certificates/"+h.certID+"/revoke", map[string]any{"reason": "reported lost"}), 200, "")
 				return h, h.code(base)
 			}, 0, "invalid", "revoked", false},
-			{"a logged-out device is revoked", verification.Entry, func(t *testing.T) (*holder, string) {
+			{"a logged-out device is revoked", online.Entry, func(t *testing.T) (*holder, string) {
 				h := a.holder("钱十")
 				h.c.want(h.c.json("DELETE", "/api/v1/session", nil), 204, "")
 				return h, h.code(base)
 			}, 0, "invalid", "revoked", false},
-			{"a code shown twice for the same operation is replayed", verification.Entry, func(t *testing.T) (*holder, string) {
+			{"a code shown twice for the same operation is replayed", online.Entry, func(t *testing.T) (*holder, string) {
 				h := a.holder("孙一")
 				code := h.code(base)
-				wantVerdict(t, a.verify(gate, code, verification.Entry), "valid", "", false)
+				wantVerdict(t, a.verify(gate, code, online.Entry), "valid", "", false)
 				return h, code
 			}, 0, "invalid", "replayed", true},
-			{"the same code at another gate is replayed", verification.Entry, func(t *testing.T) (*holder, string) {
+			{"the same code at another gate is replayed", online.Entry, func(t *testing.T) (*holder, string) {
 				h := a.holder("孙二")
 				code := h.code(base)
-				wantVerdict(t, a.verify(gate2, code, verification.Entry), "valid", "", false)
+				wantVerdict(t, a.verify(gate2, code, online.Entry), "valid", "", false)
 				return h, code
 			}, 0, "invalid", "replayed", true},
-			{"the same code at the same gate for another operation is valid", verification.TicketCheck, func(t *testing.T) (*holder, string) {
+			{"the same code at the same gate for another operation is valid", online.TicketCheck, func(t *testing.T) (*holder, string) {
 				h := a.holder("孙三")
 				code := h.code(base)
-				wantVerdict(t, a.verify(gate, code, verification.Entry), "valid", "", false)
+				wantVerdict(t, a.verify(gate, code, online.Entry), "valid", "", false)
 				return h, code
 			}, 0, "valid", "", false},
 		} {
@@ -312,7 +312,7 @@ func TestOnlineVerification(t *testing.T) {
 
 		t.Run("counter operations alone are shown the full ID number", func(t *testing.T) {
 			a.clock.Set(base)
-			for _, op := range []string{verification.TicketPurchase, verification.Refund, verification.Change, verification.ReimbursementVoucher} {
+			for _, op := range []string{online.TicketPurchase, online.Refund, online.Change, online.ReimbursementVoucher} {
 				h := a.holder("周" + op[:1])
 				holders = append(holders, h)
 				r := a.verify(gate, h.code(base), op)

@@ -33,7 +33,7 @@ func newEnv(t *testing.T, s *store.Store, p policy.Settings) *env {
 		t.Fatal(err)
 	}
 	c := clock.NewManual(time.Date(2026, 3, 10, 8, 0, 0, 0, cst))
-	return &env{t: t, store: s, clock: c, svc: &Service{Store: s, Keys: keys, Policy: p, Clock: c}}
+	return &env{t: t, store: s, clock: c, svc: &Service{Store: s, PII: keys, Policy: p, Clock: c}}
 }
 
 func (e *env) account(name string) string {
