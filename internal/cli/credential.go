@@ -20,9 +20,7 @@ import (
 	"time"
 
 	"tempid/internal/bundle"
-	"tempid/internal/clock"
 	"tempid/internal/credential"
-	"tempid/internal/keys"
 	"tempid/internal/policy"
 	"tempid/internal/qr"
 	"tempid/internal/store"
@@ -41,12 +39,12 @@ func runKeys(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	kr, st, err := sf.openWithKeys(ctx, e, false)
+	a, err := sf.openApp(ctx, e, false, nil)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	ks := &keys.Service{Store: st, PII: kr, Policy: policy.Default(), Clock: clock.Real{}}
+	defer a.Store.Close()
+	ks := a.Signing
 	if err := ks.Load(ctx); err != nil {
 		return err
 	}

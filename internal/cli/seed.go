@@ -8,11 +8,8 @@ import (
 	"time"
 
 	"tempid/internal/accounts"
-	"tempid/internal/clock"
 	"tempid/internal/idnumber"
-	"tempid/internal/issuance"
 	"tempid/internal/load"
-	"tempid/internal/policy"
 	"tempid/internal/registry"
 	"tempid/internal/store"
 )
@@ -38,15 +35,12 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	// Demo rules for the key: the key file in the data directory is
 	// created if there is none, as serve --demo does, so a seeded database
 	// opens with serve --demo on the same flags.
-	keys, st, err := sf.openWithKeys(ctx, e, true)
+	a, err := sf.openApp(ctx, e, true, registry.Development{})
 	if err != nil {
 		return err
 	}
+	st, keys, iss, acc, pol := a.Store, a.Accounts.PII, a.Issuance, a.Accounts, a.Policy
 	defer st.Close()
-	pol := policy.Default()
-	iss := &issuance.Service{Store: st, PII: keys, Policy: pol, Clock: clock.Real{}}
-	acc := &accounts.Service{Store: st, PII: keys, Registry: registry.Development{}, Issuance: iss, Policy: pol,
-		Clock: clock.Real{}, Password: accounts.DefaultPassword}
 
 	offset := load.RandomOffset()
 	var secret [16]byte
