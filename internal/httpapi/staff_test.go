@@ -636,11 +636,16 @@ func TestKeyRotationThroughTheAPI(t *testing.T) {
 	})
 }
 
-// run runs the command line in-process.
+// run runs the command line in-process: tempid, or for the developer's
+// tools (device, code) tempid-dev.
 func run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := cli.Run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	runner := cli.Run
+	if args[0] == "device" || args[0] == "code" {
+		runner = cli.RunDev
+	}
+	code := runner(context.Background(), args, strings.NewReader(""), &out, &errb)
 	return code, out.String(), errb.String()
 }
 

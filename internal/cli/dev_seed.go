@@ -28,10 +28,10 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *n < 1 || *n > maxSeed || *batch < 1 || *batch > 100000 || *days < 1 || *days > 3650 {
-		fmt.Fprintf(e.stderr, "tempid seed: --certificates 1..%d, --batch 1..100000, --days 1..3650\n", maxSeed)
+		fmt.Fprintf(e.stderr, "tempid-dev seed: --certificates 1..%d, --batch 1..100000, --days 1..3650\n", maxSeed)
 		return errUsage
 	}
-	fmt.Fprintln(e.stderr, "tempid seed: inserting SYNTHETIC certificates: for test and measurement databases only")
+	fmt.Fprintln(e.stderr, "tempid-dev seed: inserting SYNTHETIC certificates: for test and measurement databases only")
 	// Demo rules for the key: the key file in the data directory is
 	// created if there is none, as serve --demo does, so a seeded database
 	// opens with serve --demo on the same flags.
