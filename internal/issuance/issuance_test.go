@@ -435,3 +435,24 @@ func TestRefusalsLeaveNothingBehind(t *testing.T) {
 		}
 	})
 }
+
+// An account reads the certificates it applied for; anyone else's, and an
+// id that does not exist, are the same not_found, so ids cannot be probed.
+func TestCertificateOfIsTheApplicantsOnly(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		e := newEnv(t, s, policy.Default())
+		alice, bob := e.account("alice"), e.account("bob")
+		c := e.mustApply(alice, person(41)).Certificate
+		ctx := context.Background()
+		if got, err := e.svc.CertificateOf(ctx, alice, c.ID); err != nil || got.ID != c.ID {
+			t.Fatalf("the applicant reads %v, %v", got.ID, err)
+		}
+		for name, id := range map[string]string{"another account's": c.ID, "no such": store.NewID()} {
+			got, err := e.svc.CertificateOf(ctx, bob, id)
+			wantCode(t, err, problem.NotFound)
+			if got.ID != "" {
+				t.Errorf("%s certificate: %v returned with the refusal", name, got.ID)
+			}
+		}
+	})
+}
