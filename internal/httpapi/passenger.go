@@ -3,7 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
-	"mime"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -131,7 +131,8 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, p principal) err
 func (s *Server) locate(w http.ResponseWriter, r *http.Request, _ principal) error {
 	lat, err1 := strconv.ParseFloat(r.URL.Query().Get("lat"), 64)
 	lon, err2 := strconv.ParseFloat(r.URL.Query().Get("lon"), 64)
-	if err1 != nil || err2 != nil || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
+	// NaN fails every comparison, so the range check alone lets it through.
+	if err1 != nil || err2 != nil || math.IsNaN(lat) || math.IsNaN(lon) || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
 		return problem.New(problem.ValidationFailed, "lat and lon: a WGS-84 position in degrees")
 	}
 	var city any
@@ -181,13 +182,12 @@ func (s *Server) startFaceCheck(w http.ResponseWriter, r *http.Request, p princi
 }
 
 func (s *Server) captureFaceCheck(w http.ResponseWriter, r *http.Request, p principal) error {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || (mt != "image/jpeg" && mt != "image/png") {
-		return problem.New(problem.ValidationFailed, "the capture must be image/jpeg or image/png")
-	}
-	body, err := readBody(w, r, maxCaptureBody)
+	mt, body, err := readTyped(w, r, maxCaptureBody, "image/jpeg", "image/png")
 	if err != nil {
 		return err
+	}
+	if len(body) == 0 {
+		return problem.New(problem.ValidationFailed, "the capture is empty: send the image/jpeg or image/png")
 	}
 	f, err := s.FaceChecks.Capture(r.Context(), p.account.ID, r.PathValue("id"), face.Capture{ContentType: mt, Data: body})
 	clear(body)

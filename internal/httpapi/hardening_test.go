@@ -1,0 +1,225 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"tempid/internal/store"
+	"tempid/internal/store/storetest"
+)
+
+// routePattern finds the routes the package registers, with who may call
+// them, so that the table below cannot miss a new one.
+var routePattern = regexp.MustCompile(`s\.route\(mux, "([A-Z]+) ([^"]+)", (\w+),`)
+
+// registeredRoutes reads the package's own source for its routes.
+func registeredRoutes(t *testing.T) [][3]string {
+	t.Helper()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][3]string
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range routePattern.FindAllStringSubmatch(string(src), -1) {
+			out = append(out, [3]string{m[1], m[2], m[3]})
+		}
+	}
+	if len(out) < 10 {
+		t.Fatalf("found only %d routes in the source; has route registration changed?", len(out))
+	}
+	return out
+}
+
+// Bodies other than JSON are refused with 415 by every state-changing
+// endpoint that reads one (captures: images); endpoints without a body
+// need no Content-Type.
+func TestStateChangingEndpointsRefuseBodiesThatAreNotJSON(t *testing.T) {
+	// Endpoints that read no body, and those that read an image.
+	noBody := map[string]bool{
+		"DELETE /api/v1/session":                   true,
+		"POST /api/v1/admin/keys/rotate":           true,
+		"POST /api/v1/admin/terminals/{id}/revoke": true,
+	}
+	images := map[string]bool{"POST /api/v1/face-checks/{id}/capture": true}
+
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newApp(t, s)
+		admin := a.admin()
+		nt, err := a.accounts.CreateTerminal(context.Background(), store.CLI, "gate", "BJP", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// send makes one request as a fresh caller of the route's kind.
+		send := func(method, path, who, contentType string, body []byte) answer {
+			t.Helper()
+			switch who {
+			case "public":
+				return a.client().do(method, path, contentType, body)
+			case "passenger":
+				c := a.client()
+				c.signUp(newPerson("内容"))
+				return c.do(method, path, contentType, body)
+			case "admin":
+				return admin.do(method, path, contentType, body)
+			case "staffOrTerminal":
+				req, _ := http.NewRequest(method, a.srv.URL+path, bytes.NewReader(body))
+				if contentType != "" {
+					req.Header.Set("Content-Type", contentType)
+				}
+				req.Header.Set("Authorization", "Bearer "+nt.APIKey)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				raw, _ := io.ReadAll(resp.Body)
+				out := answer{status: resp.StatusCode, raw: raw}
+				json.Unmarshal(raw, &out.body)
+				return out
+			}
+			t.Fatalf("%s %s: this test has no caller of kind %q; add one", method, path, who)
+			return answer{}
+		}
+		tested := 0
+		for _, rt := range registeredRoutes(t) {
+			method, pattern, who := rt[0], rt[1], rt[2]
+			if method == http.MethodGet || method == http.MethodHead {
+				continue
+			}
+			route := method + " " + pattern
+			path := strings.ReplaceAll(pattern, "{id}", store.NewID())
+			tested++
+			t.Run(route, func(t *testing.T) {
+				if noBody[route] {
+					if r := send(method, path, who, "", nil); r.status == 415 || r.status == 400 {
+						t.Errorf("without a body and a Content-Type: %d %s", r.status, r.raw)
+					}
+					return
+				}
+				refused := []string{"", "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin1", "multipart/form-data; boundary=x"}
+				accepted := []string{"application/json", "application/json; charset=utf-8", "Application/JSON; charset=UTF-8"}
+				body := []byte(`{}`)
+				if images[route] {
+					refused = []string{"", "application/json", "text/plain", "image/gif"}
+					accepted = []string{"image/jpeg", "image/png"}
+					body = []byte("not really an image")
+				}
+				for _, ct := range refused {
+					if r := send(method, path, who, ct, body); r.status != 415 || r.code() != "validation_failed" {
+						t.Errorf("Content-Type %q: %d %s, want 415 validation_failed", ct, r.status, r.raw)
+					}
+				}
+				for _, ct := range accepted {
+					if r := send(method, path, who, ct, body); r.status == 415 {
+						t.Errorf("Content-Type %q is refused: %s", ct, r.raw)
+					}
+				}
+			})
+		}
+		if tested < 10 {
+			t.Errorf("only %d state-changing routes tested", tested)
+		}
+	})
+}
+
+// A JSON endpoint sent no body at all answers that the body is missing
+// (400), not that its type is wrong.
+func TestAMissingBodyIsAValidationErrorNotAMediaTypeError(t *testing.T) {
+	s := storetest.Open(t, "sqlite")
+	a := newApp(t, s)
+	c := a.client()
+	c.want(c.do("POST", "/api/v1/session", "", nil), 400, "validation_failed")
+}
+
+func TestLocateRefusesPositionsThatAreNotNumbers(t *testing.T) {
+	s := storetest.Open(t, "sqlite")
+	a := newApp(t, s)
+	c := a.client()
+	for _, q := range []string{
+		"lat=NaN&lon=NaN", "lat=nan&lon=116.4", "lat=39.9&lon=NaN", "lat=Inf&lon=116.4", "lat=39.9&lon=-Inf",
+		"lat=+Inf&lon=+Inf", "lat=1e999&lon=116.4", "lat=39.9&lon=181", "lat=&lon=116.4",
+	} {
+		t.Run(q, func(t *testing.T) {
+			c.want(c.json("GET", "/api/v1/regions/locate?"+q, nil), 400, "validation_failed")
+		})
+	}
+	c.want(c.json("GET", "/api/v1/regions/locate?lat=39.9042&lon=116.4074", nil), 200, "")
+}
+
+// Staff and terminals verify at their own station only; an admin names
+// any station (API.md, Staff and terminals).
+func TestVerificationsAreRecordedAtTheVerifiersOwnStationOnly(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newCredApp(t, s, time.Now())
+		h := a.holder("站台")
+		staff := a.staff(store.RoleStaff) // bound to BJP
+		admin := a.staff(store.RoleAdmin)
+		gate := a.terminal("Gate 1", false) // at BJP
+		verify := func(who string, station string) answer {
+			body := map[string]any{"code": h.code(a.clock.Now()), "operation": "ticket_check"}
+			if station != "" {
+				body["station_code"] = station
+			}
+			switch who {
+			case "staff":
+				return staff.json("POST", "/api/v1/verifications", body)
+			case "admin":
+				return admin.json("POST", "/api/v1/verifications", body)
+			}
+			return a.bearer("POST", "/api/v1/verifications", gate, body)
+		}
+		for _, tt := range []struct {
+			name    string
+			who     string
+			station string
+			status  int
+			code    string
+		}{
+			{"staff naming another station are forbidden", "staff", "SHH", 403, "forbidden"},
+			{"a terminal naming another station is forbidden", "terminal", "SHH", 403, "forbidden"},
+			{"staff naming their own station verify", "staff", "BJP", 200, ""},
+			{"staff naming no station verify at their own", "staff", "", 200, ""},
+			{"a terminal naming its own station verifies", "terminal", "BJP", 200, ""},
+			{"an admin names any station", "admin", "SHH", 200, ""},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				r := verify(tt.who, tt.station)
+				if r.status != tt.status || (tt.code != "" && r.code() != tt.code) {
+					t.Fatalf("got %d %s, want %d %s", r.status, r.raw, tt.status, tt.code)
+				}
+				a.clock.Advance(time.Minute) // a fresh code each time, not a replay
+			})
+		}
+		// The refused verifications recorded nothing at SHH.
+		entries, err := s.AuditEntries(context.Background(), 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range entries {
+			if e.Action == "verification" && strings.Contains(e.Detail, `"station":"SHH"`) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d verifications recorded at SHH, want the admin's 1", n)
+		}
+	})
+}
