@@ -223,3 +223,32 @@ func TestVerificationsAreRecordedAtTheVerifiersOwnStationOnly(t *testing.T) {
 		}
 	})
 }
+
+// A bundle dated later than this machine's clock plus the skew would be
+// trusted for longer than its freshness limit: bundle fetch refuses it and
+// keeps the file it has.
+func TestBundleFetchRefusesABundleFromTheFuture(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		ahead time.Duration // of the server's clock
+		saved bool
+	}{
+		{"a bundle issued two hours ahead is refused", 2 * time.Hour, false},
+		{"a bundle issued a minute ahead is refused", time.Minute, false},
+		{"a bundle issued ten seconds ahead is within the skew", 10 * time.Second, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newCredApp(t, storetest.Open(t, "sqlite"), time.Now().Add(tt.ahead))
+			key := a.terminal("Gate 1", true)
+			file := filepath.Join(t.TempDir(), "bundle.json")
+			exit, out, errs := run(t, "bundle", "fetch", "--server", a.srv.URL, "--api-key", key, "--out", file)
+			_, statErr := os.Stat(file)
+			if saved := exit == 0 && statErr == nil; saved != tt.saved {
+				t.Fatalf("saved %v, want %v: exit %d, %q %q", saved, tt.saved, exit, out, errs)
+			}
+			if !tt.saved && !strings.Contains(errs, "later than this machine's clock") {
+				t.Errorf("the refusal does not say why: %q", errs)
+			}
+		})
+	}
+}
