@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"tempid/internal/face/facetest"
 	"tempid/internal/store"
 	"tempid/internal/store/storetest"
 )
@@ -251,4 +252,46 @@ func TestBundleFetchRefusesABundleFromTheFuture(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Every way a name enters — sign-up, a face check's subject, an
+// application — refuses hidden characters with validation_failed, and
+// takes a name in NFC, so the same name typed two ways is one name.
+func TestNamesWithHiddenCharactersAreRefusedWhereverTheyEnter(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newApp(t, s)
+		c := a.client()
+		c.signUp(newPerson("名字"))
+		refused := func(t *testing.T, r answer) {
+			t.Helper()
+			if r.status != 400 || r.code() != "validation_failed" {
+				t.Errorf("got %d %s, want 400 validation_failed", r.status, r.raw)
+			}
+		}
+		for _, bad := range []string{"张\u202e三", "张\u200b三", "张\x00三", "a\u0301\u0302\u0303", "张\ue000"} {
+			p := newPerson(bad)
+			t.Run("sign-up "+strings.ToValidUTF8(bad, "?"), func(t *testing.T) {
+				r := a.client().json("POST", "/api/v1/accounts", map[string]any{"username": "u" + store.NewID()[:12], "password": "correct horse battery", "name": p.name, "id_number": p.id.String()})
+				refused(t, r)
+			})
+			t.Run("face check "+strings.ToValidUTF8(bad, "?"), func(t *testing.T) {
+				r := c.json("POST", "/api/v1/face-checks", map[string]any{"purpose": "apply", "subject": map[string]any{"name": p.name, "id_number": p.id.String()}, "device_key": c.jwk(), "consent": true})
+				refused(t, r)
+			})
+			t.Run("application "+strings.ToValidUTF8(bad, "?"), func(t *testing.T) {
+				good := newPerson("好人")
+				check := c.passedCheck(good)
+				refused(t, c.apply(person{name: bad, id: good.id}, check))
+			})
+		}
+		// A name checked decomposed and applied for composed is one name.
+		nfd := newPerson("Jose\u0301")
+		check, capture := c.faceCheck(nfd, facetest.SampleJPEG())
+		c.want(capture, 200, "")
+		r := c.apply(person{name: "José", id: nfd.id}, check)
+		c.want(r, 201, "")
+		if got := r.obj("certificate", "holder")["name_masked"]; got != "J***" {
+			t.Errorf("masked name %q, want J***", got)
+		}
+	})
 }
