@@ -10,10 +10,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"tempid/internal/face/facetest"
+	"tempid/internal/policy"
 	"tempid/internal/store"
 	"tempid/internal/store/storetest"
 )
@@ -292,6 +294,45 @@ func TestNamesWithHiddenCharactersAreRefusedWhereverTheyEnter(t *testing.T) {
 		c.want(r, 201, "")
 		if got := r.obj("certificate", "holder")["name_masked"]; got != "J***" {
 			t.Errorf("masked name %q, want J***", got)
+		}
+	})
+}
+
+// The probe of issue 12: thirty wrong passwords sent at once over HTTP
+// all got 401. Now at most the limit (10) do; the rest are 429 with
+// Retry-After, and every 401 says the same.
+func TestParallelWrongLoginsOverHTTPStopAtTheLimit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newApp(t, s)
+		if _, err := a.accounts.CreateStaff(context.Background(), store.CLI, "clerk", "correct horse battery", store.RoleStaff, "BJP"); err != nil {
+			t.Fatal(err)
+		}
+		answers := make(chan answer, 30)
+		var wg sync.WaitGroup
+		for range 30 {
+			wg.Go(func() {
+				c := a.client()
+				answers <- c.json("POST", "/api/v1/session", map[string]any{"username": "clerk", "password": "wrong password!"})
+			})
+		}
+		wg.Wait()
+		close(answers)
+		got := map[int]int{}
+		details := map[any]bool{}
+		for r := range answers {
+			got[r.status]++
+			switch r.status {
+			case 401:
+				details[r.body["detail"]] = true
+			case 429:
+				if r.header.Get("Retry-After") == "" {
+					t.Error("a 429 without Retry-After")
+				}
+			}
+		}
+		if got[401] > policy.Default().LoginFailuresPerAccountIP || got[401]+got[429] != 30 || len(details) != 1 {
+			t.Errorf("30 parallel wrong logins: %v, %d different messages; want at most %d 401, the rest 429",
+				got, len(details), policy.Default().LoginFailuresPerAccountIP)
 		}
 	})
 }
