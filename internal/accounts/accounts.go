@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -202,6 +203,7 @@ type LoggedIn struct {
 // failures. See docs/design.md, "Login throttle".
 func (s *Service) Login(ctx context.Context, username, password, ip string) (LoggedIn, error) {
 	now := s.Clock.Now()
+	ip = throttledAddress(ip)
 	user := store.NormalizeUsername(username)
 	acctKey := s.Keys.BlindIndex("login_username", user)
 	pairKey := s.Keys.BlindIndex("login_username_ip", user+"\x00"+ip)
@@ -248,6 +250,23 @@ func (s *Service) Login(ctx context.Context, username, password, ip string) (Log
 		return LoggedIn{}, err
 	}
 	return LoggedIn{Token: token, Session: se, Account: a}, nil
+}
+
+// throttledAddress is the address a login is throttled by: an IPv6
+// address stands for its /64, which one subscriber holds whole, so that
+// walking through it does not give a guesser fresh addresses (and fresh
+// places under the per-address limits). IPv4-mapped addresses count as
+// IPv4; anything unparsable counts as itself.
+func throttledAddress(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
 }
 
 // dummy returns a hash with this service's costs, made once. It is

@@ -134,3 +134,22 @@ func TestSuccessfulLoginsDoNotCountAgainstTheLimits(t *testing.T) {
 		}
 	})
 }
+
+// An IPv6 guesser holds a whole /64: walking through it gives no fresh
+// places under the per-address limits.
+func TestAnIPv6SlashSixtyFourIsOneAddress(t *testing.T) {
+	s := storetest.Open(t, "sqlite")
+	ctx := context.Background()
+	pol := policy.Default()
+	pol.LoginFailuresPerAccountIP = 2
+	n := nodes(t, s, pol, 1)[0]
+	var got []string
+	for _, ip := range []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "2001:db8:1:2::3", "2001:db8:1:3::1", "::ffff:192.0.2.1", "192.0.2.1", "192.0.2.1"} {
+		_, err := n.Login(ctx, "victim", "wrong password!", ip)
+		got = append(got, outcome(err))
+	}
+	want := []string{"unauthenticated", "unauthenticated", "rate_limited", "unauthenticated", "unauthenticated", "unauthenticated", "rate_limited"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
