@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -221,33 +222,36 @@ type LoggedIn struct {
 
 // Login checks a username and password and starts a new session. A wrong
 // username and a wrong password give the same refusal, after the same
-// work. Failures count per account and per IP address; past the limits
-// logins are refused with rate_limited until the window has passed.
+// work.
+//
+// Before any password is checked, the attempt takes a place under the
+// throttle's limits in the database (store.ReserveThrottle): per account
+// and address, per account, and per address. Past a limit logins are
+// refused with rate_limited until the oldest failure leaves the window, so
+// guesses sent in parallel, to any node, reach the password check at most
+// the limit's number of times. A wrong password leaves its place taken as
+// a failure; the right one gives it back and forgives the account's
+// failures. See docs/design.md, "Login throttle".
 func (s *Service) Login(ctx context.Context, username, password, ip string) (LoggedIn, error) {
 	now := s.Clock.Now()
-	acctKey := s.PII.BlindIndex("login_username", store.NormalizeUsername(username))
+	ip = throttledAddress(ip)
+	user := store.NormalizeUsername(username)
+	acctKey := s.PII.BlindIndex("login_username", user)
+	pairKey := s.PII.BlindIndex("login_username_ip", user+"\x00"+ip)
 	ipKey := s.PII.BlindIndex("login_ip", ip)
-	since := now.Add(-s.Policy.LoginWindow)
-	accountFailures := 0
-	for _, lim := range []struct {
-		scope string
-		key   []byte
-		limit int
-	}{
-		{store.ThrottleLoginAccount, acctKey, s.Policy.LoginFailuresPerAccount},
-		{store.ThrottleLoginIP, ipKey, s.Policy.LoginFailuresPerIP},
-	} {
-		n, oldest, err := s.Store.CountThrottle(ctx, lim.scope, lim.key, since)
-		if err != nil {
-			return LoggedIn{}, err
-		}
-		if lim.scope == store.ThrottleLoginAccount {
-			accountFailures = n
-		}
-		if n >= lim.limit {
-			wait := oldest.Add(s.Policy.LoginWindow).Sub(now)
-			return LoggedIn{}, problem.New(problem.RateLimited, "too many failed logins; try again later").Retry(max(wait, time.Second))
-		}
+	limits := []store.ThrottleLimit{
+		{Scope: store.ThrottleLoginAccountIP, Key: pairKey, Limit: s.Policy.LoginFailuresPerAccountIP},
+		{Scope: store.ThrottleLoginAccount, Key: acctKey, Limit: s.Policy.LoginFailuresPerAccount},
+		{Scope: store.ThrottleLoginIP, Key: ipKey, Limit: s.Policy.LoginFailuresPerIP},
+	}
+	reservation, err := s.Store.ReserveThrottle(ctx, limits, now.Add(-s.Policy.LoginWindow), now)
+	var full *store.Throttled
+	if errors.As(err, &full) {
+		wait := full.Oldest.Add(s.Policy.LoginWindow).Sub(now)
+		return LoggedIn{}, problem.New(problem.RateLimited, "too many failed logins; try again later").Retry(max(wait, time.Second))
+	}
+	if err != nil {
+		return LoggedIn{}, err
 	}
 	a, err := s.Store.AccountByUsername(ctx, username)
 	hash := a.PasswordHash
@@ -259,20 +263,14 @@ func (s *Service) Login(ctx context.Context, username, password, ip string) (Log
 	}
 	ok, herr := checkPassword(hash, password)
 	if err != nil || herr != nil || !ok || !a.DisabledAt.IsZero() {
-		if err := s.Store.RecordThrottle(ctx, store.ThrottleLoginAccount, acctKey, now); err != nil {
-			return LoggedIn{}, err
-		}
-		if err := s.Store.RecordThrottle(ctx, store.ThrottleLoginIP, ipKey, now); err != nil {
-			return LoggedIn{}, err
-		}
+		// The reservation stays: it is this failure's record.
 		return LoggedIn{}, problem.New(problem.Unauthenticated, "wrong username or password")
 	}
-	// A success forgives the account's recent failures; most logins have
-	// none, and then cost no write.
-	if accountFailures > 0 {
-		if err := s.Store.ClearThrottle(ctx, store.ThrottleLoginAccount, acctKey); err != nil {
-			return LoggedIn{}, err
-		}
+	// A success gives its place back and forgives the account's failures
+	// (NIST counts consecutive failures); the address's failures on other
+	// accounts stay.
+	if err := s.Store.ReleaseThrottle(ctx, reservation, limits[:2]); err != nil {
+		return LoggedIn{}, err
 	}
 	token := randomToken()
 	se := store.Session{
@@ -283,6 +281,23 @@ func (s *Service) Login(ctx context.Context, username, password, ip string) (Log
 		return LoggedIn{}, err
 	}
 	return LoggedIn{Token: token, Session: se, Account: a}, nil
+}
+
+// throttledAddress is the address a login is throttled by: an IPv6
+// address stands for its /64, which one subscriber holds whole, so that
+// walking through it does not give a guesser fresh addresses (and fresh
+// places under the per-address limits). IPv4-mapped addresses count as
+// IPv4; anything unparsable counts as itself.
+func throttledAddress(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
 }
 
 // dummy returns a hash with this service's costs, made once. It is

@@ -400,11 +400,20 @@ func Open(raw []byte, pinned []verify.IssuerKey) (*Payload, error) {
 	return &p, nil
 }
 
+// IssuedInTheFuture reports whether the bundle says it was issued later
+// than now + skew. Freshness counts from issued_at, so such a bundle would
+// be trusted for longer than the freshness limit (by a wrong clock on the
+// issuer or the verifier, or a bundle made ahead of time): it is refused.
+func (p *Payload) IssuedInTheFuture(now time.Time, skew time.Duration) bool {
+	return p.IssuedAt.After(now.Add(skew))
+}
+
 // Verify verifies code at now against the bundle p. A bundle issued more
 // than freshness before now (zero or negative freshness means
 // DefaultFreshness) answers stale_bundle without looking at the code,
-// because it may lack recent revocations; so does a nil or unusable
-// bundle. Otherwise it is v.Verify with the bundle's trust.
+// because it may lack recent revocations; so does one issued more than the
+// verifier's skew after now, and a nil or unusable bundle. Otherwise it is
+// v.Verify with the bundle's trust.
 func Verify(code string, now time.Time, p *Payload, freshness time.Duration, v verify.Verifier) verify.Verdict {
 	stale := verify.Verdict{Reason: verify.ReasonStaleBundle}
 	if p == nil {
@@ -413,7 +422,7 @@ func Verify(code string, now time.Time, p *Payload, freshness time.Duration, v v
 	if freshness <= 0 {
 		freshness = DefaultFreshness
 	}
-	if now.Sub(p.IssuedAt) > freshness {
+	if now.Sub(p.IssuedAt) > freshness || p.IssuedInTheFuture(now, v.ClockSkew()) {
 		return stale
 	}
 	t := p.trust

@@ -290,6 +290,9 @@ func TestVerifyAnswersStaleBundleOnceTheBundleIsTooOld(t *testing.T) {
 		{"a zero freshness is stale past the 24 h default", issuedAt.Add(fresh + time.Second), 0, p, verify.ReasonStaleBundle},
 		{"a one-hour freshness is stale after an hour and a second", issuedAt.Add(time.Hour + time.Second), time.Hour, p, verify.ReasonStaleBundle},
 		{"a nil bundle is stale", issuedAt, fresh, nil, verify.ReasonStaleBundle},
+		{"a bundle issued the skew ahead of now is fresh", issuedAt.Add(-verify.DefaultSkew), fresh, p, verify.ReasonValid},
+		{"a bundle issued more than the skew ahead of now is stale", issuedAt.Add(-verify.DefaultSkew - time.Second), fresh, p, verify.ReasonStaleBundle},
+		{"a bundle issued a day ahead of now is stale", issuedAt.Add(-24 * time.Hour), fresh, p, verify.ReasonStaleBundle},
 		{"a payload built in code, not opened, still verifies", issuedAt.Add(time.Minute), fresh, ptr(samplePayload()), verify.ReasonValid},
 	}
 	for _, tt := range tests {

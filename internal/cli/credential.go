@@ -108,6 +108,10 @@ func runBundle(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if now, skew := time.Now(), policy.Default().VerificationSkew; p.IssuedInTheFuture(now, skew) {
+		return fmt.Errorf("the bundle is issued %s, later than this machine's clock (%s) allows; check the clocks of both machines",
+			p.IssuedAt.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
 	if err := writeAtomically(*out, raw, 0o600); err != nil {
 		return err
 	}

@@ -485,7 +485,7 @@ func TestBadFaceCheckRequestsChangeNothing(t *testing.T) {
 		capture := func(cl *client, id, contentType string, body []byte) answer {
 			return cl.do("POST", "/api/v1/face-checks/"+id+"/capture", contentType, body)
 		}
-		c.want(capture(c, check, "text/plain", []byte("hello")), 400, "validation_failed")
+		c.want(capture(c, check, "text/plain", []byte("hello")), 415, "validation_failed")
 		c.want(capture(c, check, "image/jpeg", make([]byte, 9<<20)), 413, "too_large")
 		other.want(capture(other, check2, "image/jpeg", facetest.SampleJPEG()), 404, "not_found")
 		a.clock.Advance(11 * time.Minute)

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"tempid/internal/problem"
@@ -42,6 +43,21 @@ const (
 	staffOrTerminal
 	admin
 )
+
+// String names an auth as the route table does.
+func (a auth) String() string {
+	switch a {
+	case public:
+		return "public"
+	case passenger:
+		return "passenger"
+	case staffOrTerminal:
+		return "staffOrTerminal"
+	case admin:
+		return "admin"
+	}
+	return "auth(" + strconv.Itoa(int(a)) + ")"
+}
 
 func stateChanging(r *http.Request) bool {
 	return r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions

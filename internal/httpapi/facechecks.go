@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"mime"
 	"net/http"
 
 	"tempid/internal/face"
@@ -35,13 +34,12 @@ func (s *Server) startFaceCheck(w http.ResponseWriter, r *http.Request, p princi
 }
 
 func (s *Server) captureFaceCheck(w http.ResponseWriter, r *http.Request, p principal) error {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || (mt != "image/jpeg" && mt != "image/png") {
-		return problem.New(problem.ValidationFailed, "the capture must be image/jpeg or image/png")
-	}
-	body, err := readBody(w, r, maxCaptureBody)
+	mt, body, err := readTyped(w, r, maxCaptureBody, "image/jpeg", "image/png")
 	if err != nil {
 		return err
+	}
+	if len(body) == 0 {
+		return problem.New(problem.ValidationFailed, "the capture is empty: send the image/jpeg or image/png")
 	}
 	f, err := s.FaceChecks.Capture(r.Context(), p.account.ID, r.PathValue("id"), face.Capture{ContentType: mt, Data: body})
 	clear(body)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 
@@ -11,7 +12,8 @@ import (
 func (s *Server) locate(w http.ResponseWriter, r *http.Request, _ principal) error {
 	lat, err1 := strconv.ParseFloat(r.URL.Query().Get("lat"), 64)
 	lon, err2 := strconv.ParseFloat(r.URL.Query().Get("lon"), 64)
-	if err1 != nil || err2 != nil || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
+	// NaN fails every comparison, so the range check alone lets it through.
+	if err1 != nil || err2 != nil || math.IsNaN(lat) || math.IsNaN(lon) || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
 		return problem.New(problem.ValidationFailed, "lat and lon: a WGS-84 position in degrees")
 	}
 	var out apiv1.Located

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,17 +23,11 @@ const (
 	maxCaptureBody = 8 << 20
 )
 
-// decode reads a JSON body into v: the right media type, at most limit
-// bytes (413 before reading when the declared length is larger), no
-// unknown members, exactly one value.
+// decode reads a JSON body into v: the right media type (415 otherwise),
+// at most limit bytes (413 before reading when the declared length is
+// larger), no unknown members, exactly one value.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			return problem.New(problem.ValidationFailed, "the body must be application/json")
-		}
-	}
-	body, err := readBody(w, r, maxJSONBody)
+	_, body, err := readTyped(w, r, maxJSONBody, "application/json")
 	if err != nil {
 		return err
 	}
@@ -62,6 +57,34 @@ func jsonError(err error) string {
 		return "unknown member " + strings.TrimPrefix(err.Error(), "json: unknown field ")
 	}
 	return "cannot be read"
+}
+
+// readTyped reads a body of one of the allowed media types (API.md: JSON,
+// captures an image) and returns its type. A declared type that is not
+// allowed, or a charset other than UTF-8, is refused with 415 before the
+// body is read; so is a body that declares no type at all. A request
+// without a body needs no type: the handler says what is missing.
+func readTyped(w http.ResponseWriter, r *http.Request, limit int64, allowed ...string) (string, []byte, error) {
+	unsupported := problem.New(problem.ValidationFailed, "the body must be %s", strings.Join(allowed, " or ")).
+		WithStatus(http.StatusUnsupportedMediaType)
+	ct := r.Header.Get("Content-Type")
+	mt := ""
+	if ct != "" {
+		var params map[string]string
+		var err error
+		mt, params, err = mime.ParseMediaType(ct)
+		if cs, ok := params["charset"]; err != nil || !slices.Contains(allowed, mt) || ok && !strings.EqualFold(cs, "utf-8") {
+			return "", nil, unsupported
+		}
+	}
+	body, err := readBody(w, r, limit)
+	if err != nil {
+		return "", nil, err
+	}
+	if ct == "" && len(body) > 0 {
+		return "", nil, unsupported
+	}
+	return mt, body, nil
 }
 
 // readBody reads at most limit bytes; a larger body is refused with 413,

@@ -81,7 +81,7 @@ func TestBadBodiesAreRefusedWithStableCodes(t *testing.T) {
 		{"wrong type", `{"name":5}`, "application/json", 400, problem.ValidationFailed},
 		{"two values", `{"name":"a"}{"name":"b"}`, "application/json", 400, problem.ValidationFailed},
 		{"empty body", ``, "application/json", 400, problem.ValidationFailed},
-		{"not JSON", `name=a`, "application/x-www-form-urlencoded", 400, problem.ValidationFailed},
+		{"not JSON", `name=a`, "application/x-www-form-urlencoded", 415, problem.ValidationFailed},
 		{"over 1 MiB", `{"name":"` + strings.Repeat("a", 1<<20) + `"}`, "application/json", 413, problem.TooLarge},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -374,7 +374,7 @@ func TestVerificationRefusesBadRequests(t *testing.T) {
 			{"an empty code is refused", gate, `{"code":"","operation":"entry"}`, 400, "validation_failed"},
 			{"an unknown operation is refused", gate, fmt.Sprintf(`{"code":%q,"operation":"boarding"}`, code), 400, "validation_failed"},
 			{"a malformed station is refused", gate, fmt.Sprintf(`{"code":%q,"operation":"entry","station_code":"B J"}`, code), 400, "validation_failed"},
-			{"another station than the terminal's is refused", gate, fmt.Sprintf(`{"code":%q,"operation":"entry","station_code":"SHH"}`, code), 400, "validation_failed"},
+			{"another station than the terminal's is forbidden", gate, fmt.Sprintf(`{"code":%q,"operation":"entry","station_code":"SHH"}`, code), 403, "forbidden"},
 			{"a request without a key is unauthenticated", "", fmt.Sprintf(`{"code":%q,"operation":"entry"}`, code), 401, "unauthenticated"},
 			{"an unknown key is unauthenticated", "tidk_nope", fmt.Sprintf(`{"code":%q,"operation":"entry"}`, code), 401, "unauthenticated"},
 		} {

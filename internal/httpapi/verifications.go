@@ -9,6 +9,7 @@ import (
 	"tempid/internal/keys"
 	"tempid/internal/online"
 	"tempid/internal/problem"
+	"tempid/internal/store"
 )
 
 // bundleNextUpdate is how soon a terminal should fetch its next trust
@@ -26,11 +27,13 @@ func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request, p principal)
 	case station != "" && !online.ValidStation(station):
 		return problem.New(problem.ValidationFailed, "station_code: 1 to 16 letters or digits")
 	case p.terminal != nil && station != "" && station != p.terminal.StationCode:
-		// A terminal is registered at one station; a different one in the
-		// request is a misconfiguration to fix, not a fact to record.
-		return problem.New(problem.ValidationFailed, "station_code: this terminal is registered at another station")
+		// Terminals and staff verify where they are registered (API.md):
+		// a use recorded at another station would be a false record.
+		return problem.New(problem.Forbidden, "station_code: this terminal is registered at another station")
 	case p.terminal != nil:
 		station = p.terminal.StationCode
+	case p.account.Role != store.RoleAdmin && station != "" && station != p.account.StationCode:
+		return problem.New(problem.Forbidden, "station_code: you verify at your own station only")
 	case station == "":
 		station = p.account.StationCode
 	}

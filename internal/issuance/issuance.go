@@ -13,6 +13,7 @@ import (
 
 	"tempid/internal/clock"
 	"tempid/internal/idnumber"
+	"tempid/internal/personname"
 	"tempid/internal/pii"
 	"tempid/internal/policy"
 	"tempid/internal/problem"
@@ -67,16 +68,14 @@ type Subject struct {
 	IDNumber idnumber.Number
 }
 
-// maxNameBytes bounds a name; the pass carries at most 64 bytes of it masked.
-const maxNameBytes = 64
-
-// ParseSubject validates a name and an ID number as the API receives them.
-// An invalid ID number is refused here, before any registry or face
-// provider sees it.
+// ParseSubject validates a name and an ID number as the API receives them:
+// the name by the rule of package personname (NFC, trimmed, no hidden
+// characters), the ID number by GB 11643. Both are refused here, before any
+// registry or face provider sees them.
 func (s *Service) ParseSubject(name, id string) (Subject, error) {
-	name = strings.TrimSpace(name)
-	if name == "" || len(name) > maxNameBytes || !utf8.ValidString(name) {
-		return Subject{}, problem.New(problem.ValidationFailed, "name: 1 to %d bytes of text", maxNameBytes)
+	name, err := personname.Normalize(name)
+	if err != nil {
+		return Subject{}, err
 	}
 	n, err := idnumber.Parse(id, s.Clock.Now())
 	if err != nil {

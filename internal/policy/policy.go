@@ -40,11 +40,16 @@ type Settings struct {
 	FaceFailureLockAfter  int
 	FaceFailureLockWindow time.Duration
 
-	// LoginFailuresPerAccount and LoginFailuresPerIP within LoginWindow
-	// refuse further logins until the window has passed.
-	LoginFailuresPerAccount int
-	LoginFailuresPerIP      int
-	LoginWindow             time.Duration
+	// Failed logins within LoginWindow refuse further logins until the
+	// oldest leaves the window: LoginFailuresPerAccountIP for one account
+	// from one address, LoginFailuresPerAccount for one account from all
+	// addresses together (higher, so that guesses from one address cannot
+	// lock the account's owner out elsewhere; at most 100, NIST SP 800-63B
+	// §5.2.2), LoginFailuresPerIP for one address over all accounts.
+	LoginFailuresPerAccountIP int
+	LoginFailuresPerAccount   int
+	LoginFailuresPerIP        int
+	LoginWindow               time.Duration
 	// SessionLifetime is the absolute lifetime of a login session.
 	SessionLifetime time.Duration
 
@@ -75,10 +80,11 @@ func Default() Settings {
 		FaceFailureLockAfter:  50,
 		FaceFailureLockWindow: 24 * time.Hour,
 
-		LoginFailuresPerAccount: 10,
-		LoginFailuresPerIP:      100,
-		LoginWindow:             15 * time.Minute,
-		SessionLifetime:         12 * time.Hour,
+		LoginFailuresPerAccountIP: 10,
+		LoginFailuresPerAccount:   100,
+		LoginFailuresPerIP:        100,
+		LoginWindow:               15 * time.Minute,
+		SessionLifetime:           12 * time.Hour,
 
 		VerificationSkew: 30 * time.Second,
 		BundleFreshness:  24 * time.Hour,

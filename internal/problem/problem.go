@@ -67,6 +67,10 @@ type Error struct {
 	// Members are extra members of the problem document, such as
 	// resets_at or renewable_at.
 	Members map[string]any
+	// HTTPStatus, when set, replaces the status of the code: API.md
+	// answers a few refusals with another status than their code's usual
+	// one (415 validation_failed for a body of the wrong media type).
+	HTTPStatus int
 }
 
 // New returns a refusal with a code and a detail.
@@ -89,10 +93,21 @@ func (e *Error) Retry(d time.Duration) *Error {
 	return e
 }
 
+// WithStatus sets the HTTP status of the refusal, for the few that API.md
+// answers with another status than their code's.
+func (e *Error) WithStatus(status int) *Error {
+	e.HTTPStatus = status
+	return e
+}
+
 func (e *Error) Error() string { return e.Code + ": " + e.Detail }
 
-// Status is the HTTP status for the error's code.
+// Status is the HTTP status for the error's code, or the one set by
+// WithStatus.
 func (e *Error) Status() int {
+	if e.HTTPStatus != 0 {
+		return e.HTTPStatus
+	}
 	if s, ok := statuses[e.Code]; ok {
 		return s
 	}

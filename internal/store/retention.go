@@ -56,11 +56,15 @@ func (s *Store) PurgeCodeClaims(ctx context.Context, beforeStep int64) error {
 	})
 }
 
-// PurgeThrottle forgets throttle failures recorded before a time: the
-// throttles only count failures inside their windows.
+// PurgeThrottle forgets throttle failures recorded before a time, and the
+// keys last used before it: the throttles only count failures inside their
+// windows.
 func (s *Store) PurgeThrottle(ctx context.Context, before time.Time) error {
 	return s.write(ctx, func(t *Tx) error {
-		_, err := t.exec(ctx, `DELETE FROM throttle_events WHERE at < $1`, ms(before))
+		if _, err := t.exec(ctx, `DELETE FROM throttle_events WHERE at < $1`, ms(before)); err != nil {
+			return err
+		}
+		_, err := t.exec(ctx, `DELETE FROM throttle_keys WHERE last_at < $1`, ms(before))
 		return err
 	})
 }

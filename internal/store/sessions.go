@@ -237,11 +237,3 @@ func (s *Store) CountThrottle(ctx context.Context, scope string, key []byte, sin
 		scope, key, ms(since)).Scan(&n, &oldest)
 	return n, nullMS(oldest), classify(err)
 }
-
-// ClearThrottle forgets the failures of a key (after a successful login).
-func (s *Store) ClearThrottle(ctx context.Context, scope string, key []byte) error {
-	return s.write(ctx, func(t *Tx) error {
-		_, err := t.exec(ctx, `DELETE FROM throttle_events WHERE scope = $1 AND key = $2`, scope, key)
-		return err
-	})
-}

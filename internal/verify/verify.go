@@ -241,6 +241,10 @@ func (v Verifier) Verify(code string, now time.Time, t *Trust) Verdict {
 	return verdict
 }
 
+// ClockSkew is the clock difference the verifier tolerates: Skew, or
+// DefaultSkew when Skew is not set.
+func (v Verifier) ClockSkew() time.Duration { return v.skew() }
+
 func (v Verifier) skew() time.Duration {
 	if v.Skew <= 0 {
 		return DefaultSkew
