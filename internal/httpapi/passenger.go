@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"mime"
@@ -237,28 +238,37 @@ func (s *Server) applyCertificate(w http.ResponseWriter, r *http.Request, p prin
 		IDNumber    string `json:"id_number"`
 		CityCode    string `json:"city_code"`
 	}
-	if err := decode(w, r, &in); err != nil {
-		return err
-	}
-	res, err := s.Issuance.Apply(r.Context(), issuance.Application{
-		Actor: p.actor(), AccountID: p.account.ID, SessionID: p.session.ID, FaceCheckID: in.FaceCheckID,
-		Name: in.Name, IDNumber: in.IDNumber, CityCode: in.CityCode,
-	})
+	body, err := decodeRaw(w, r, &in)
 	if err != nil {
 		return err
 	}
-	if s.Metrics != nil {
-		s.Metrics.Issued.Inc()
-		if res.Pass != nil {
-			s.Metrics.PassesIssued.Inc()
+	return s.idempotent(w, r, "account:"+p.account.ID, body, func(ctx context.Context) (any, error) {
+		res, err := s.Issuance.Apply(ctx, issuance.Application{
+			Actor: p.actor(), AccountID: p.account.ID, SessionID: p.session.ID, FaceCheckID: in.FaceCheckID,
+			Name: in.Name, IDNumber: in.IDNumber, CityCode: in.CityCode,
+		})
+		if err != nil {
+			return nil, err
 		}
-	}
+		if s.Metrics != nil {
+			s.Metrics.Issued.Inc()
+			if res.Pass != nil {
+				s.Metrics.PassesIssued.Inc()
+			}
+		}
+		return res, nil
+	}, s.issuedAnswer)
+}
+
+// issuedAnswer is the answer to an application that issued a certificate:
+// what a retry with the same Idempotency-Key gets again.
+func (s *Server) issuedAnswer(result any) (int, any) {
+	res := result.(issuance.Result)
 	out := map[string]any{"certificate": s.certificateJSON(res.Certificate), "quota": res.Quota}
 	if res.Pass != nil {
 		out["pass"] = passJSON(res.Pass, s.Policy.StepDuration)
 	}
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return http.StatusCreated, out
 }
 
 func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request, p principal) error {

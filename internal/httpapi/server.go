@@ -50,6 +50,11 @@ type Server struct {
 	// Extra registers the routes of the other parts of the service on the
 	// mux: accounts, face checks, credentials, web apps.
 	Extra []func(mux *http.ServeMux)
+	// RequestTimeout is every request's deadline; zero means
+	// DefaultRequestTimeout.
+	RequestTimeout time.Duration
+
+	faults faultLog
 }
 
 // Handler returns the API with its middleware.
@@ -60,6 +65,9 @@ func (s *Server) Handler() http.Handler {
 	s.routes(mux)
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.Metrics.Handler())
+		for _, c := range storageCauses {
+			s.Metrics.StorageErrors.WithLabelValues(c)
+		}
 	}
 	for _, register := range s.Extra {
 		register(mux)
@@ -74,20 +82,36 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 }
 
+// readyz says whether this node can serve: whether the database answers
+// (a read, every time), whether it can write to it (a probe write at most
+// once a second, or the outcome of the latest write; see store.Writable)
+// and whether its keys are loaded. A
+// node that can read but not write — a full disk, a read-only file
+// system, a standby — is not ready, and its body names the cause. It is
+// polled often, so its failures are neither logged nor counted.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.Store.Ping(ctx); err != nil {
-		s.writeError(w, r, err)
+	err := s.Store.Ping(ctx)
+	if err == nil {
+		err = s.Store.Writable(ctx)
+	}
+	if err != nil {
+		cause := store.CauseOf(err)
+		if cause == "" {
+			cause = "unknown"
+		}
+		s.writeProblem(w, problem.New(problem.Unavailable, "not ready: the database cannot be written (%s)", cause).
+			Retry(time.Second).With("cause", cause))
 		return
 	}
 	if s.Ready != nil {
 		if err := s.Ready(); err != nil {
-			s.writeError(w, r, problem.New(problem.Unavailable, "not ready: %v", err))
+			s.writeProblem(w, problem.New(problem.Unavailable, "not ready: %v", err).Retry(time.Second).With("cause", "keys"))
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "database": s.Store.Dialect()})
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "database": s.Store.Dialect(), "writable": true})
 }
 
 type ctxKey int
@@ -130,7 +154,13 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		var b [8]byte
 		rand.Read(b[:])
 		id := hex.EncodeToString(b[:])
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		// Every request's deadline, which every wait for the database
+		// honours (see DefaultRequestTimeout).
+		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout())
+		defer cancel()
+		state := &requestState{}
+		ctx = context.WithValue(context.WithValue(ctx, requestIDKey, id), requestStateKey, state)
+		r = r.WithContext(ctx)
 		h := w.Header()
 		h.Set("X-Request-Id", id)
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -154,21 +184,33 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				}
 			}
 			elapsed := time.Since(start)
-			s.Log.Info("request", "request_id", id, "method", r.Method, "route", r.Pattern, "status", rec.status,
+			status, msg := rec.status, "request"
+			if state.closed() {
+				// The client gave up: 499 by nginx's convention, at
+				// Info, and not a server error in the metrics.
+				status, msg = statusClientClosed, "client_closed"
+			}
+			s.Log.Info(msg, "request_id", id, "method", r.Method, "route", r.Pattern, "status", status,
 				"duration_ms", float64(elapsed.Microseconds())/1000)
 			if s.Metrics != nil {
 				route := r.Pattern
 				if route == "" {
 					route = "unmatched"
 				}
-				s.Metrics.Requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Observe(elapsed.Seconds())
+				s.Metrics.Requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Observe(elapsed.Seconds())
 			}
 		}()
 		next.ServeHTTP(rec, r)
 	})
 }
 
+// statusClientClosed is the status logged and counted for a request whose
+// client went away before the answer (nginx's 499).
+const statusClientClosed = 499
+
 // NewHTTPServer wraps a handler with the timeouts a public server needs.
+// WriteTimeout is longer than DefaultRequestTimeout: a request is always
+// answered before the server would drop its connection.
 func NewHTTPServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Addr:              addr,
