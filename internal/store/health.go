@@ -86,4 +86,3 @@ func (s *Store) PurgeWriteProbes(ctx context.Context, before time.Time) error {
 		return err
 	})
 }
-
