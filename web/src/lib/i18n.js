@@ -164,6 +164,8 @@ export const dict = {
     'err.rate_limited.plain': '操作太频繁，请稍后再试',
     'err.face_checks_locked': '人脸核验失败次数过多，暂时无法核验。请前往车站人工窗口办理临时身份证明',
     'err.unavailable': '服务暂时不可用，请稍后再试',
+    'err.request_in_progress': '上一次提交仍在处理中，请稍后再试',
+    'err.idempotency_key_reused': '这次提交与上一次不同，请重新提交',
     'err.internal': '系统出现问题，请稍后再试',
     'err.network': '网络连接失败，请检查网络后重试',
     'err.unknown': '出现未知错误（{code}）',
@@ -474,6 +476,8 @@ export const dict = {
     'err.rate_limited.plain': 'Too many attempts. Please try again later',
     'err.face_checks_locked': 'Too many failed face checks; face checks are paused. Please go to the station’s manual window (人工窗口) for a temporary ID',
     'err.unavailable': 'The service is unavailable right now. Please try again later',
+    'err.request_in_progress': 'Your previous request is still being processed. Please try again shortly',
+    'err.idempotency_key_reused': 'This request differs from the one sent before. Please send it again',
     'err.internal': 'Something went wrong. Please try again later',
     'err.network': 'No network connection. Please check it and try again',
     'err.unknown': 'Unexpected error ({code})',
@@ -634,6 +638,7 @@ export const API_ERROR_CODES = [
   'consent_required', 'not_found', 'active_certificate_exists', 'face_check_not_passed',
   'face_check_used', 'face_check_mismatch', 'face_check_expired', 'too_large',
   'identity_mismatch', 'quota_exhausted', 'rate_limited', 'face_checks_locked', 'unavailable',
+  'request_in_progress', 'idempotency_key_reused',
 ];
 
 /** Every verification reason of CREDENTIAL.md (online and offline). */

@@ -5,7 +5,7 @@ import { render } from 'preact';
 import { useEffect, useState, useRef } from 'preact/hooks';
 import { html, useLang, initLang, LangSwitch, Alert, Field, Icon, Spinner } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
-import { get, post, del, qs, setCsrf } from '../lib/api.js';
+import { get, post, postIdempotent, del, qs, setCsrf } from '../lib/api.js';
 import { errorText } from '../lib/errors.js';
 import { validate, normalize } from '../lib/idnumber.js';
 import { fmtDateTime, monthOf, toMs } from '../lib/format.js';
@@ -148,7 +148,9 @@ function App() {
           subjectName: draft.name,
           request: { purpose: 'apply', subject: { name: draft.name, id_number: draft.id_number } },
           onPassed: async (faceCheckId) => {
-            const res = await post('/api/v1/certificates', { face_check_id: faceCheckId, name: draft.name, id_number: draft.id_number, city_code: draft.city.code });
+            // One key per application: a retry after a lost answer gets the
+            // certificate issued the first time, never a second one.
+            const res = await postIdempotent('/api/v1/certificates', { face_check_id: faceCheckId, name: draft.name, id_number: draft.id_number, city_code: draft.city.code });
             await issued(res.certificate, res.pass);
           },
           back: { name: 'apply', draft },
