@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -175,5 +176,76 @@ func TestRequestDeadlineIsInsideTheWriteTimeout(t *testing.T) {
 	srv := httpapi.NewHTTPServer("127.0.0.1:0", nil, slog.New(slog.DiscardHandler))
 	if srv.WriteTimeout < httpapi.DefaultRequestTimeout+5*time.Second {
 		t.Errorf("write timeout %v leaves too little room after the request deadline %v", srv.WriteTimeout, httpapi.DefaultRequestTimeout)
+	}
+}
+
+// TestReadyzNamesTheCauseWhenPostgreSQLGoesAway: /readyz 200 with
+// writable true, then 503 with the cause "connection" while the database
+// is cut off, requests 503 unavailable with Retry-After and counted by
+// cause, and 200 again once it is back, without a restart.
+func TestReadyzNamesTheCauseWhenPostgreSQLGoesAway(t *testing.T) {
+	dsn := storetest.Schema(t)
+	u, _ := url.Parse(dsn)
+	p := startProxy(t, u.Host)
+	u.Host = p.addr
+	q := u.Query()
+	q.Set("connect_timeout", "2")
+	u.RawQuery = q.Encode()
+	s, err := store.Open(context.Background(), store.Options{DSN: u.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	n := newNode(t, s, nodeConfig{})
+	c := n.client()
+	me := newPerson("断线")
+	c.signUp(me)
+	check := c.passedCheck(me)
+	ready := c.json("GET", "/readyz", nil)
+	c.want(ready, 200, "")
+	if ready.body["writable"] != true {
+		t.Errorf("/readyz %s, want writable true", ready.raw)
+	}
+
+	p.cut()
+	ready = c.json("GET", "/readyz", nil)
+	c.want(ready, 503, "unavailable")
+	if ready.body["cause"] != store.CauseConnection {
+		t.Errorf("/readyz cause %v, want %s", ready.body["cause"], store.CauseConnection)
+	}
+	c.want(c.json("GET", "/healthz", nil), 200, "")
+	r := must(c.applyWithKey(me, check, "cut"))
+	c.want(r, 503, "unavailable")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	if m := n.metric(`tempid_storage_errors_total{cause="connection"}`); strings.HasSuffix(m, " 0") || m == "" {
+		t.Errorf("metric %q, want connection failures counted", m)
+	}
+
+	p.restore()
+	deadline := time.Now().Add(20 * time.Second)
+	for r := c.json("GET", "/readyz", nil); r.status != 200; r = c.json("GET", "/readyz", nil) {
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz %d %s 20 s after the database came back", r.status, r.raw)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if got := certificates(t, s); got != 0 {
+		t.Fatalf("%d certificates after the outage, want 0", got)
+	}
+	// The key was not kept by the failed attempt (or its release is
+	// waiting on a lease): the retry issues once.
+	for {
+		r := must(c.applyWithKey(me, check, "cut"))
+		if r.status == 409 && r.code() == "request_in_progress" {
+			n.clock.Advance(time.Minute) // the lease of the claim that could not be released
+			continue
+		}
+		c.want(r, 201, "")
+		break
+	}
+	if got := certificates(t, s); got != 1 {
+		t.Errorf("%d certificates, want 1", got)
 	}
 }
