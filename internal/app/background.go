@@ -57,8 +57,9 @@ func sealAudit(ctx context.Context, st interface {
 }
 
 // purgeExpired removes personal data from certificates past the retention
-// period, replay records no code can match any more and old login
-// failures, once at start and then every hour, until ctx ends. Every node
+// period, replay records no code can match any more, old login
+// failures, Idempotency-Keys past their 24 hours and the write probes of
+// vanished nodes, once at start and then every hour, until ctx ends. Every node
 // may run it: each batch is one transaction and a purged row is skipped.
 func (a *App) purgeExpired(ctx context.Context, log *slog.Logger) {
 	st, pol := a.Store, a.Policy
@@ -90,6 +91,14 @@ func (a *App) purgeExpired(ctx context.Context, log *slog.Logger) {
 		// Login failures count within LoginWindow; keep a day for the record.
 		if err := st.PurgeThrottle(ctx, time.Now().Add(-max(pol.LoginWindow, 24*time.Hour))); err != nil && ctx.Err() == nil {
 			log.Error("throttle purge", "err", err)
+		}
+		// Idempotency-Keys are kept 24 hours (API.md); a probe row whose
+		// node stopped probing a day ago belongs to a node that is gone.
+		if err := st.PurgeIdempotencyKeys(ctx, time.Now().Add(-store.IdempotencyRetention)); err != nil && ctx.Err() == nil {
+			log.Error("idempotency key purge", "err", err)
+		}
+		if err := st.PurgeWriteProbes(ctx, time.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+			log.Error("write probe purge", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -37,29 +38,38 @@ func quota(q issuance.Quota) apiv1.Quota { return apiv1.Quota(q) }
 
 func (s *Server) applyCertificate(w http.ResponseWriter, r *http.Request, p principal) error {
 	var in apiv1.ApplyRequest
-	if err := decode(w, r, &in); err != nil {
-		return err
-	}
-	res, err := s.Issuance.Apply(r.Context(), issuance.Application{
-		Actor: p.actor(), AccountID: p.account.ID, SessionID: p.session.ID, FaceCheckID: in.FaceCheckID,
-		Name: in.Name, IDNumber: in.IDNumber, CityCode: in.CityCode,
-	})
+	body, err := decodeRaw(w, r, &in)
 	if err != nil {
 		return err
 	}
-	if s.Metrics != nil {
-		s.Metrics.Issued.Inc()
-		if res.Pass != nil {
-			s.Metrics.PassesIssued.Inc()
+	return s.idempotent(w, r, "account:"+p.account.ID, body, func(ctx context.Context) (any, error) {
+		res, err := s.Issuance.Apply(ctx, issuance.Application{
+			Actor: p.actor(), AccountID: p.account.ID, SessionID: p.session.ID, FaceCheckID: in.FaceCheckID,
+			Name: in.Name, IDNumber: in.IDNumber, CityCode: in.CityCode,
+		})
+		if err != nil {
+			return nil, err
 		}
-	}
+		if s.Metrics != nil {
+			s.Metrics.Issued.Inc()
+			if res.Pass != nil {
+				s.Metrics.PassesIssued.Inc()
+			}
+		}
+		return res, nil
+	}, s.issuedAnswer)
+}
+
+// issuedAnswer is the answer to an application that issued a certificate:
+// what a retry with the same Idempotency-Key gets again.
+func (s *Server) issuedAnswer(result any) (int, any) {
+	res := result.(issuance.Result)
 	out := apiv1.Applied{Certificate: s.certificate(res.Certificate), Quota: quota(res.Quota)}
 	if res.Pass != nil {
 		p := pass(res.Pass, s.Policy.StepDuration)
 		out.Pass = &p
 	}
-	writeJSON(w, http.StatusCreated, out)
-	return nil
+	return http.StatusCreated, out
 }
 
 func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request, p principal) error {

@@ -7,6 +7,7 @@ import (
 
 	"tempid/internal/httpapi/apiv1"
 	"tempid/internal/problem"
+	"tempid/internal/store"
 )
 
 // healthz says the process is up.
@@ -15,18 +16,35 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ principal) er
 	return nil
 }
 
-// readyz says whether the database answers and the keys are loaded.
+// readyz says whether this node can serve: whether the database answers
+// (a read, every time), whether it can write to it (a probe write at most
+// once a second, or the outcome of the latest write; see store.Writable)
+// and whether its keys are loaded. A node that can read but not write — a
+// full disk, a read-only file system, a standby — is not ready, and its
+// body names the cause. It is polled often, so its failures are written
+// here, neither logged nor counted as errors.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ principal) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.Store.Ping(ctx); err != nil {
-		return err
+	err := s.Store.Ping(ctx)
+	if err == nil {
+		err = s.Store.Writable(ctx)
+	}
+	if err != nil {
+		cause := store.CauseOf(err)
+		if cause == "" {
+			cause = "unknown"
+		}
+		s.writeProblem(w, problem.New(problem.Unavailable, "not ready: the database cannot be written (%s)", cause).
+			Retry(time.Second).With("cause", cause))
+		return nil
 	}
 	if s.Ready != nil {
 		if err := s.Ready(); err != nil {
-			return problem.New(problem.Unavailable, "not ready: %v", err)
+			s.writeProblem(w, problem.New(problem.Unavailable, "not ready: %v", err).Retry(time.Second).With("cause", "keys"))
+			return nil
 		}
 	}
-	writeJSON(w, http.StatusOK, apiv1.Health{Status: "ready", Database: s.Store.Dialect()})
+	writeJSON(w, http.StatusOK, apiv1.Health{Status: "ready", Database: s.Store.Dialect(), Writable: true})
 	return nil
 }

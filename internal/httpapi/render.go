@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -13,8 +14,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"tempid/internal/problem"
+	"tempid/internal/store"
 )
 
 // Body limits of API.md.
@@ -27,19 +30,26 @@ const (
 // at most limit bytes (413 before reading when the declared length is
 // larger), no unknown members, exactly one value.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	_, err := decodeRaw(w, r, v)
+	return err
+}
+
+// decodeRaw is decode that also returns the body as received, for an
+// idempotent request's hash.
+func decodeRaw(w http.ResponseWriter, r *http.Request, v any) ([]byte, error) {
 	_, body, err := readTyped(w, r, maxJSONBody, "application/json")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return problem.New(problem.ValidationFailed, "malformed JSON body: %s", jsonError(err))
+		return nil, problem.New(problem.ValidationFailed, "malformed JSON body: %s", jsonError(err))
 	}
 	if dec.More() {
-		return problem.New(problem.ValidationFailed, "malformed JSON body: more than one value")
+		return nil, problem.New(problem.ValidationFailed, "malformed JSON body: more than one value")
 	}
-	return nil
+	return body, nil
 }
 
 // jsonError describes a decoding error without echoing the input.
@@ -127,6 +137,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // detail.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p, ok := problem.As(err)
+	if (!ok || p.Status() >= 500) && clientGone(r.Context()) {
+		// The client went away (and most likely caused the error by
+		// cancelling the request's context): nobody to answer, nothing
+		// wrong with the server.
+		stateOf(r).markClientClosed()
+		s.logger(r).Info("client_closed", "route", r.Pattern)
+		return
+	}
+	if !ok && errors.Is(err, context.DeadlineExceeded) {
+		// The request's deadline passed in something that did not say
+		// so itself: nothing was completed, the client may retry.
+		p, ok = problem.New(problem.Unavailable, "the request took too long; nothing was changed, try again").Retry(time.Second), true
+	}
 	if !ok {
 		p = problem.New(problem.Internal, "something went wrong on our side; the request was not completed")
 	}
@@ -139,12 +162,25 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.Metrics.Refusals.WithLabelValues(p.Code).Inc()
 	}
 	log := s.logger(r)
-	switch {
+	switch cause := store.CauseOf(err); {
+	case cause != "":
+		// A storage fault fails every request until it clears: counted
+		// per request, logged once per burst.
+		if s.Metrics != nil {
+			s.Metrics.StorageErrors.WithLabelValues(cause).Inc()
+		}
+		s.faults.failed(s.Log, cause, err)
 	case status >= 500:
 		log.Error("request failed", "code", p.Code, "err", err)
 	default:
 		log.Warn("request refused", "code", p.Code, "detail", p.Detail)
 	}
+	s.writeProblem(w, p)
+}
+
+// writeProblem renders a problem document, without logging it.
+func (s *Server) writeProblem(w http.ResponseWriter, p *problem.Error) {
+	status := p.Status()
 	doc := map[string]any{}
 	for k, v := range p.Members {
 		doc[k] = v

@@ -72,6 +72,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	}
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.Metrics.Handler())
+		for _, c := range storageCauses {
+			s.Metrics.StorageErrors.WithLabelValues(c)
+		}
 	}
 	for _, register := range s.Extra {
 		register(mux)

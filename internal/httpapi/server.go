@@ -50,6 +50,11 @@ type Server struct {
 	// Extra registers the routes of the other parts of the service on the
 	// mux: accounts, face checks, credentials, web apps.
 	Extra []func(mux *http.ServeMux)
+	// RequestTimeout is every request's deadline; zero means
+	// DefaultRequestTimeout.
+	RequestTimeout time.Duration
+
+	faults faultLog
 }
 
 // Handler returns the API with its middleware.
@@ -99,7 +104,13 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		var b [8]byte
 		rand.Read(b[:])
 		id := hex.EncodeToString(b[:])
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		// Every request's deadline, which every wait for the database
+		// honours (see DefaultRequestTimeout).
+		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout())
+		defer cancel()
+		state := &requestState{}
+		ctx = context.WithValue(context.WithValue(ctx, requestIDKey, id), requestStateKey, state)
+		r = r.WithContext(ctx)
 		h := w.Header()
 		h.Set("X-Request-Id", id)
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -123,21 +134,33 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				}
 			}
 			elapsed := time.Since(start)
-			s.Log.Info("request", "request_id", id, "method", r.Method, "route", r.Pattern, "status", rec.status,
+			status, msg := rec.status, "request"
+			if state.closed() {
+				// The client gave up: 499 by nginx's convention, at
+				// Info, and not a server error in the metrics.
+				status, msg = statusClientClosed, "client_closed"
+			}
+			s.Log.Info(msg, "request_id", id, "method", r.Method, "route", r.Pattern, "status", status,
 				"duration_ms", float64(elapsed.Microseconds())/1000)
 			if s.Metrics != nil {
 				route := r.Pattern
 				if route == "" {
 					route = "unmatched"
 				}
-				s.Metrics.Requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Observe(elapsed.Seconds())
+				s.Metrics.Requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Observe(elapsed.Seconds())
 			}
 		}()
 		next.ServeHTTP(rec, r)
 	})
 }
 
+// statusClientClosed is the status logged and counted for a request whose
+// client went away before the answer (nginx's 499).
+const statusClientClosed = 499
+
 // NewHTTPServer wraps a handler with the timeouts a public server needs.
+// WriteTimeout is longer than DefaultRequestTimeout: a request is always
+// answered before the server would drop its connection.
 func NewHTTPServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Addr:              addr,

@@ -189,16 +189,22 @@ func (s *Service) Apply(ctx context.Context, a Application) (Result, error) {
 			}
 		}
 	}
+	result := func(issued store.Issued) Result {
+		return Result{
+			Certificate: issued.Certificate,
+			Superseded:  issued.Superseded,
+			Quota:       s.quota(month, issued.UsedThisMonth),
+			Pass:        pass,
+		}
+	}
+	// Under an Idempotency-Key the answer, rendered from this Result, is
+	// recorded in the issuing transaction itself.
+	ctx = store.WithResultMapping(ctx, func(v any) any { return result(v.(store.Issued)) })
 	issued, err := s.Store.IssueCertificate(ctx, a.Actor, in)
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{
-		Certificate: issued.Certificate,
-		Superseded:  issued.Superseded,
-		Quota:       s.quota(month, issued.UsedThisMonth),
-		Pass:        pass,
-	}, nil
+	return result(issued), nil
 }
 
 // Quota is a person's use of the monthly limit.

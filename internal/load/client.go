@@ -79,6 +79,8 @@ type client struct {
 	csrf   string
 	apiKey string
 	rec    *recorder
+	// idempotencyKey, if set, is sent as the Idempotency-Key of POSTs.
+	idempotencyKey string
 }
 
 func newClient(base string, tr http.RoundTripper, rec *recorder) *client {
@@ -137,6 +139,9 @@ func (c *client) call(ctx context.Context, op, method, path, contentType string,
 	}
 	if c.apiKey != "" {
 		req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	}
+	if c.idempotencyKey != "" && method == http.MethodPost {
+		req.Header.Set("Idempotency-Key", c.idempotencyKey)
 	}
 	start := time.Now()
 	resp, err := c.http.Do(req)

@@ -23,6 +23,7 @@ type Metrics struct {
 	FaceChecks    *prometheus.CounterVec // result, reason
 	Throttled     *prometheus.CounterVec // code: rate_limited, face_checks_locked
 	PassesIssued  prometheus.Counter
+	StorageErrors *prometheus.CounterVec // cause: disk_full, io_error, read_only, lock_timeout, timeout, connection, resources
 }
 
 // New creates and registers the metrics.
@@ -53,8 +54,12 @@ func New() *Metrics {
 		PassesIssued: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tempid_passes_issued_total", Help: "Passes issued (first passes and re-views).",
 		}),
+		StorageErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tempid_storage_errors_total",
+			Help: "Requests answered 503 unavailable because of the storage, by cause (disk_full, io_error, read_only, lock_timeout, timeout, connection, resources).",
+		}, []string{"cause"}),
 	}
-	r.MustRegister(m.Requests, m.Issued, m.Refusals, m.Verifications, m.FaceChecks, m.Throttled, m.PassesIssued,
+	r.MustRegister(m.Requests, m.Issued, m.Refusals, m.Verifications, m.FaceChecks, m.Throttled, m.PassesIssued, m.StorageErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -31,6 +31,8 @@ const (
 	RateLimited             = "rate_limited"
 	FaceChecksLocked        = "face_checks_locked"
 	Unavailable             = "unavailable"
+	RequestInProgress       = "request_in_progress"
+	IdempotencyKeyReused    = "idempotency_key_reused"
 	Conflict                = "conflict"
 	Internal                = "internal"
 )
@@ -55,6 +57,8 @@ var statuses = map[string]int{
 	RateLimited:             http.StatusTooManyRequests,
 	FaceChecksLocked:        http.StatusTooManyRequests,
 	Unavailable:             http.StatusServiceUnavailable,
+	RequestInProgress:       http.StatusConflict,
+	IdempotencyKeyReused:    http.StatusUnprocessableEntity,
 	Internal:                http.StatusInternalServerError,
 }
 

@@ -167,7 +167,9 @@ func (s *Store) IssueCertificate(ctx context.Context, actor Actor, in Issuance) 
 		}
 		c.Status, c.ChangedAt, c.FaceCheckID = StatusActive, now, in.FaceCheck.ID
 		out = Issued{Certificate: c, Superseded: activeID, UsedThisMonth: used + 1}
-		return nil
+		// A request with an Idempotency-Key: its answer commits with
+		// the certificate, or neither does.
+		return t.answer(ctx, out)
 	})
 	return out, err
 }

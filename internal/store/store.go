@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +37,12 @@ type Options struct {
 	// MaxConns bounds the connection pool (PostgreSQL) or the reader pool
 	// (SQLite); zero picks a default from the number of CPUs.
 	MaxConns int
+	// SQLiteSynchronous is SQLite's synchronous setting: "FULL" (the
+	// default: a commit is on disk before it is acknowledged, so power
+	// loss or an OS crash loses no acknowledged certificate) or "NORMAL"
+	// (faster; power loss may lose the last acknowledged commits). Only
+	// the benchmark that measures the difference sets NORMAL.
+	SQLiteSynchronous string
 }
 
 // Store is an open database.
@@ -52,6 +59,8 @@ type Store struct {
 	// batch feeds the group-commit writer (SQLite only; see batch.go).
 	batch  chan writeRequest
 	closed chan struct{}
+	// health is whether writes succeed, for readiness (see health.go).
+	health writeHealth
 }
 
 // dialect is the whole difference between the two databases, as seen by
@@ -117,11 +126,26 @@ func open(o Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	synchronous := strings.ToUpper(o.SQLiteSynchronous)
+	switch synchronous {
+	case "":
+		synchronous = "FULL"
+	case "FULL", "NORMAL":
+	default:
+		return nil, fmt.Errorf("database: synchronous must be FULL or NORMAL, not %q", o.SQLiteSynchronous)
+	}
 	// busy_timeout first, so the pragmas after it wait for another process
 	// (a CLI command next to a running server) instead of failing.
-	base := "file:" + filepath.Join(dir, "tempid.db") +
-		"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)"
-	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	// synchronous(FULL) in WAL mode syncs the WAL at every commit (one
+	// fsync per group commit): an acknowledged write survives power loss.
+	file := "file:" + filepath.Join(dir, "tempid.db")
+	pragmas := "&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(" + synchronous + ")&_pragma=temp_store(MEMORY)"
+	base := file + "?_pragma=busy_timeout(10000)" + pragmas
+	// The writer waits for another process's write lock at most
+	// writerBusyTimeout per attempt, and write retries only while the
+	// request's deadline allows: a request must never wait in SQLite's
+	// busy loop past its deadline (and the server's write timeout).
+	w, err := sql.Open("sqlite", file+"?_pragma=busy_timeout("+strconv.Itoa(int(writerBusyTimeout/time.Millisecond))+")"+pragmas+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
@@ -159,7 +183,11 @@ func (s *Store) Close() error {
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return unavailable(err)
+		cause := storageCause(err)
+		if cause == "" {
+			cause = CauseConnection
+		}
+		return unavailable(cause, err)
 	}
 	return nil
 }
@@ -251,35 +279,51 @@ func (s *Store) prepared(ctx context.Context, db *sql.DB, q string) *sql.Stmt {
 }
 
 // maxAttempts bounds retries of a transaction that lost a serialisation
-// conflict (PostgreSQL 40001/40P01, or SQLite busy beyond busy_timeout).
+// conflict (PostgreSQL 40001/40P01, or SQLite busy beyond busy_timeout)
+// when the caller set no deadline; with a deadline, retries go on until
+// it passes.
 const maxAttempts = 8
+
+// writerBusyTimeout is how long one attempt of a SQLite write waits for
+// another process's write lock. Short, because the wait inside SQLite
+// cannot be interrupted by the request's deadline; write retries after it
+// as long as the deadline allows.
+const writerBusyTimeout = time.Second
 
 // write runs fn in a write transaction, committing when it returns nil
 // and rolling everything back (audit entries included) when it does not.
 // It retries on serialisation failures, so fn must not keep state between
 // attempts beyond what it rebuilds.
 func (s *Store) write(ctx context.Context, fn func(*Tx) error) error {
-	return s.retry(ctx, func() error {
+	err := s.retry(ctx, func() error {
 		if s.batch != nil {
 			return s.writeBatched(ctx, fn)
 		}
 		return s.writeOnce(ctx, fn)
 	})
+	s.health.observe(err)
+	return err
 }
 
 // retry runs a write until it succeeds, fails for a reason other than a
 // serialisation conflict, or has failed maxAttempts times.
 func (s *Store) retry(ctx context.Context, run func() error) error {
 	var err error
+	_, hasDeadline := ctx.Deadline()
 	for attempt := 1; ; attempt++ {
+		if cerr := ctx.Err(); cerr != nil {
+			// Never start an attempt past the deadline: the request
+			// is answered 503 with nothing begun, let alone committed.
+			return classify(cerr)
+		}
 		err = run()
-		if err == nil || !retryable(err) || attempt == maxAttempts {
+		if err == nil || !retryable(err) || (!hasDeadline && attempt == maxAttempts) {
 			break
 		}
-		backoff := time.Duration(attempt*attempt) * time.Millisecond
+		backoff := time.Duration(min(attempt*attempt, 100)) * time.Millisecond
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return classify(ctx.Err())
 		case <-time.After(backoff):
 		}
 	}

@@ -268,4 +268,5 @@ type PublishedKeys struct {
 type Health struct {
 	Database string `json:"database,omitempty"`
 	Status   string `json:"status"`
+	Writable bool   `json:"writable,omitempty"`
 }

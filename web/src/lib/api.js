@@ -90,6 +90,47 @@ export async function request(method, path, body, { headers = {} } = {}) {
   return data;
 }
 
+/** newIdempotencyKey returns a fresh Idempotency-Key: 32 hex digits. */
+export function newIdempotencyKey() {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * retriable tells whether a request sent with an Idempotency-Key may be
+ * sent again with the same key: the network failed (the answer may have
+ * been lost after the server acted), the server was unavailable (it
+ * changed nothing), or the first attempt is still being processed.
+ */
+export function retriable(err) {
+  return err instanceof ApiError &&
+    (err.status === 0 || err.code === 'unavailable' || err.code === 'request_in_progress');
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * postIdempotent sends a POST that must not take effect twice (an
+ * application, a slip) with an Idempotency-Key (API.md "Retries without
+ * issuing twice"), and after a network error, a 503 or a 409
+ * request_in_progress sends it again with the same key and body: the
+ * server then answers with the original result instead of acting twice.
+ * It waits Retry-After (at most 10 s) or a growing pause between tries and
+ * gives up after `attempts` tries, throwing the last error.
+ */
+export async function postIdempotent(path, body, { key = newIdempotencyKey(), attempts = 4, wait = sleep } = {}) {
+  for (let i = 1; ; i++) {
+    try {
+      return await request('POST', path, body, { headers: { 'Idempotency-Key': key } });
+    } catch (err) {
+      if (i >= attempts || !retriable(err)) throw err;
+      const seconds = err.retryAfter != null ? Math.min(err.retryAfter, 10) : Math.min(2 ** (i - 1), 8);
+      await wait(seconds * 1000);
+    }
+  }
+}
+
 export const get = (path) => request('GET', path);
 export const post = (path, body = {}) => request('POST', path, body);
 export const del = (path) => request('DELETE', path);

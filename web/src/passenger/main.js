@@ -5,7 +5,7 @@ import { render } from 'preact';
 import { useEffect, useState, useRef } from 'preact/hooks';
 import { html, useLang, initLang, LangSwitch, Alert, Field, Icon, Spinner } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
-import { get, post, del, qs, setCsrf, onAuthLost } from '../lib/api.js';
+import { get, post, postIdempotent, del, qs, setCsrf, onAuthLost } from '../lib/api.js';
 import { errorText } from '../lib/errors.js';
 import { validate, normalize } from '../lib/idnumber.js';
 import { fmtDateTime, monthOf, toMs } from '../lib/format.js';
@@ -115,7 +115,9 @@ const faceBack = (s) => (s.purpose === 'apply' ? { name: 'apply', draft: s.draft
 async function faceCheckPassed(s, faceCheckId) {
   if (s.purpose === 'apply') {
     const d = s.draft;
-    const res = await post('/api/v1/certificates', { face_check_id: faceCheckId, name: d.name, id_number: d.id_number, city_code: d.city.code });
+    // One key per application: a retry after a lost answer gets the
+    // certificate issued the first time, never a second one.
+    const res = await postIdempotent('/api/v1/certificates', { face_check_id: faceCheckId, name: d.name, id_number: d.id_number, city_code: d.city.code });
     return [res.certificate, res.pass];
   }
   const id = encodeURIComponent(s.certificate.id);

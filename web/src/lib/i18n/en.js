@@ -158,6 +158,8 @@ export default {
   'err.rate_limited.plain': 'Too many attempts. Please try again later',
   'err.face_checks_locked': 'Too many failed face checks; face checks are paused. Please go to the station’s manual window (人工窗口) for a temporary ID',
   'err.unavailable': 'The service is unavailable right now. Please try again later',
+  'err.request_in_progress': 'Your previous request is still being processed. Please try again shortly',
+  'err.idempotency_key_reused': 'This request differs from the one sent before. Please send it again',
   'err.internal': 'Something went wrong. Please try again later',
   'err.network': 'No network connection. Please check it and try again',
   'err.unknown': 'Unexpected error ({code})',

@@ -159,6 +159,8 @@ export default {
   'err.rate_limited.plain': '操作太频繁，请稍后再试',
   'err.face_checks_locked': '人脸核验失败次数过多，暂时无法核验。请前往车站人工窗口办理临时身份证明',
   'err.unavailable': '服务暂时不可用，请稍后再试',
+  'err.request_in_progress': '上一次提交仍在处理中，请稍后再试',
+  'err.idempotency_key_reused': '这次提交与上一次不同，请重新提交',
   'err.internal': '系统出现问题，请稍后再试',
   'err.network': '网络连接失败，请检查网络后重试',
   'err.unknown': '出现未知错误（{code}）',
