@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"io"
 	"net"
 	"syscall"
 
@@ -25,6 +26,10 @@ func classify(err error) error {
 	if _, ok := problem.As(err); ok {
 		return err
 	}
+	if errors.As(err, new(*outcomeUnknown)) {
+		return errors.Join(problem.New(problem.Unavailable,
+			"the database did not confirm the change, which may have been made; retry with the same Idempotency-Key where the request takes one, or check before trying again"), err)
+	}
 	if isConnectionFailure(err) {
 		return unavailable(err)
 	}
@@ -36,8 +41,10 @@ func unavailable(err error) error {
 }
 
 func isConnectionFailure(err error) bool {
+	// A connection closed under a read ends in (unexpected) EOF: pgx
+	// returns it unwrapped when the server goes away mid-answer.
 	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, context.DeadlineExceeded) {
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return true
 	}
 	var ne net.Error
@@ -50,8 +57,11 @@ func isConnectionFailure(err error) bool {
 	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
-		// Class 08: connection exception; 57P0x: the server is shutting down.
-		return pg.Code[:2] == "08" || pg.Code == "57P01" || pg.Code == "57P02" || pg.Code == "57P03"
+		// Class 08: connection exception; 57P0x: the server is shutting
+		// down or not yet accepting connections; 25006: a write reached a
+		// node that is no longer the primary (it refuses writes, and the
+		// connection to it is as useless as a lost one).
+		return pg.Code[:2] == "08" || pg.Code == "57P01" || pg.Code == "57P02" || pg.Code == "57P03" || pg.Code == "25006"
 	}
 	return pgconn.SafeToRetry(err)
 }
