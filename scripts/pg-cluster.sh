@@ -5,7 +5,7 @@
 # one directory. Debian's packages only: patroni, etcd-server and
 # PostgreSQL 15 (.ci/run installs them when missing).
 #
-#   scripts/pg-cluster.sh start|stop|status|failover|kill NODE|etcd stop|etcd start|dsn [DIR]
+#   scripts/pg-cluster.sh start|stop|status|wait|failover|kill NODE|etcd stop|etcd start|dsn [DIR]
 #
 #   start      start etcd and the three nodes; wait until there is a primary,
 #              a synchronous standby and the database tempid (well under a
@@ -17,6 +17,8 @@
 #              and "primary NODE after S s" at the end
 #   kill NODE  SIGKILL one node's postgres (pg1, pg2 or pg3); Patroni restarts it
 #   etcd stop|start   stop etcd (the cluster loses its lock store) or start it again
+#   wait       wait until the cluster is whole again (a primary, a
+#              synchronous standby, a third member), then print the members
 #   dsn        print the DSN
 #
 # DIR is PG_CLUSTER_DIR, default ${TMPDIR:-/tmp}/tempid-pg-cluster. Ports, all
@@ -186,6 +188,25 @@ tags:
 EOF
 }
 
+# wait_healthy waits up to $1 seconds for a running primary, a synchronous
+# standby and a third member running: the cluster as it was started.
+wait_healthy() {
+  local deadline=$((SECONDS + $1)) view=""
+  while :; do
+    view=$(cluster 2>/dev/null || true)
+    if [ -n "$(awk '$2 == "leader" && $3 == "running"' <<<"$view")" ] &&
+      grep -q ' sync_standby \(running\|streaming\) ' <<<"$view" &&
+      [ "$(awk '$3 == "running" || $3 == "streaming"' <<<"$view" | wc -l)" = 3 ]; then
+      return 0
+    fi
+    for name in "${nodes[@]}"; do
+      running "$name" || { tail -n 30 "$dir/$name.log" >&2; die "patroni $name exited"; }
+    done
+    [ $SECONDS -lt $deadline ] || { echo "$view" >&2; die "the cluster was not healthy within $1 s (logs in $dir)"; }
+    sleep 0.2
+  done
+}
+
 start() {
   for tool in patroni etcd curl python3 setpriv "$pg_bin/postgres" "$pg_bin/psql"; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found: apt-get install -y patroni etcd-server postgresql-15 (or run .ci/run)"
@@ -210,23 +231,9 @@ start() {
     "${as[@]}" patroni "$dir/$name.yml" </dev/null >>"$dir/$name.log" 2>&1 &
     echo $! >"$dir/$name.pid"
   done
-  # Ready: a running primary, a synchronous standby and a third member
-  # streaming, and the database tempid on the primary.
-  local deadline=$((SECONDS + ${PG_CLUSTER_START_TIMEOUT:-120})) p=""
-  while :; do
-    local view
-    view=$(cluster 2>/dev/null || true)
-    p=$(awk '$2 == "leader" && $3 == "running" { print $4 }' <<<"$view")
-    if [ -n "$p" ] && grep -q ' sync_standby \(running\|streaming\) ' <<<"$view" &&
-      [ "$(awk '$3 == "running" || $3 == "streaming"' <<<"$view" | wc -l)" = 3 ]; then
-      break
-    fi
-    for name in "${nodes[@]}"; do
-      running "$name" || { tail -n 30 "$dir/$name.log" >&2; die "patroni $name exited"; }
-    done
-    [ $SECONDS -lt $deadline ] || { echo "$view" >&2; die "the cluster did not come up in time (logs in $dir)"; }
-    sleep 0.2
-  done
+  wait_healthy "${PG_CLUSTER_START_TIMEOUT:-120}"
+  local p
+  p=$(cluster | awk '$2 == "leader" { print $4 }')
   "$pg_bin/psql" -q -h 127.0.0.1 -p "$p" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'tempid'" | grep -q 1 ||
     "$pg_bin/psql" -q -h 127.0.0.1 -p "$p" -U postgres -d postgres -c "CREATE DATABASE tempid" >/dev/null
   echo "cluster up in $((SECONDS - t0)) s in $dir"
@@ -284,6 +291,7 @@ case "$cmd" in
   start) start ;;
   stop) stop ;;
   status) status ;;
+  wait) wait_healthy "${PG_CLUSTER_WAIT:-60}"; cluster ;;
   failover) failover ;;
   kill) node_index "$arg" >/dev/null; kill_node "$arg" ;;
   etcd)
