@@ -45,6 +45,10 @@ etcd_port=${PG_CLUSTER_ETCD_PORT:-2391}
 pg_bin=${PG_CLUSTER_PG_BIN:-/usr/lib/postgresql/15/bin}
 run_user=${PG_CLUSTER_USER:-postgres}
 nodes=(pg1 pg2 pg3)
+# Debian's python3 (Patroni's own): a python3 earlier in PATH may be a
+# version manager's shim, slow to start on a busy machine.
+python=/usr/bin/python3
+[ -x "$python" ] || python=python3
 
 die() { echo "pg-cluster: $*" >&2; exit 1; }
 
@@ -73,7 +77,7 @@ cluster() {
   local i
   for i in 0 1 2; do
     if curl -sf --max-time 1 "http://127.0.0.1:$((rest_port + i))/cluster" 2>/dev/null |
-      python3 -c 'import json,sys
+      "$python" -c 'import json,sys
 for m in json.load(sys.stdin).get("members", []):
     print(m["name"], m.get("role", "-"), m.get("state", "-"), m.get("port", "-"))' 2>/dev/null; then
       return 0
@@ -157,6 +161,7 @@ bootstrap:
         max_replication_slots: 10
         wal_keep_size: 64MB
   initdb:
+    - no-sync
     - encoding: UTF8
     - locale: C.UTF-8
     - auth: trust
@@ -203,12 +208,12 @@ wait_healthy() {
       running "$name" || { tail -n 30 "$dir/$name.log" >&2; die "patroni $name exited"; }
     done
     [ $SECONDS -lt $deadline ] || { echo "$view" >&2; die "the cluster was not healthy within $1 s (logs in $dir)"; }
-    sleep 0.2
+    sleep 0.5
   done
 }
 
 start() {
-  for tool in patroni etcd curl python3 setpriv "$pg_bin/postgres" "$pg_bin/psql"; do
+  for tool in patroni etcd curl "$python" setpriv "$pg_bin/postgres" "$pg_bin/psql"; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found: apt-get install -y patroni etcd-server postgresql-15 (or run .ci/run)"
   done
   if running etcd; then
