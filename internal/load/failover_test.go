@@ -455,6 +455,7 @@ func TestFailoverOnAPatroniClusterLosesNothing(t *testing.T) {
 	t.Run("etcd stopped: never two primaries, writes refused or on the one primary", func(t *testing.T) {
 		dbs := cluster.direct(t)
 		var most atomic.Int64
+		var restartedAt, primaryAgain atomic.Int64 // Unix ns
 		watch := make(chan struct{})
 		var watching sync.WaitGroup
 		watching.Add(1)
@@ -466,8 +467,12 @@ func TestFailoverOnAPatroniClusterLosesNothing(t *testing.T) {
 					return
 				default:
 				}
-				if n := int64(cluster.primaries(ctx, dbs)); n > most.Load() {
+				n := int64(cluster.primaries(ctx, dbs))
+				if n > most.Load() {
 					most.Store(n)
+				}
+				if r := restartedAt.Load(); r != 0 && n == 1 && primaryAgain.Load() == 0 {
+					primaryAgain.Store(time.Now().UnixNano())
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
@@ -478,6 +483,7 @@ func TestFailoverOnAPatroniClusterLosesNothing(t *testing.T) {
 		}
 		time.Sleep(12 * time.Second)
 		restarted := time.Now()
+		restartedAt.Store(restarted.UnixNano())
 		if out, err := cluster.run(30*time.Second, "etcd", "start"); err != nil {
 			t.Fatalf("etcd start: %v\n%s", err, out)
 		}
@@ -487,8 +493,9 @@ func TestFailoverOnAPatroniClusterLosesNothing(t *testing.T) {
 		close(watch)
 		watching.Wait()
 		during, after := l.window(from, restarted), l.window(restarted, time.Now())
-		line := fmt.Sprintf("etcd stopped for 12 s: at most %d primary at once; while stopped %d requests, failures %v; after etcd was back: %s",
-			most.Load(), during.total, during.failures, after)
+		line := fmt.Sprintf("etcd stopped for 12 s: at most %d primary at once; while stopped %d requests, failures %v; "+
+			"after etcd was started again a primary accepted writes after %.1f s, and %s",
+			most.Load(), during.total, during.failures, time.Duration(primaryAgain.Load()-restarted.UnixNano()).Seconds(), after)
 		t.Log(line)
 		report = append(report, line)
 		if most.Load() > 1 {
