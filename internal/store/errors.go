@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"io"
 	"net"
 	"syscall"
 	"time"
@@ -81,6 +82,13 @@ func classify(err error) error {
 	}
 	if _, ok := problem.As(err); ok {
 		return err
+	}
+	if errors.As(err, new(*outcomeUnknown)) {
+		// Not "nothing was changed": the COMMIT went out and its answer
+		// was lost. Counted as a connection failure all the same.
+		return errors.Join(problem.New(problem.Unavailable,
+			"the database did not confirm the change, which may have been made; retry with the same Idempotency-Key where the request takes one, or check before trying again").Retry(time.Second),
+			&StorageError{Cause: CauseConnection, Err: err})
 	}
 	if cause := storageCause(err); cause != "" {
 		return unavailable(cause, err)
@@ -163,7 +171,10 @@ func storageCause(err error) string {
 }
 
 func isConnectionFailure(err error) bool {
-	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
+	// A connection closed under a read ends in (unexpected) EOF: pgx
+	// returns it unwrapped when the server goes away mid-answer.
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return true
 	}
 	var ne net.Error
@@ -173,6 +184,14 @@ func isConnectionFailure(err error) bool {
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) {
 		return true
+	}
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		// Class 08: connection exception; 57P0x: the server is shutting
+		// down or not yet accepting connections; 25006: a write reached a
+		// node that is no longer the primary (it refuses writes, and the
+		// connection to it is as useless as a lost one).
+		return pg.Code[:2] == "08" || pg.Code == "57P01" || pg.Code == "57P02" || pg.Code == "57P03" || pg.Code == "25006"
 	}
 	return pgconn.SafeToRetry(err)
 }

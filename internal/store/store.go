@@ -10,10 +10,12 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -22,10 +24,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"tempid/internal/problem"
 )
 
 // Options say which database to open.
@@ -110,7 +115,7 @@ func open(o Options) (*Store, error) {
 		if !strings.HasPrefix(o.DSN, "postgres://") && !strings.HasPrefix(o.DSN, "postgresql://") {
 			return nil, errors.New("database: want a postgres:// URL")
 		}
-		db, err := sql.Open("pgx", o.DSN)
+		db, err := sql.Open("pgx", withDefaults(o.DSN))
 		if err != nil {
 			return nil, fmt.Errorf("database: %w", err)
 		}
@@ -160,6 +165,44 @@ func open(o Options) (*Store, error) {
 	r.SetMaxOpenConns(conns)
 	r.SetMaxIdleConns(conns)
 	return &Store{w: w, r: r, dialect: sqliteDialect}, nil
+}
+
+// connectTimeout bounds each connection attempt to one host of a DSN that
+// sets no connect_timeout. Without it a host that is gone (a machine off,
+// packets dropped) holds every new connection for the kernel's SYN retries,
+// about two minutes, before the next host of a multi-host DSN is tried.
+const connectTimeout = "5"
+
+// withDefaults completes a PostgreSQL DSN: a connect_timeout when it sets
+// none, and target_session_attrs=read-write when it names several hosts
+// without saying which to use, since tempid writes and only a cluster's
+// primary accepts writes. pgx tries the hosts in order and keeps the first
+// that passes, so after a failover new connections find the new primary.
+func withDefaults(dsn string) string {
+	base, rawQuery, _ := strings.Cut(dsn, "?")
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return dsn // pgx reports the error
+	}
+	add := url.Values{}
+	if !q.Has("connect_timeout") {
+		add.Set("connect_timeout", connectTimeout)
+	}
+	hosts := strings.TrimPrefix(strings.TrimPrefix(base, "postgresql://"), "postgres://")
+	hosts, _, _ = strings.Cut(hosts, "/")
+	if _, h, ok := strings.Cut(hosts, "@"); ok {
+		hosts = h
+	}
+	if strings.Contains(hosts, ",") && !q.Has("target_session_attrs") {
+		add.Set("target_session_attrs", "read-write")
+	}
+	if len(add) == 0 {
+		return dsn
+	}
+	if rawQuery == "" {
+		return base + "?" + add.Encode()
+	}
+	return dsn + "&" + add.Encode()
 }
 
 // Dialect names the database in use: "sqlite" or "postgres".
@@ -290,10 +333,19 @@ const maxAttempts = 8
 // as long as the deadline allows.
 const writerBusyTimeout = time.Second
 
+// reconnectFor bounds how long a write whose connection was lost before
+// its commit keeps retrying: long enough to ride out a pool of dead
+// connections and a short outage, short enough that the client hears 503
+// unavailable and retries itself during a failover (Patroni takes seconds).
+const reconnectFor = 3 * time.Second
+
 // write runs fn in a write transaction, committing when it returns nil
 // and rolling everything back (audit entries included) when it does not.
-// It retries on serialisation failures, so fn must not keep state between
-// attempts beyond what it rebuilds.
+// It runs fn again after a serialisation failure, and after a lost
+// connection when the COMMIT had not been sent, so fn must not keep state
+// between attempts beyond what it rebuilds. A write whose COMMIT was sent
+// but not answered is never run again: it may have committed (see
+// outcomeUnknown).
 func (s *Store) write(ctx context.Context, fn func(*Tx) error) error {
 	err := s.retry(ctx, func() error {
 		if s.batch != nil {
@@ -305,22 +357,36 @@ func (s *Store) write(ctx context.Context, fn func(*Tx) error) error {
 	return err
 }
 
-// retry runs a write until it succeeds, fails for a reason other than a
-// serialisation conflict, or has failed maxAttempts times.
+// retry runs a write until it succeeds, fails for a reason that running it
+// again cannot mend, has failed maxAttempts times on conflicts, or has lost
+// its connection for longer than reconnectFor.
 func (s *Store) retry(ctx context.Context, run func() error) error {
 	var err error
 	_, hasDeadline := ctx.Deadline()
-	for attempt := 1; ; attempt++ {
+	start := time.Now()
+	for attempt, lost := 1, 0; ; attempt++ {
 		if cerr := ctx.Err(); cerr != nil {
 			// Never start an attempt past the deadline: the request
 			// is answered 503 with nothing begun, let alone committed.
 			return classify(cerr)
 		}
 		err = run()
-		if err == nil || !retryable(err) || (!hasDeadline && attempt == maxAttempts) {
+		if err == nil || !retryable(err) {
 			break
 		}
-		backoff := time.Duration(min(attempt*attempt, 100)) * time.Millisecond
+		var backoff time.Duration
+		if errors.As(err, new(*lostBeforeCommit)) {
+			if time.Since(start) >= reconnectFor {
+				break
+			}
+			lost++
+			backoff = min(25*time.Millisecond<<lost, 500*time.Millisecond)
+		} else {
+			if !hasDeadline && attempt >= maxAttempts {
+				break
+			}
+			backoff = time.Duration(min(attempt*attempt, 100)) * time.Millisecond
+		}
 		select {
 		case <-ctx.Done():
 			return classify(ctx.Err())
@@ -333,7 +399,7 @@ func (s *Store) retry(ctx context.Context, run func() error) error {
 func (s *Store) writeOnce(ctx context.Context, fn func(*Tx) error) error {
 	sqlTx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return beforeCommit(err)
 	}
 	t := &Tx{tx: sqlTx, s: s}
 	defer func() {
@@ -343,14 +409,88 @@ func (s *Store) writeOnce(ctx context.Context, fn func(*Tx) error) error {
 	}()
 	if err := fn(t); err != nil {
 		sqlTx.Rollback()
+		return beforeCommit(err)
+	}
+	return s.commitOutcome(sqlTx.Commit())
+}
+
+// lostBeforeCommit is a connection failure that ended a transaction
+// before its COMMIT was sent, or a statement before it was sent: nothing
+// was committed, so the whole transaction may run again, on a new
+// connection (after a failover, to the new primary).
+type lostBeforeCommit struct{ err error }
+
+func (e *lostBeforeCommit) Error() string { return e.err.Error() }
+func (e *lostBeforeCommit) Unwrap() error { return e.err }
+
+// outcomeUnknown is a connection failure after a COMMIT (or a statement
+// that commits on its own) was sent and before its answer came: the
+// change may or may not have been made, and on a cluster with synchronous
+// replication it may be on the new primary. Running the transaction again
+// could make the change twice, so it is reported, never retried; each
+// write's own idempotency makes the client's retry safe (docs/design.md,
+// "Writes across a failover").
+type outcomeUnknown struct{ err error }
+
+func (e *outcomeUnknown) Error() string { return "commit outcome unknown: " + e.err.Error() }
+func (e *outcomeUnknown) Unwrap() error { return e.err }
+
+// beforeCommit marks a failure that happened before COMMIT was sent: a
+// lost connection there is safe to retry.
+func beforeCommit(err error) error {
+	if _, ok := problem.As(err); !ok && isConnectionFailure(err) {
+		return &lostBeforeCommit{err}
+	}
+	return err
+}
+
+// commitOutcome classifies the error of a COMMIT. PostgreSQL's answer (an
+// error, or ROLLBACK for an aborted transaction) means nothing was
+// committed; any other failure leaves the outcome unknown. pgconn's
+// SafeToRetry is not asked: when the connection drops after the COMMIT
+// went out, pgx v5.12 reports "conn closed", which it calls safe to retry,
+// although the server may have committed (TestAWriteWhoseCommitWasNotAnsweredIsNotRunAgain
+// shows it). SQLite is in this process: its answer is always known.
+func (s *Store) commitOutcome(err error) error {
+	if err == nil || s.dialect.name != "postgres" {
 		return err
 	}
-	return sqlTx.Commit()
+	if errors.As(err, new(*pgconn.PgError)) || errors.Is(err, pgx.ErrTxCommitRollback) || errors.Is(err, sql.ErrTxDone) {
+		return err
+	}
+	return &outcomeUnknown{err}
+}
+
+// statementOutcome classifies the error of a statement run outside a
+// transaction, which commits on its own. database/sql has already tried
+// other connections when one turned out dead before anything was sent
+// (driver.ErrBadConn), and a failure to connect sent nothing either; a
+// connection lost after the statement went out leaves it unknown whether
+// it committed.
+func statementOutcome(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, new(*pgconn.PgError)):
+		return err
+	case errors.Is(err, driver.ErrBadConn) || errors.As(err, new(*pgconn.ConnectError)) || pgconn.SafeToRetry(err):
+		return &lostBeforeCommit{err}
+	case isConnectionFailure(err):
+		return &outcomeUnknown{err}
+	}
+	return err
 }
 
 // retryable tells whether a transaction failed only because of concurrent
-// transactions and may succeed when run again.
+// transactions, or lost its connection before committing, and may succeed
+// when run again.
 func retryable(err error) bool {
+	if errors.As(err, new(*lostBeforeCommit)) {
+		return true
+	}
+	if errors.As(err, new(*outcomeUnknown)) {
+		return false
+	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
 		return pg.Code == "40001" || pg.Code == "40P01"

@@ -129,7 +129,7 @@ func (s *Store) recordClaimedVerification(ctx context.Context, actor Actor, firs
 	}
 	var replayed bool
 	err = s.retry(ctx, func() error {
-		return s.w.QueryRowContext(ctx, `WITH claim AS (`+claimCode+`),
+		return statementOutcome(s.w.QueryRowContext(ctx, `WITH claim AS (`+claimCode+`),
 			outcome AS (SELECT NOT EXISTS (SELECT 1 FROM claim) AS replay),
 			v AS (
 				INSERT INTO verifications (id, certificate_id, step, operation, verifier, station_code, verdict, reason, replay, at)
@@ -144,7 +144,7 @@ func (s *Store) recordClaimedVerification(ctx context.Context, actor Actor, firs
 			SELECT replay FROM outcome`,
 			first.CertificateID, first.Step, first.Verifier, bit,
 			first.ID, first.Operation, nullString(first.StationCode), first.Verdict, nullString(first.Reason), ms(first.At),
-			string(actor), first.auditObject(), string(firstDetail), string(replayDetail)).Scan(&replayed)
+			string(actor), first.auditObject(), string(firstDetail), string(replayDetail)).Scan(&replayed))
 	})
 	if err != nil {
 		return Verification{}, err
