@@ -23,6 +23,11 @@ type Metrics struct {
 	FaceChecks    *prometheus.CounterVec // result, reason
 	Throttled     *prometheus.CounterVec // code: rate_limited, face_checks_locked
 	PassesIssued  prometheus.Counter
+	// ProviderRequests counts calls to an outside provider (identity
+	// registry, face vendor) by provider, action and outcome: ok, refused
+	// (the vendor answered with a refusal), error, timeout, circuit_open.
+	ProviderRequests *prometheus.CounterVec
+	ProviderLatency  *prometheus.HistogramVec // provider, action
 }
 
 // New creates and registers the metrics.
@@ -53,8 +58,17 @@ func New() *Metrics {
 		PassesIssued: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tempid_passes_issued_total", Help: "Passes issued (first passes and re-views).",
 		}),
+		ProviderRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tempid_provider_requests_total", Help: "Requests to outside providers by provider, action and outcome.",
+		}, []string{"provider", "action", "outcome"}),
+		ProviderLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tempid_provider_request_duration_seconds",
+			Help:    "Latency of requests to outside providers by provider and action.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
+		}, []string{"provider", "action"}),
 	}
 	r.MustRegister(m.Requests, m.Issued, m.Refusals, m.Verifications, m.FaceChecks, m.Throttled, m.PassesIssued,
+		m.ProviderRequests, m.ProviderLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
