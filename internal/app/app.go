@@ -35,6 +35,12 @@ type Config struct {
 	Policy   policy.Settings
 	Clock    clock.Clock
 	Password accounts.PasswordParams
+	// FaceReturnURL is the app's absolute /face-return address that a
+	// hosted face provider sends the passenger back to.
+	FaceReturnURL string
+	// ProviderHealth, if set, reports the outside providers' health for
+	// /readyz.
+	ProviderHealth func() map[string]error
 	// Log, Demo and Metrics configure the HTTP API.
 	Log     *slog.Logger
 	Demo    bool
@@ -72,11 +78,12 @@ func New(ctx context.Context, c Config) (*App, error) {
 		Issuance:      iss,
 		Keys:          ks,
 		Accounts:      &accounts.Service{Store: c.Store, Keys: c.Keys, Registry: c.Registry, Issuance: iss, Policy: c.Policy, Clock: c.Clock, Password: c.Password},
-		FaceChecks:    &facecheck.Service{Store: c.Store, Registry: c.Registry, Issuance: iss, Provider: c.Provider, Policy: c.Policy, Clock: c.Clock},
+		FaceChecks:    &facecheck.Service{Store: c.Store, Registry: c.Registry, Issuance: iss, Provider: c.Provider, Policy: c.Policy, Clock: c.Clock,
+			ReturnURL: c.FaceReturnURL},
 		Verifications: &verification.Service{Store: c.Store, Keys: ks, Issuance: iss, Clock: c.Clock, Verifier: verify.Verifier{Skew: c.Policy.VerificationSkew}},
 	}
 	a.API = &httpapi.Server{Log: log, Store: c.Store, Issuance: iss, Accounts: a.Accounts, FaceChecks: a.FaceChecks,
 		Cities: cities, Policy: c.Policy, Clock: c.Clock, Demo: c.Demo, Metrics: c.Metrics,
-		Keys: ks, Verifications: a.Verifications, Ready: ks.Ready}
+		Keys: ks, Verifications: a.Verifications, Ready: ks.Ready, Providers: c.ProviderHealth}
 	return a, nil
 }

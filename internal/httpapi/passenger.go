@@ -26,6 +26,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.route(mux, "GET /api/v1/regions/cities", public, s.cities)
 	s.route(mux, "POST /api/v1/face-checks", passenger, s.startFaceCheck)
 	s.route(mux, "POST /api/v1/face-checks/{id}/capture", passenger, s.captureFaceCheck)
+	s.route(mux, "POST /api/v1/face-checks/{id}/complete", passenger, s.completeFaceCheck)
 	s.route(mux, "POST /api/v1/certificates", passenger, s.applyCertificate)
 	s.route(mux, "GET /api/v1/certificates", passenger, s.listCertificates)
 	s.route(mux, "GET /api/v1/certificates/{id}", passenger, s.getCertificate)
@@ -173,10 +174,26 @@ func (s *Server) startFaceCheck(w http.ResponseWriter, r *http.Request, p princi
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"face_check": map[string]any{
-		"id": f.ID, "status": f.Status, "provider": f.Provider, "purpose": f.Purpose,
-		"capture_url": "/api/v1/face-checks/" + f.ID + "/capture", "expires_at": f.ExpiresAt,
-	}})
+	out := map[string]any{"id": f.ID, "status": f.Status, "provider": f.Provider, "purpose": f.Purpose, "expires_at": f.ExpiresAt}
+	if f.RedirectURL != "" {
+		// Hosted: the passenger goes to the provider's page, comes back to
+		// the app's /face-return, and the app asks complete_url.
+		out["redirect_url"], out["complete_url"] = f.RedirectURL, "/api/v1/face-checks/"+f.ID+"/complete"
+	} else {
+		out["capture_url"] = "/api/v1/face-checks/" + f.ID + "/capture"
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"face_check": out})
+	return nil
+}
+
+// completeFaceCheck asks a hosted provider for the result of the check the
+// passenger did on its page.
+func (s *Server) completeFaceCheck(w http.ResponseWriter, r *http.Request, p principal) error {
+	f, err := s.FaceChecks.Complete(r.Context(), p.account.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	s.faceCheckResult(w, f)
 	return nil
 }
 
@@ -194,6 +211,12 @@ func (s *Server) captureFaceCheck(w http.ResponseWriter, r *http.Request, p prin
 	if err != nil {
 		return err
 	}
+	s.faceCheckResult(w, f)
+	return nil
+}
+
+// faceCheckResult answers a completed face check.
+func (s *Server) faceCheckResult(w http.ResponseWriter, f store.FaceCheck) {
 	if s.Metrics != nil {
 		s.Metrics.FaceChecks.WithLabelValues(f.Status, f.Reason).Inc()
 	}
@@ -202,7 +225,6 @@ func (s *Server) captureFaceCheck(w http.ResponseWriter, r *http.Request, p prin
 		out["reason"] = f.Reason
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"face_check": out})
-	return nil
 }
 
 // certificateJSON renders a certificate with masked data only.
