@@ -75,10 +75,10 @@ func New(ctx context.Context, c Config) (*App, error) {
 	}
 	iss.Passes = ks
 	a := &App{
-		Issuance:      iss,
-		Keys:          ks,
-		Accounts:      &accounts.Service{Store: c.Store, Keys: c.Keys, Registry: c.Registry, Issuance: iss, Policy: c.Policy, Clock: c.Clock, Password: c.Password},
-		FaceChecks:    &facecheck.Service{Store: c.Store, Registry: c.Registry, Issuance: iss, Provider: c.Provider, Policy: c.Policy, Clock: c.Clock,
+		Issuance: iss,
+		Keys:     ks,
+		Accounts: &accounts.Service{Store: c.Store, Keys: c.Keys, Registry: c.Registry, Issuance: iss, Policy: c.Policy, Clock: c.Clock, Password: c.Password},
+		FaceChecks: &facecheck.Service{Store: c.Store, Registry: c.Registry, Issuance: iss, Provider: c.Provider, Policy: c.Policy, Clock: c.Clock,
 			ReturnURL: c.FaceReturnURL},
 		Verifications: &verification.Service{Store: c.Store, Keys: ks, Issuance: iss, Clock: c.Clock, Verifier: verify.Verifier{Skew: c.Policy.VerificationSkew}},
 	}
