@@ -316,12 +316,15 @@ func (f *Fake) api(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	// Errors echo the request's name and ID number, the worst a vendor
+	// could do: tempid must not pass the vendor's messages on to its logs.
+	echo := fmt.Sprintf(" (IdCard=%v, Name=%v)", params["IdCard"], params["Name"])
 	if a.Status != 0 && a.Status != http.StatusOK {
-		http.Error(w, http.StatusText(a.Status), a.Status)
+		http.Error(w, http.StatusText(a.Status)+echo, a.Status)
 		return
 	}
 	if a.Error != "" {
-		writeError(w, a.Error, "refused")
+		writeError(w, a.Error, "refused"+echo)
 		return
 	}
 	switch {
