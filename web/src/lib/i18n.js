@@ -117,6 +117,17 @@ export const dict = {
     'face.reason.unreadable_image': '照片无法识别，请重新拍摄',
     'face.reason.image_too_large': '照片太大，请重新拍摄',
     'face.reason.unknown': '核验未通过，请重新拍摄',
+    'face.reason.poor_quality': '照片不够清晰，请在光线充足处重新拍摄',
+    'face.reason.face_mismatch': '人脸与公安机关登记的照片不一致',
+    'face.reason.liveness_failed': '活体检测未通过，请本人正对摄像头重新核验',
+    'face.reason.no_registry_photo': '无法获取您的登记照片，请前往车站人工窗口办理',
+    'face.reason.identity_not_confirmed': '姓名与身份证号未能核实，请检查后重新填写',
+    'face.reason.provider_refused': '人脸核验服务未能完成核验，请重新核验',
+    'face.provider.tencent': '腾讯云慧眼人脸核身',
+    'face.vendor': '本次人脸核验由{vendor}提供，照片仅用于本次核验。',
+    'face.hosted.go': '前往人脸核验',
+    'face.hosted.returning': '正在获取核验结果…',
+    'face.hosted.not_finished': '核验尚未完成，请重新核验',
 
     'cert.title': '电子临时乘车身份证明',
     'cert.holder': '姓名',
@@ -427,6 +438,17 @@ export const dict = {
     'face.reason.unreadable_image': 'The photo could not be read. Please take it again',
     'face.reason.image_too_large': 'The photo is too large. Please take it again',
     'face.reason.unknown': 'The check failed. Please take the photo again',
+    'face.reason.poor_quality': 'The photo is not clear enough. Please take it again in good light',
+    'face.reason.face_mismatch': 'The face does not match the photo on record',
+    'face.reason.liveness_failed': 'The liveness check failed. Please try again yourself, facing the camera',
+    'face.reason.no_registry_photo': 'No photo on record can be compared. Please go to the station\'s manual window',
+    'face.reason.identity_not_confirmed': 'The name and ID number could not be confirmed. Please check them',
+    'face.reason.provider_refused': 'The face check service could not complete the check. Please try again',
+    'face.provider.tencent': 'Tencent Cloud FaceID',
+    'face.vendor': 'This face check is provided by {vendor}; the photo is used for this check only.',
+    'face.hosted.go': 'Continue to the face check',
+    'face.hosted.returning': 'Fetching the result…',
+    'face.hosted.not_finished': 'The check was not finished. Please try again',
 
     'cert.title': 'Electronic temporary boarding ID',
     'cert.holder': 'Name',
@@ -637,6 +659,11 @@ export const API_ERROR_CODES = [
 ];
 
 /** Every verification reason of CREDENTIAL.md (online and offline). */
+// FACE_REASONS are the reasons a face check fails (internal/face), each
+// with words for the passenger.
+export const FACE_REASONS = ['no_face', 'multiple_faces', 'unreadable_image', 'image_too_large', 'poor_quality',
+  'face_mismatch', 'liveness_failed', 'no_registry_photo', 'identity_not_confirmed', 'provider_refused'];
+
 export const VERIFICATION_REASONS = [
   'malformed', 'unknown_key', 'bad_signature', 'wrong_purpose', 'pass_expired', 'not_yet_valid',
   'certificate_expired', 'bad_device_signature', 'code_expired', 'revoked', 'stale_bundle',

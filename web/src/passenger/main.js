@@ -11,9 +11,13 @@ import { validate, normalize } from '../lib/idnumber.js';
 import { fmtDateTime, monthOf, toMs } from '../lib/format.js';
 import { now } from '../lib/clock.js';
 import { loadPass, savePass, clearDevice } from '../lib/keystore.js';
-import { ConsentScreen, FaceScreen } from './face.js';
+import { ConsentScreen, FaceScreen, FaceReturnScreen } from './face.js';
 import { CertScreen } from './cert.js';
 import './app.css';
+
+// HOSTED_KEY holds, in this tab only, the flow a hosted face check was
+// started for, while the passenger is on the provider's page.
+const HOSTED_KEY = 'tempid.hosted-face-check';
 
 const isFullId = (s) => typeof s === 'string' && /^\d{17}[\dXx]$/.test(s);
 const isPlainName = (s) => typeof s === 'string' && s !== '' && !s.includes('*');
@@ -41,7 +45,8 @@ function App() {
         setStored(local);
       }
       setBoot('ready');
-      setScreen({ name: 'home' });
+      const back = hostedReturn();
+      setScreen(back ? { name: 'face-return', ...back } : { name: 'home' });
     } catch (err) {
       setStored(local);
       if (err.status === 401) {
@@ -86,10 +91,59 @@ function App() {
     setScreen({ name: 'cert' });
   }
 
+  // hostedReturn is the flow a hosted face check was started for, when the
+  // provider has just sent the passenger back to /face-return?face_check=ID.
+  function hostedReturn() {
+    if (location.pathname !== '/face-return') return null;
+    const id = new URLSearchParams(location.search).get('face_check');
+    history.replaceState(null, '', '/');
+    let pending = null;
+    try {
+      pending = JSON.parse(sessionStorage.getItem(HOSTED_KEY) || 'null');
+    } catch {
+      pending = null;
+    }
+    sessionStorage.removeItem(HOSTED_KEY);
+    if (!id || !pending || pending.id !== id) return null;
+    const flow = pending.kind === 'view' ? viewFlow(pending.certificate) : applyFlow(pending.draft);
+    return { ...flow, checkId: id };
+  }
+
+  // goHosted remembers the flow in this tab and sends the passenger to the
+  // hosted provider's page; it sends them back to /face-return.
+  function goHosted(flow, check) {
+    const pending = flow.request.purpose === 'view'
+      ? { id: check.id, kind: 'view', certificate: flow.certificate }
+      : { id: check.id, kind: 'apply', draft: flow.draft };
+    sessionStorage.setItem(HOSTED_KEY, JSON.stringify(pending));
+    location.assign(check.redirect_url);
+  }
+
+  // applyFlow is an `apply` face check for a draft application, then the
+  // application.
+  function applyFlow(draft) {
+    return {
+      name: 'consent',
+      subjectName: draft.name,
+      request: { purpose: 'apply', subject: { name: draft.name, id_number: draft.id_number } },
+      onPassed: async (faceCheckId) => {
+        const res = await post('/api/v1/certificates', { face_check_id: faceCheckId, name: draft.name, id_number: draft.id_number, city_code: draft.city.code });
+        await issued(res.certificate, res.pass);
+      },
+      back: { name: 'apply', draft },
+      draft,
+    };
+  }
+
   // startView runs a `view` face check for a certificate and fetches a pass.
   function startView(certificate) {
-    setScreen({
+    setScreen(viewFlow(certificate));
+  }
+
+  function viewFlow(certificate) {
+    return {
       name: 'consent',
+      certificate,
       subjectName: certificate.holder?.name_masked,
       request: { purpose: 'view', certificate_id: certificate.id },
       onPassed: async (faceCheckId) => {
@@ -103,7 +157,7 @@ function App() {
         await issued(cert, res.pass);
       },
       back: { name: 'home' },
-    });
+    };
   }
 
   const s = screen;
@@ -143,17 +197,7 @@ function App() {
       title = t('apply.title');
       back = () => setScreen({ name: 'home' });
       body = html`<${Apply} account=${account} draft=${s.draft} error=${s.error} onAuthLost=${onAuthLost}
-        onNext=${(draft) => setScreen({
-          name: 'consent',
-          subjectName: draft.name,
-          request: { purpose: 'apply', subject: { name: draft.name, id_number: draft.id_number } },
-          onPassed: async (faceCheckId) => {
-            const res = await post('/api/v1/certificates', { face_check_id: faceCheckId, name: draft.name, id_number: draft.id_number, city_code: draft.city.code });
-            await issued(res.certificate, res.pass);
-          },
-          back: { name: 'apply', draft },
-          draft,
-        })} />`;
+        onNext=${(draft) => setScreen(applyFlow(draft))} />`;
       break;
     case 'consent':
       title = t('consent.title');
@@ -170,7 +214,24 @@ function App() {
         else setScreen({ ...s.back, error: err });
       };
       body = html`<${FaceScreen} key=${s.request.purpose + (s.request.certificate_id || '')} request=${s.request} subjectName=${s.subjectName}
-        onCancel=${() => setScreen(s.back)} onFatal=${fatal}
+        onCancel=${() => setScreen(s.back)} onFatal=${fatal} onHosted=${(check) => goHosted(s, check)}
+        onPassed=${async (id) => {
+          try {
+            await s.onPassed(id);
+          } catch (err) {
+            if (err.code === 'unauthenticated') return onAuthLost();
+            if (s.draft) return setScreen({ name: 'apply', draft: s.draft, error: err });
+            setScreen({ name: 'home', error: err });
+          }
+        }} />`;
+      break;
+    }
+    case 'face-return': {
+      title = t('face.title');
+      back = () => setScreen(s.back);
+      body = html`<${FaceReturnScreen} key=${s.checkId} id=${s.checkId} subjectName=${s.subjectName}
+        onCancel=${() => setScreen(s.back)} onRetry=${() => setScreen({ ...s, name: 'face' })}
+        onFatal=${(err) => (err.code === 'unauthenticated' ? onAuthLost() : setScreen({ ...s.back, error: err }))}
         onPassed=${async (id) => {
           try {
             await s.onPassed(id);
