@@ -11,6 +11,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -457,3 +458,7 @@ func writeResponse(w http.ResponseWriter, resp map[string]any) {
 func writeError(w http.ResponseWriter, code, msg string) {
 	writeResponse(w, map[string]any{"Error": map[string]any{"Code": code, "Message": msg}})
 }
+
+// Certificate is the fake's TLS certificate, for another process (a tempid
+// binary under test) to trust.
+func (f *Fake) Certificate() *x509.Certificate { return f.srv.Certificate() }

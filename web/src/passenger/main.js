@@ -46,7 +46,7 @@ function App() {
       }
       setBoot('ready');
       const back = hostedReturn();
-      setScreen(back ? { name: 'face-return', ...back } : { name: 'home' });
+      setScreen(back ? { ...back, name: 'face-return' } : { name: 'home' });
     } catch (err) {
       setStored(local);
       if (err.status === 401) {
