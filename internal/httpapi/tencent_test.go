@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -409,6 +411,48 @@ func TestTencentHostedOutagesAnswer503AndChangeNothing(t *testing.T) {
 		c.want(got, 200, "")
 		if got.obj("face_check")["status"] != "passed" {
 			t.Errorf("after the outage: %s", got.raw)
+		}
+	})
+}
+
+// TestParallelCompletionsOfOneHostedCheckEndItOnce: the passenger's app and
+// a reload both ask complete at once; one answer is the result, the others
+// face_check_used, and one result is recorded.
+func TestParallelCompletionsOfOneHostedCheckEndItOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a, fake, _ := newTencentApp(t, s, "hosted", tencent.FaceConfig{})
+		c := a.client()
+		me := newPerson("韦一笑")
+		c.signUp(me)
+		r := c.startCheck(me)
+		c.want(r, 201, "")
+		id := r.obj("face_check")["id"].(string)
+		hostedReturn(t, fake, r.obj("face_check")["redirect_url"].(string), id, "passed")
+		before := auditCount(t, s)
+		const n = 12
+		results := make(chan answer, n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() { results <- c.json("POST", "/api/v1/face-checks/"+id+"/complete", nil) })
+		}
+		wg.Wait()
+		close(results)
+		counts := map[string]int{}
+		for r := range results {
+			counts[fmt.Sprint(r.status, r.code())]++
+		}
+		if counts["200"] != 1 || counts["409face_check_used"] != n-1 {
+			t.Errorf("answers %v, want one 200 and %d face_check_used", counts, n-1)
+		}
+		if got := auditCount(t, s) - before; got != 1 {
+			t.Errorf("%d audit entries, want the one completion", got)
+		}
+		f, err := s.FaceCheck(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Status != store.FacePassed || f.SubjectSealed != nil || !strings.HasPrefix(f.ProviderRef, "fake-") {
+			t.Errorf("the check: status %s, sealed subject kept %v, reference %q", f.Status, f.SubjectSealed != nil, f.ProviderRef)
 		}
 	})
 }
