@@ -47,7 +47,7 @@ const ProviderName = "tencent"
 // Defaults for Config.
 const (
 	DefaultRegion        = "ap-guangzhou"
-	DefaultTimeout       = 5 * time.Second
+	DefaultTimeout       = 4 * time.Second
 	DefaultRetries       = 2
 	DefaultThreshold     = 70
 	DefaultCaptureAction = "ImageRecognition"
@@ -62,7 +62,9 @@ type Config struct {
 	// Endpoint is host[:port] of the API; empty means Tencent Cloud's
 	// (faceid.tencentcloudapi.com). Tests point it at a local fake.
 	Endpoint string
-	// Timeout bounds one attempt; default DefaultTimeout.
+	// Timeout bounds one attempt; default DefaultTimeout. Three attempts
+	// of a read-only call and one of DetectAuth must fit in the HTTP
+	// server's write timeout.
 	Timeout time.Duration
 	// Retries is how many more times an idempotent call is tried after a
 	// fault; default DefaultRetries, negative for none.
