@@ -41,7 +41,7 @@ func newTencentApp(t *testing.T, s *store.Store, mode string, cfg tencent.FaceCo
 	t.Helper()
 	f := tencenttest.New(t)
 	m := metrics.New()
-	c, err := tencent.New(tencent.Config{Endpoint: f.Endpoint(), Transport: f.Transport(), Timeout: 300 * time.Millisecond,
+	c, err := tencent.New(tencent.Config{Endpoint: f.Endpoint(), Transport: f.Transport(), Timeout: 1500 * time.Millisecond,
 		Credential: common.NewCredential(tencenttest.SecretID, tencenttest.SecretKey), Metrics: m})
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +203,7 @@ func TestTencentOutagesAnswer503AndChangeNothing(t *testing.T) {
 			answer tencenttest.Answer
 		}{
 			{"a 5xx", tencenttest.Answer{Status: 502}},
-			{"a slow answer", tencenttest.Answer{Delay: time.Second}},
+			{"a slow answer", tencenttest.Answer{Delay: 2 * time.Second}},
 			{"a cut connection", tencenttest.Answer{Cut: true}},
 			{"the vendor's own failure", tencenttest.Answer{Result: "FailedOperation.CompareSystemError"}},
 		} {

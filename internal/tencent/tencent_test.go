@@ -21,7 +21,7 @@ import (
 
 func newClient(t *testing.T, f *tencenttest.Fake, m *metrics.Metrics) *tencent.Client {
 	t.Helper()
-	c, err := tencent.New(tencent.Config{Endpoint: f.Endpoint(), Transport: f.Transport(), Timeout: 300 * time.Millisecond,
+	c, err := tencent.New(tencent.Config{Endpoint: f.Endpoint(), Transport: f.Transport(), Timeout: time.Second,
 		Credential: common.NewCredential(tencenttest.SecretID, tencenttest.SecretKey), Metrics: m})
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +140,7 @@ func TestFaultsAreRetriedOnlyForReadOnlyCalls(t *testing.T) {
 		code   string
 	}{
 		{"a 5xx", tencenttest.Answer{Status: http.StatusBadGateway}, ""},
-		{"a slow answer", tencenttest.Answer{Delay: time.Second}, "Timeout"},
+		{"a slow answer", tencenttest.Answer{Delay: 1500 * time.Millisecond}, "Timeout"},
 		{"a cut connection", tencenttest.Answer{Cut: true}, ""},
 		{"the vendor's internal error", tencenttest.Answer{Error: "InternalError.UnKnown"}, "InternalError.UnKnown"},
 	} {
@@ -187,7 +187,7 @@ func TestTheBreakerOpensAfterFaultsAndClosesAfterACooldown(t *testing.T) {
 	f := tencenttest.New(t)
 	now := time.Now()
 	m := metrics.New()
-	c, err := tencent.New(tencent.Config{Endpoint: f.Endpoint(), Transport: f.Transport(), Timeout: 300 * time.Millisecond, Retries: -1,
+	c, err := tencent.New(tencent.Config{Endpoint: f.Endpoint(), Transport: f.Transport(), Timeout: time.Second, Retries: -1,
 		Credential: common.NewCredential(tencenttest.SecretID, tencenttest.SecretKey), Metrics: m, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
