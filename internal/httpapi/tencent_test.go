@@ -80,6 +80,15 @@ func (c *client) startCheck(p person) answer {
 		"subject": map[string]any{"name": p.name, "id_number": p.id.String()}, "device_key": c.jwk(), "consent": true})
 }
 
+// want fails t (a subtest's own, unlike client.want) unless r has this
+// status and, if given, this problem code.
+func want(t *testing.T, r answer, status int, code string) {
+	t.Helper()
+	if r.status != status || (code != "" && r.code() != code) {
+		t.Fatalf("got %d %s (%s), want %d %s", r.status, r.code(), r.raw, status, code)
+	}
+}
+
 // auditCount is how many audit entries exist: every state change writes one.
 func auditCount(t *testing.T, s *store.Store) int {
 	t.Helper()
@@ -113,7 +122,7 @@ func TestTencentRegistryResultsOverTheAPI(t *testing.T) {
 				fake.Set("IdCardVerification", tencenttest.Answer{Result: tc.result})
 				before := auditCount(t, s)
 				r := c.startCheck(me)
-				c.want(r, tc.status, tc.code)
+				want(t, r, tc.status, tc.code)
 				if tc.status != 201 && auditCount(t, s) != before {
 					t.Error("a refused start wrote something")
 				}
@@ -146,18 +155,18 @@ func TestTencentCaptureOutcomesOverTheAPI(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				fake.Set("ImageRecognition", tc.answer)
 				r := c.startCheck(me)
-				c.want(r, 201, "")
+				want(t, r, 201, "")
 				fc := r.obj("face_check")
 				if fc["provider"] != "tencent" || fc["capture_url"] == nil || fc["redirect_url"] != nil {
 					t.Fatalf("capture mode answered %s", r.raw)
 				}
 				got := c.do("POST", fc["capture_url"].(string), "image/jpeg", img)
-				c.want(got, 200, "")
+				want(t, got, 200, "")
 				if got.obj("face_check")["status"] != tc.status || (tc.reason != "" && got.obj("face_check")["reason"] != tc.reason) {
 					t.Errorf("got %s, want %s %s", got.raw, tc.status, tc.reason)
 				}
 				if tc.status == "passed" {
-					c.want(c.apply(me, fc["id"].(string)), 201, "")
+					want(t, c.apply(me, fc["id"].(string)), 201, "")
 				}
 			})
 		}
@@ -196,7 +205,7 @@ func TestTencentOutagesAnswer503AndChangeNothing(t *testing.T) {
 		me := newPerson("张无忌")
 		c.signUp(me)
 		r := c.startCheck(me)
-		c.want(r, 201, "")
+		want(t, r, 201, "")
 		capture := r.obj("face_check")["capture_url"].(string)
 		for _, tc := range []struct {
 			name   string
@@ -210,7 +219,7 @@ func TestTencentOutagesAnswer503AndChangeNothing(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				fake.Set("ImageRecognition", tc.answer)
 				before := auditCount(t, s)
-				c.want(c.do("POST", capture, "image/jpeg", facetest.SampleJPEG()), 503, "unavailable")
+				want(t, c.do("POST", capture, "image/jpeg", facetest.SampleJPEG()), 503, "unavailable")
 				if auditCount(t, s) != before {
 					t.Error("an outage wrote something")
 				}
@@ -219,7 +228,7 @@ func TestTencentOutagesAnswer503AndChangeNothing(t *testing.T) {
 		// The check is still pending and passes once the vendor is back.
 		fake.Set("ImageRecognition", tencenttest.Answer{})
 		got := c.do("POST", capture, "image/jpeg", facetest.SampleJPEG())
-		c.want(got, 200, "")
+		want(t, got, 200, "")
 		if got.obj("face_check")["status"] != "passed" {
 			t.Fatalf("after the outage: %s", got.raw)
 		}
@@ -243,7 +252,7 @@ func TestTencentRegistryOutageOpensTheBreakerShownInReadyz(t *testing.T) {
 		me := newPerson("小昭")
 		c.signUp(me)
 		ready := c.json("GET", "/readyz", nil)
-		c.want(ready, 200, "")
+		want(t, ready, 200, "")
 		if got := ready.obj("providers")["tencent"]; got != "ok" {
 			t.Errorf("readyz providers.tencent = %v, want ok", got)
 		}
@@ -253,7 +262,7 @@ func TestTencentRegistryOutageOpensTheBreakerShownInReadyz(t *testing.T) {
 		// fifth fault in a row, in the second start, opens the breaker,
 		// and the third start is refused without a call.
 		for range 3 {
-			c.want(c.startCheck(me), 503, "unavailable")
+			want(t, c.startCheck(me), 503, "unavailable")
 		}
 		if auditCount(t, s) != before {
 			t.Error("an outage wrote something")
@@ -262,7 +271,7 @@ func TestTencentRegistryOutageOpensTheBreakerShownInReadyz(t *testing.T) {
 			t.Errorf("%d registry calls, want 6 (1 sign-up, 3 and 2 tries, none while open)", n)
 		}
 		ready = c.json("GET", "/readyz", nil)
-		c.want(ready, 200, "")
+		want(t, ready, 200, "")
 		if got, _ := ready.obj("providers")["tencent"].(string); !strings.HasPrefix(got, "unavailable: circuit open") {
 			t.Errorf("readyz providers.tencent = %q, want the open circuit", got)
 		}
@@ -314,7 +323,7 @@ func TestTencentHostedChecksThroughTheRedirectAndReturn(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := c.startCheck(me)
-				c.want(r, 201, "")
+				want(t, r, 201, "")
 				fc := r.obj("face_check")
 				id := fc["id"].(string)
 				redirect, _ := fc["redirect_url"].(string)
@@ -323,21 +332,21 @@ func TestTencentHostedChecksThroughTheRedirectAndReturn(t *testing.T) {
 					t.Fatalf("hosted mode answered %s", r.raw)
 				}
 				// A capture is not how a hosted check ends.
-				c.want(c.do("POST", "/api/v1/face-checks/"+id+"/capture", "image/jpeg", facetest.SampleJPEG()), 400, "validation_failed")
+				want(t, c.do("POST", "/api/v1/face-checks/"+id+"/capture", "image/jpeg", facetest.SampleJPEG()), 400, "validation_failed")
 				// Back too early: the check stays pending.
-				c.want(c.json("POST", "/api/v1/face-checks/"+id+"/complete", nil), 409, "face_check_not_passed")
+				want(t, c.json("POST", "/api/v1/face-checks/"+id+"/complete", nil), 409, "face_check_not_passed")
 				hostedReturn(t, fake, redirect, id, tc.outcome)
 				got := c.json("POST", "/api/v1/face-checks/"+id+"/complete", nil)
-				c.want(got, 200, "")
+				want(t, got, 200, "")
 				if got.obj("face_check")["status"] != tc.status || (tc.reason != "" && got.obj("face_check")["reason"] != tc.reason) {
 					t.Fatalf("got %s, want %s %s", got.raw, tc.status, tc.reason)
 				}
 				// Used once.
-				c.want(c.json("POST", "/api/v1/face-checks/"+id+"/complete", nil), 409, "face_check_used")
+				want(t, c.json("POST", "/api/v1/face-checks/"+id+"/complete", nil), 409, "face_check_used")
 				if tc.status == "passed" {
-					c.want(c.apply(me, id), 201, "")
+					want(t, c.apply(me, id), 201, "")
 				} else {
-					c.want(c.apply(me, id), 409, "face_check_not_passed")
+					want(t, c.apply(me, id), 409, "face_check_not_passed")
 				}
 			})
 		}
@@ -357,24 +366,24 @@ func TestTencentHostedChecksStayBoundAndExpire(t *testing.T) {
 		c.signUp(me)
 		other.signUp(them)
 		r := c.startCheck(me)
-		c.want(r, 201, "")
+		want(t, r, 201, "")
 		id := r.obj("face_check")["id"].(string)
 		hostedReturn(t, fake, r.obj("face_check")["redirect_url"].(string), id, "passed")
 		// Another account cannot complete it, nor use it.
-		other.want(other.json("POST", "/api/v1/face-checks/"+id+"/complete", nil), 404, "not_found")
-		c.want(c.json("POST", "/api/v1/face-checks/"+id+"/complete", nil), 200, "")
-		other.want(other.apply(me, id), 404, "not_found")
+		want(t, other.json("POST", "/api/v1/face-checks/"+id+"/complete", nil), 404, "not_found")
+		want(t, c.json("POST", "/api/v1/face-checks/"+id+"/complete", nil), 200, "")
+		want(t, other.apply(me, id), 404, "not_found")
 		// Another subject cannot use it.
-		c.want(c.apply(them, id), 409, "face_check_mismatch")
-		c.want(c.apply(me, id), 201, "")
+		want(t, c.apply(them, id), 409, "face_check_mismatch")
+		want(t, c.apply(me, id), 201, "")
 
 		// A check not completed in time expires.
 		r = c.startCheck(me)
-		c.want(r, 201, "")
+		want(t, r, 201, "")
 		id = r.obj("face_check")["id"].(string)
 		hostedReturn(t, fake, r.obj("face_check")["redirect_url"].(string), id, "passed")
 		a.clock.Advance(policy.Default().FaceCheckPendingTTL + time.Second)
-		c.want(c.json("POST", "/api/v1/face-checks/"+id+"/complete", nil), 410, "face_check_expired")
+		want(t, c.json("POST", "/api/v1/face-checks/"+id+"/complete", nil), 410, "face_check_expired")
 	})
 }
 
@@ -388,18 +397,18 @@ func TestTencentHostedOutagesAnswer503AndChangeNothing(t *testing.T) {
 		// when it fails.
 		fake.Set("DetectAuth", tencenttest.Answer{Status: 500})
 		before := auditCount(t, s)
-		c.want(c.startCheck(me), 503, "unavailable")
+		want(t, c.startCheck(me), 503, "unavailable")
 		if auditCount(t, s) != before || fake.Count("DetectAuth") != 1 {
 			t.Errorf("a failed DetectAuth: %d audit entries added, %d calls (want 0, 1)", auditCount(t, s)-before, fake.Count("DetectAuth"))
 		}
 		fake.Set("DetectAuth", tencenttest.Answer{})
 		r := c.startCheck(me)
-		c.want(r, 201, "")
+		want(t, r, 201, "")
 		id := r.obj("face_check")["id"].(string)
 		hostedReturn(t, fake, r.obj("face_check")["redirect_url"].(string), id, "passed")
 		fake.Set("GetDetectInfoEnhanced", tencenttest.Answer{Cut: true})
 		before = auditCount(t, s)
-		c.want(c.json("POST", "/api/v1/face-checks/"+id+"/complete", nil), 503, "unavailable")
+		want(t, c.json("POST", "/api/v1/face-checks/"+id+"/complete", nil), 503, "unavailable")
 		if auditCount(t, s) != before {
 			t.Error("a failed GetDetectInfoEnhanced wrote something")
 		}
@@ -408,7 +417,7 @@ func TestTencentHostedOutagesAnswer503AndChangeNothing(t *testing.T) {
 		}
 		fake.Set("GetDetectInfoEnhanced", tencenttest.Answer{})
 		got := c.json("POST", "/api/v1/face-checks/"+id+"/complete", nil)
-		c.want(got, 200, "")
+		want(t, got, 200, "")
 		if got.obj("face_check")["status"] != "passed" {
 			t.Errorf("after the outage: %s", got.raw)
 		}
@@ -425,7 +434,7 @@ func TestParallelCompletionsOfOneHostedCheckEndItOnce(t *testing.T) {
 		me := newPerson("韦一笑")
 		c.signUp(me)
 		r := c.startCheck(me)
-		c.want(r, 201, "")
+		want(t, r, 201, "")
 		id := r.obj("face_check")["id"].(string)
 		hostedReturn(t, fake, r.obj("face_check")["redirect_url"].(string), id, "passed")
 		before := auditCount(t, s)
