@@ -36,6 +36,12 @@ type Config struct {
 	Policy   policy.Settings
 	Clock    clock.Clock
 	Password accounts.PasswordParams
+	// FaceReturnURL is the app's absolute /face-return address that a
+	// hosted face provider sends the passenger back to.
+	FaceReturnURL string
+	// ProviderHealth, if set, reports the outside providers' health for
+	// /readyz.
+	ProviderHealth func() map[string]error
 	// Log, Demo and Metrics configure the HTTP API.
 	Log     *slog.Logger
 	Demo    bool
@@ -72,13 +78,14 @@ func Wire(c Config) (*App, error) {
 	ks := &keys.Service{Store: c.Store, PII: c.PII, Policy: c.Policy, Clock: c.Clock}
 	iss.Passes = ks
 	return &App{
-		cities:        cities,
-		Store:         c.Store,
-		Policy:        c.Policy,
-		Issuance:      iss,
-		Signing:       ks,
-		Accounts:      &accounts.Service{Store: c.Store, PII: c.PII, Registry: c.Registry, Issuance: iss, Policy: c.Policy, Clock: c.Clock, Password: c.Password},
-		FaceChecks:    &facecheck.Service{Store: c.Store, Registry: c.Registry, Issuance: iss, Provider: c.Provider, Policy: c.Policy, Clock: c.Clock},
+		cities:   cities,
+		Store:    c.Store,
+		Policy:   c.Policy,
+		Issuance: iss,
+		Signing:  ks,
+		Accounts: &accounts.Service{Store: c.Store, PII: c.PII, Registry: c.Registry, Issuance: iss, Policy: c.Policy, Clock: c.Clock, Password: c.Password},
+		FaceChecks: &facecheck.Service{Store: c.Store, Registry: c.Registry, Issuance: iss, Provider: c.Provider, Policy: c.Policy, Clock: c.Clock,
+			ReturnURL: c.FaceReturnURL},
 		Verifications: &online.Service{Store: c.Store, Signing: ks, Issuance: iss, Clock: c.Clock, Verifier: verify.Verifier{Skew: c.Policy.VerificationSkew}},
 	}, nil
 }
@@ -100,6 +107,6 @@ func New(ctx context.Context, c Config) (*App, error) {
 	}
 	a.API = &httpapi.Server{Log: log, Store: c.Store, Issuance: a.Issuance, Accounts: a.Accounts, FaceChecks: a.FaceChecks,
 		Cities: a.cities, Policy: c.Policy, Clock: c.Clock, Demo: c.Demo, Metrics: c.Metrics,
-		Signing: a.Signing, Verifications: a.Verifications, Ready: a.Signing.Ready}
+		Signing: a.Signing, Verifications: a.Verifications, Ready: a.Signing.Ready, Providers: c.ProviderHealth}
 	return a, nil
 }

@@ -88,6 +88,11 @@ func (a *App) purgeExpired(ctx context.Context, log *slog.Logger) {
 		if err := st.PurgeCodeClaims(ctx, oldest); err != nil && ctx.Err() == nil {
 			log.Error("replay record purge", "err", err)
 		}
+		// An abandoned face check's sealed subject is of no use after it
+		// expired.
+		if _, err := st.PurgeAbandonedFaceChecks(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			log.Error("face check purge", "err", err)
+		}
 		// Login failures count within LoginWindow; keep a day for the record.
 		if err := st.PurgeThrottle(ctx, time.Now().Add(-max(pol.LoginWindow, 24*time.Hour))); err != nil && ctx.Err() == nil {
 			log.Error("throttle purge", "err", err)

@@ -228,26 +228,37 @@ type server struct {
 // startServer starts a demo server on a free loopback port with its data in
 // dir, and waits until it answers /readyz. The demo logins and the
 // terminal key are read from what the server prints.
-func startServer(dir string) (*server, error) {
+func startServer(dir string) (*server, error) { return startServerWith(dir, nil, nil) }
+
+// startServerWith is startServer with more flags (made from the server's
+// address) and more environment.
+func startServerWith(dir string, flags func(addr string) []string, env []string) (*server, error) {
 	var err error
 	// The free port is found by closing a listener, so another process can
 	// take it first; a second and third port cover that race.
 	for range 3 {
 		var s *server
-		if s, err = tryStartServer(dir); err == nil {
+		if s, err = tryStartServer(dir, flags, env); err == nil {
 			return s, nil
 		}
 	}
 	return nil, err
 }
 
-func tryStartServer(dir string) (*server, error) {
+func tryStartServer(dir string, flags func(addr string) []string, env []string) (*server, error) {
 	addr, err := freeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
 	s := &server{URL: "http://" + addr, passwords: map[string]string{}, exited: make(chan struct{}), log: &lockedBuffer{}}
-	s.cmd = exec.Command(tempidBin, "serve", "--demo", "--data", dir, "--listen", addr)
+	args := []string{"serve", "--demo", "--data", dir, "--listen", addr}
+	if flags != nil {
+		args = append(args, flags(addr)...)
+	}
+	s.cmd = exec.Command(tempidBin, args...)
+	if env != nil {
+		s.cmd.Env = append(os.Environ(), env...)
+	}
 	s.cmd.Stderr = s.log
 	killWithTest(s.cmd)
 	stdout, err := s.cmd.StdoutPipe()

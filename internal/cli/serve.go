@@ -7,17 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"tempid/internal/accounts"
 	"tempid/internal/app"
 	"tempid/internal/clock"
-	"tempid/internal/face"
 	"tempid/internal/httpapi"
 	"tempid/internal/metrics"
 	"tempid/internal/policy"
-	"tempid/internal/registry"
 	"tempid/internal/webui"
 )
 
@@ -27,7 +24,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	sf.register(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on")
 	demo := fs.Bool("demo", false, "development mode: development identity registry and face simulator, demo accounts, a generated master key")
-	registryFile := fs.String("registry-file", "", "CSV file of persons (name,id_number) to confirm identities against")
+	var pf providerFlags
+	pf.register(fs)
 	debugListen := fs.String("debug-listen", "", "serve Go profiles (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060; off when empty")
 	webDir := fs.String("web-dir", "", "serve the web apps from this directory instead of the embedded copy (development: npm run watch)")
 	if err := parse(fs, args); err != nil {
@@ -42,7 +40,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	reg, err := chooseRegistry(*registryFile, *demo)
+	m := metrics.New()
+	chosen, err := pf.choose(*demo, m)
 	if err != nil {
 		return err
 	}
@@ -52,12 +51,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	defer st.Close()
 
-	provider, err := chooseFaceProvider(*demo)
-	if err != nil {
-		return err
-	}
-	a, err := app.New(ctx, app.Config{Store: st, PII: keys, Registry: reg, Provider: provider, Policy: policy.Default(), Clock: clock.Real{},
-		Password: accounts.DefaultPassword, Log: log, Demo: *demo, Metrics: metrics.New()})
+	a, err := app.New(ctx, app.Config{Store: st, PII: keys, Registry: chosen.registry, Provider: chosen.face, Policy: policy.Default(), Clock: clock.Real{},
+		Password: accounts.DefaultPassword, Log: log, Demo: *demo, Metrics: m,
+		FaceReturnURL: chosen.returnURL, ProviderHealth: chosen.health})
 	if err != nil {
 		return err
 	}
@@ -84,7 +80,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	stopBackground := a.Background(log)
-	log.Info("tempid serving", "url", "http://"+ln.Addr().String()+"/", "database", st.Dialect(), "demo", *demo)
+	log.Info("tempid serving", "url", "http://"+ln.Addr().String()+"/", "database", st.Dialect(), "demo", *demo,
+		"registry", chosen.registry.Name(), "face_provider", chosen.face.Name())
 	fmt.Fprintf(e.stdout, "tempid is running: open http://%s/\n", ln.Addr())
 
 	errc := make(chan error, 1)
@@ -111,29 +108,3 @@ func runServe(ctx context.Context, e *env, args []string) error {
 
 // demoIDNumber is the demo passenger's (valid, invented) ID number.
 const demoIDNumber = "110101199003074573"
-
-// chooseFaceProvider picks the face-check provider. Only the development
-// simulator ships; it runs in demo mode only.
-func chooseFaceProvider(demo bool) (face.Provider, error) {
-	if !demo {
-		return nil, errors.New("no face-check provider: only the development simulator ships, and it runs only with --demo")
-	}
-	return face.NewSimulator(), nil
-}
-
-// chooseRegistry picks the identity registry: a file, or the development
-// one in demo mode only.
-func chooseRegistry(file string, demo bool) (registry.Registry, error) {
-	if file != "" {
-		f, err := os.Open(file)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		return registry.ParseFile(f, time.Now())
-	}
-	if !demo {
-		return nil, errors.New("no identity registry: give --registry-file (the development registry runs only with --demo)")
-	}
-	return registry.Development{}, nil
-}

@@ -10,7 +10,10 @@
 // duration of Check and never write them anywhere.
 package face
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // Reasons a face is not acceptable. They are stable codes that the caller stores and shows
 // the passenger; messages are the caller's business.
@@ -25,6 +28,21 @@ const (
 	// ReasonImageTooLarge means the capture exceeds the byte or pixel bounds, and was
 	// refused before its pixels were decoded.
 	ReasonImageTooLarge = "image_too_large"
+	// ReasonPoorQuality means the picture is blurred, too dark or too small to compare.
+	ReasonPoorQuality = "poor_quality"
+	// ReasonFaceMismatch means the face does not match the registry photo of the subject
+	// closely enough.
+	ReasonFaceMismatch = "face_mismatch"
+	// ReasonLivenessFailed means the vendor's liveness check found no live person.
+	ReasonLivenessFailed = "liveness_failed"
+	// ReasonNoRegistryPhoto means the registry holds no usable photo of the subject, so no
+	// face can be compared: the person needs the station's manual window.
+	ReasonNoRegistryPhoto = "no_registry_photo"
+	// ReasonIdentityNotConfirmed means the vendor's registry does not confirm the name and
+	// ID number the check was started for.
+	ReasonIdentityNotConfirmed = "identity_not_confirmed"
+	// ReasonRefused is a vendor's refusal that none of the other reasons describes.
+	ReasonRefused = "provider_refused"
 )
 
 // Capture is one picture taken by the passenger's camera for a face check.
@@ -38,7 +56,14 @@ type Capture struct {
 
 // Subject is who the capture should show. A real provider compares the capture with the
 // registry photo it finds through these; the Simulator ignores them.
+//
+// Name and IDNumber are the subject in full, for a vendor that looks up the registry photo
+// by them; they are personal data and must never be logged.
 type Subject struct {
+	// Name is the subject's full name.
+	Name string
+	// IDNumber is the subject's full ID number.
+	IDNumber string
 	// NameMasked is the subject's masked name, for the provider's own records.
 	NameMasked string
 	// IDIndex is the blind index of the subject's ID number, never the number itself.
@@ -71,3 +96,28 @@ type Provider interface {
 	// Check decides whether c shows subject. It must be safe for concurrent use.
 	Check(ctx context.Context, subject Subject, c Capture) (Result, error)
 }
+
+// Hosted is a provider whose capture and liveness check run on the vendor's own page:
+// Begin opens a session there and says where to send the passenger; when the vendor sends
+// the passenger back, Finish asks for the session's result. Check is not used.
+type Hosted interface {
+	Provider
+	// Begin opens a session for subject; returnURL is where the vendor sends the passenger
+	// back. Begin changes the vendor's state, so it is never retried.
+	Begin(ctx context.Context, subject Subject, returnURL string) (Session, error)
+	// Finish returns the result of a finished session, ErrNotFinished when the passenger
+	// has not finished on the vendor's page yet, or another error when the provider
+	// failed.
+	Finish(ctx context.Context, subject Subject, token string) (Result, error)
+}
+
+// Session is a hosted check opened at the vendor.
+type Session struct {
+	// URL is the vendor's page for the passenger.
+	URL string
+	// Token identifies the session when asking for its result.
+	Token string
+}
+
+// ErrNotFinished means a hosted session has no result yet.
+var ErrNotFinished = errors.New("face: the check is not finished on the provider's page")

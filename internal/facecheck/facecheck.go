@@ -8,7 +8,9 @@ package facecheck
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/url"
 	"time"
 
 	"tempid/internal/clock"
@@ -32,6 +34,10 @@ type Service struct {
 	Clock    clock.Clock
 	// ProviderTimeout bounds one provider call.
 	ProviderTimeout time.Duration
+	// ReturnURL is where a hosted provider sends the passenger back (the
+	// app's /face-return page, absolute); the check's id is added as the
+	// face_check query parameter. Needed only with a face.Hosted provider.
+	ReturnURL string
 }
 
 // Start is a request to start a face check.
@@ -65,6 +71,7 @@ func (s *Service) Begin(ctx context.Context, in Start) (store.FaceCheck, error) 
 	}
 	hash := credential.DeviceKeyHash(compressed)
 	now := s.Clock.Now()
+	var who face.Subject
 	f := store.FaceCheck{
 		ID: store.NewID(), AccountID: in.AccountID, SessionID: in.SessionID, Purpose: in.Purpose,
 		DeviceKey: compressed[:], DeviceKeyHash: hash[:], Provider: s.Provider.Name(), Status: store.FacePending,
@@ -84,6 +91,7 @@ func (s *Service) Begin(ctx context.Context, in Start) (store.FaceCheck, error) 
 		}
 		f.SubjectIndex, f.NameIndex = s.Issuance.HolderIndex(subj.IDNumber), s.Issuance.NameIndex(subj.Name)
 		f.NameMasked = idnumber.MaskName(subj.Name)
+		who = face.Subject{Name: subj.Name, IDNumber: subj.IDNumber.String()}
 	case store.PurposeView:
 		c, err := s.Store.Certificate(ctx, in.CertificateID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && c.AccountID != in.AccountID) {
@@ -99,6 +107,11 @@ func (s *Service) Begin(ctx context.Context, in Start) (store.FaceCheck, error) 
 		if err != nil {
 			return store.FaceCheck{}, err
 		}
+		number, err := s.Issuance.OpenIDNumber(c)
+		if err != nil {
+			return store.FaceCheck{}, err
+		}
+		who = face.Subject{Name: name, IDNumber: number}
 		f.CertificateID, f.SubjectIndex, f.NameIndex, f.NameMasked = c.ID, c.HolderIndex, s.Issuance.NameIndex(name), c.NameMasked
 	default:
 		return store.FaceCheck{}, problem.New(problem.ValidationFailed, "purpose: apply or view")
@@ -106,10 +119,78 @@ func (s *Service) Begin(ctx context.Context, in Start) (store.FaceCheck, error) 
 	if err := s.throttle(ctx, f.SubjectIndex, now); err != nil {
 		return store.FaceCheck{}, err
 	}
+	who.NameMasked, who.IDIndex = f.NameMasked, f.SubjectIndex
+	f.SubjectSealed = s.sealSubject(f.ID, who)
+	if h, ok := s.Provider.(face.Hosted); ok {
+		// The vendor's session is opened before anything is written, so
+		// that a vendor outage leaves nothing behind.
+		pctx, cancel := s.providerContext(ctx)
+		defer cancel()
+		sess, err := h.Begin(pctx, who, s.returnURL(f.ID))
+		if err != nil {
+			return store.FaceCheck{}, errors.Join(problem.New(problem.Unavailable, "the face check provider is unavailable; nothing was changed, try again"), err)
+		}
+		if sess.URL == "" || sess.Token == "" {
+			return store.FaceCheck{}, problem.New(problem.Unavailable, "the face check provider gave an answer that cannot be used; try again")
+		}
+		f.ProviderToken, f.RedirectURL = sess.Token, sess.URL
+	}
 	if err := s.Store.CreateFaceCheck(ctx, store.AccountActor(in.AccountID), f); err != nil {
 		return store.FaceCheck{}, err
 	}
 	return f, nil
+}
+
+// returnURL is the app's page the vendor sends the passenger back to.
+func (s *Service) returnURL(id string) string {
+	u, err := url.Parse(s.ReturnURL)
+	if err != nil {
+		return s.ReturnURL
+	}
+	q := u.Query()
+	q.Set("face_check", id)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// sealedSubject is the sealed form of a check's subject.
+type sealedSubject struct {
+	Name     string `json:"n"`
+	IDNumber string `json:"i"`
+}
+
+func (s *Service) sealSubject(id string, who face.Subject) []byte {
+	b, _ := json.Marshal(sealedSubject{Name: who.Name, IDNumber: who.IDNumber})
+	out := s.Issuance.PII.Seal(b, "face_check.subject:"+id)
+	clear(b)
+	return out
+}
+
+// subjectOf is the subject of a pending check, opened for its provider.
+func (s *Service) subjectOf(f store.FaceCheck) (face.Subject, error) {
+	who := face.Subject{NameMasked: f.NameMasked, IDIndex: f.SubjectIndex}
+	if f.SubjectSealed == nil {
+		// A check started before the subject was sealed: the providers
+		// that need the full identity cannot complete it.
+		return who, nil
+	}
+	b, err := s.Issuance.PII.Open(f.SubjectSealed, "face_check.subject:"+f.ID)
+	if err != nil {
+		return who, err
+	}
+	var ss sealedSubject
+	err = json.Unmarshal(b, &ss)
+	clear(b)
+	who.Name, who.IDNumber = ss.Name, ss.IDNumber
+	return who, err
+}
+
+func (s *Service) providerContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	timeout := s.ProviderTimeout
+	if timeout <= 0 {
+		timeout = 15 * time.Second
+	}
+	return context.WithTimeout(ctx, timeout)
 }
 
 // throttle refuses a face check for a subject with too many recent
@@ -145,6 +226,52 @@ func (s *Service) throttle(ctx context.Context, subject []byte, now time.Time) e
 // fails, times out or answers nonsense leaves the check pending and is
 // reported as unavailable.
 func (s *Service) Capture(ctx context.Context, accountID, id string, c face.Capture) (store.FaceCheck, error) {
+	f, err := s.pending(ctx, accountID, id)
+	if err != nil {
+		return f, err
+	}
+	if _, hosted := s.Provider.(face.Hosted); hosted || f.ProviderToken != "" {
+		return f, problem.New(problem.ValidationFailed, "this face check is done on the provider's page (redirect_url), not with a capture")
+	}
+	who, err := s.subjectOf(f)
+	if err != nil {
+		return f, err
+	}
+	pctx, cancel := s.providerContext(ctx)
+	defer cancel()
+	res, err := s.Provider.Check(pctx, who, c)
+	return s.complete(ctx, accountID, f, res, err)
+}
+
+// Complete completes a pending hosted check: the passenger is back from
+// the provider's page, and the provider is asked for the result. A check
+// the passenger has not finished there stays pending (409
+// face_check_not_passed); a provider that fails leaves it pending too,
+// reported as unavailable.
+func (s *Service) Complete(ctx context.Context, accountID, id string) (store.FaceCheck, error) {
+	f, err := s.pending(ctx, accountID, id)
+	if err != nil {
+		return f, err
+	}
+	h, hosted := s.Provider.(face.Hosted)
+	if !hosted || f.ProviderToken == "" {
+		return f, problem.New(problem.ValidationFailed, "this face check is completed with a capture (capture_url)")
+	}
+	who, err := s.subjectOf(f)
+	if err != nil {
+		return f, err
+	}
+	pctx, cancel := s.providerContext(ctx)
+	defer cancel()
+	res, err := h.Finish(pctx, who, f.ProviderToken)
+	if errors.Is(err, face.ErrNotFinished) {
+		return f, problem.New(problem.FaceCheckNotPassed, "the face check is not finished on the provider's page; finish it there, or start a new one")
+	}
+	return s.complete(ctx, accountID, f, res, err)
+}
+
+// pending loads a check of the account that may still be completed.
+func (s *Service) pending(ctx context.Context, accountID, id string) (store.FaceCheck, error) {
 	f, err := s.Store.FaceCheck(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && f.AccountID != accountID) {
 		return f, problem.New(problem.NotFound, "no such face check")
@@ -162,20 +289,19 @@ func (s *Service) Capture(ctx context.Context, accountID, id string, c face.Capt
 	if err := s.throttle(ctx, f.SubjectIndex, now); err != nil {
 		return f, err
 	}
-	timeout := s.ProviderTimeout
-	if timeout <= 0 {
-		timeout = 15 * time.Second
-	}
-	pctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	res, err := s.Provider.Check(pctx, face.Subject{NameMasked: f.NameMasked, IDIndex: f.SubjectIndex}, c)
+	return f, nil
+}
+
+// complete stores a provider's result, or reports the provider's failure
+// with nothing changed.
+func (s *Service) complete(ctx context.Context, accountID string, f store.FaceCheck, res face.Result, err error) (store.FaceCheck, error) {
 	if err != nil {
 		return f, errors.Join(problem.New(problem.Unavailable, "the face check provider is unavailable; nothing was changed, try again"), err)
 	}
 	if res.Passed && res.Reason != "" || !res.Passed && res.Reason == "" || res.Score < 0 || res.Score > 1e6 {
 		return f, problem.New(problem.Unavailable, "the face check provider gave an answer that cannot be used; try again")
 	}
-	return s.Store.CompleteFaceCheck(ctx, store.AccountActor(accountID), id, accountID, store.FaceResult{
+	return s.Store.CompleteFaceCheck(ctx, store.AccountActor(accountID), f.ID, accountID, store.FaceResult{
 		Passed: res.Passed, Score: res.Score, Reason: res.Reason, Reference: res.Reference,
 	}, s.Clock.Now())
 }

@@ -26,10 +26,26 @@ func (s *Server) startFaceCheck(w http.ResponseWriter, r *http.Request, p princi
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, apiv1.FaceCheckResponse{FaceCheck: apiv1.FaceCheck{
-		ID: f.ID, Status: f.Status, Provider: f.Provider, Purpose: f.Purpose,
-		CaptureURL: "/api/v1/face-checks/" + f.ID + "/capture", ExpiresAt: f.ExpiresAt,
-	}})
+	out := apiv1.FaceCheck{ID: f.ID, Status: f.Status, Provider: f.Provider, Purpose: f.Purpose, ExpiresAt: f.ExpiresAt}
+	if f.RedirectURL != "" {
+		// Hosted: the passenger goes to the provider's page, comes back to
+		// the app's /face-return, and the app asks complete_url.
+		out.RedirectURL, out.CompleteURL = f.RedirectURL, "/api/v1/face-checks/"+f.ID+"/complete"
+	} else {
+		out.CaptureURL = "/api/v1/face-checks/" + f.ID + "/capture"
+	}
+	writeJSON(w, http.StatusCreated, apiv1.FaceCheckResponse{FaceCheck: out})
+	return nil
+}
+
+// completeFaceCheck asks a hosted provider for the result of the check the
+// passenger did on its page.
+func (s *Server) completeFaceCheck(w http.ResponseWriter, r *http.Request, p principal) error {
+	f, err := s.FaceChecks.Complete(r.Context(), p.account.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	s.faceCheckResult(w, f)
 	return nil
 }
 
@@ -46,9 +62,14 @@ func (s *Server) captureFaceCheck(w http.ResponseWriter, r *http.Request, p prin
 	if err != nil {
 		return err
 	}
+	s.faceCheckResult(w, f)
+	return nil
+}
+
+// faceCheckResult answers a completed face check.
+func (s *Server) faceCheckResult(w http.ResponseWriter, f store.FaceCheck) {
 	if s.Metrics != nil {
 		s.Metrics.FaceChecks.WithLabelValues(f.Status, f.Reason).Inc()
 	}
 	writeJSON(w, http.StatusOK, apiv1.FaceCheckResponse{FaceCheck: apiv1.FaceCheck{ID: f.ID, Status: f.Status, Reason: f.Reason}})
-	return nil
 }

@@ -45,6 +45,18 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ principal) err
 			return nil
 		}
 	}
-	writeJSON(w, http.StatusOK, apiv1.Health{Status: "ready", Database: s.Store.Dialect(), Writable: true})
+	out := apiv1.Health{Status: "ready", Database: s.Store.Dialect(), Writable: true}
+	if s.Providers != nil {
+		// A node without its vendor still verifies codes: it stays ready
+		// and says which provider is down.
+		out.Providers = map[string]string{}
+		for name, err := range s.Providers() {
+			out.Providers[name] = "ok"
+			if err != nil {
+				out.Providers[name] = "unavailable: " + err.Error()
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

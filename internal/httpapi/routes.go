@@ -32,6 +32,7 @@ func (s *Server) endpoints() []endpoint {
 		{"GET /api/v1/regions/cities", public, s.cities},
 		{"POST /api/v1/face-checks", passenger, s.startFaceCheck},
 		{"POST /api/v1/face-checks/{id}/capture", passenger, s.captureFaceCheck},
+		{"POST /api/v1/face-checks/{id}/complete", passenger, s.completeFaceCheck},
 		{"POST /api/v1/certificates", passenger, s.applyCertificate},
 		{"GET /api/v1/certificates", passenger, s.listCertificates},
 		{"GET /api/v1/certificates/{id}", passenger, s.getCertificate},

@@ -47,6 +47,10 @@ type Server struct {
 	// Ready reports whether everything besides the database is ready
 	// (keys loaded); nil means ready.
 	Ready func() error
+	// Providers, if set, report the outside providers' health by name for
+	// /readyz: nil is "ok". A provider's outage is shown, not made a
+	// failed probe: the node still verifies codes without it.
+	Providers func() map[string]error
 	// Extra registers the routes of the other parts of the service on the
 	// mux: accounts, face checks, credentials, web apps.
 	Extra []func(mux *http.ServeMux)

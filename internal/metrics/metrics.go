@@ -24,6 +24,11 @@ type Metrics struct {
 	Throttled     *prometheus.CounterVec // code: rate_limited, face_checks_locked
 	PassesIssued  prometheus.Counter
 	StorageErrors *prometheus.CounterVec // cause: disk_full, io_error, read_only, lock_timeout, timeout, connection, resources
+	// ProviderRequests counts calls to an outside provider (identity
+	// registry, face vendor) by provider, action and outcome: ok, refused
+	// (the vendor answered with a refusal), error, timeout, circuit_open.
+	ProviderRequests *prometheus.CounterVec
+	ProviderLatency  *prometheus.HistogramVec // provider, action
 }
 
 // New creates and registers the metrics.
@@ -58,8 +63,17 @@ func New() *Metrics {
 			Name: "tempid_storage_errors_total",
 			Help: "Requests answered 503 unavailable because of the storage, by cause (disk_full, io_error, read_only, lock_timeout, timeout, connection, resources).",
 		}, []string{"cause"}),
+		ProviderRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tempid_provider_requests_total", Help: "Requests to outside providers by provider, action and outcome.",
+		}, []string{"provider", "action", "outcome"}),
+		ProviderLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tempid_provider_request_duration_seconds",
+			Help:    "Latency of requests to outside providers by provider and action.",
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 15},
+		}, []string{"provider", "action"}),
 	}
 	r.MustRegister(m.Requests, m.Issued, m.Refusals, m.Verifications, m.FaceChecks, m.Throttled, m.PassesIssued, m.StorageErrors,
+		m.ProviderRequests, m.ProviderLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -34,6 +34,16 @@ type FaceCheck struct {
 	ExpiresAt     time.Time // a pending check must be completed before this
 	CompletedAt   time.Time
 	UsedAt        time.Time
+	// SubjectSealed is the subject's name and ID number sealed for the
+	// provider that needs them to complete the check; cleared when it
+	// completes.
+	SubjectSealed []byte
+	// ProviderToken is a hosted provider's session token (the vendor's
+	// page completes the check); empty for checks completed by a capture.
+	ProviderToken string
+	// RedirectURL is where a hosted check sends the passenger; it is
+	// answered when the check starts and not stored.
+	RedirectURL string
 }
 
 // Face-check statuses and purposes.
@@ -48,17 +58,17 @@ const (
 
 const faceCheckColumns = `id, account_id, session_id, purpose, subject_index, name_index, name_masked, certificate_id,
 	device_key, device_key_hash, provider, status, reason, score, provider_ref, consent_at, created_at, expires_at,
-	completed_at, used_at`
+	completed_at, used_at, subject_sealed, provider_token`
 
 func scanFaceCheck(row interface{ Scan(...any) error }) (FaceCheck, error) {
 	var f FaceCheck
-	var cert, reason, ref sql.NullString
+	var cert, reason, ref, token sql.NullString
 	var score sql.NullFloat64
 	var consent, created, expires int64
 	var completed, used sql.NullInt64
 	err := row.Scan(&f.ID, &f.AccountID, &f.SessionID, &f.Purpose, &f.SubjectIndex, &f.NameIndex, &f.NameMasked, &cert,
 		&f.DeviceKey, &f.DeviceKeyHash, &f.Provider, &f.Status, &reason, &score, &ref, &consent, &created, &expires,
-		&completed, &used)
+		&completed, &used, &f.SubjectSealed, &token)
 	if errors.Is(err, sql.ErrNoRows) {
 		return f, ErrNotFound
 	}
@@ -66,6 +76,7 @@ func scanFaceCheck(row interface{ Scan(...any) error }) (FaceCheck, error) {
 		return f, err
 	}
 	f.CertificateID, f.Reason, f.ProviderRef, f.Score = cert.String, reason.String, ref.String, score.Float64
+	f.ProviderToken = token.String
 	f.ConsentAt, f.CreatedAt, f.ExpiresAt = fromMS(consent), fromMS(created), fromMS(expires)
 	f.CompletedAt, f.UsedAt = nullMS(completed), nullMS(used)
 	return f, nil
@@ -77,9 +88,10 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 func (s *Store) CreateFaceCheck(ctx context.Context, actor Actor, f FaceCheck) error {
 	return s.write(ctx, func(t *Tx) error {
 		_, err := t.exec(ctx, `INSERT INTO face_checks (`+faceCheckColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL, NULL, $13, $14, $15, NULL, NULL)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL, NULL, $13, $14, $15, NULL, NULL, $16, $17)`,
 			f.ID, f.AccountID, f.SessionID, f.Purpose, f.SubjectIndex, f.NameIndex, f.NameMasked, nullString(f.CertificateID),
-			f.DeviceKey, f.DeviceKeyHash, f.Provider, FacePending, ms(f.ConsentAt), ms(f.CreatedAt), ms(f.ExpiresAt))
+			f.DeviceKey, f.DeviceKeyHash, f.Provider, FacePending, ms(f.ConsentAt), ms(f.CreatedAt), ms(f.ExpiresAt),
+			f.SubjectSealed, nullString(f.ProviderToken))
 		if err != nil {
 			return err
 		}
@@ -126,8 +138,8 @@ func (s *Store) CompleteFaceCheck(ctx context.Context, actor Actor, id, accountI
 		if r.Passed {
 			status = FacePassed
 		}
-		res, err := t.exec(ctx, `UPDATE face_checks SET status = $1, reason = $2, score = $3, provider_ref = $4, completed_at = $5
-			WHERE id = $6 AND status = 'pending'`, status, nullString(r.Reason), r.Score, nullString(r.Reference), ms(now), id)
+		res, err := t.exec(ctx, `UPDATE face_checks SET status = $1, reason = $2, score = $3, provider_ref = $4, completed_at = $5,
+			subject_sealed = NULL WHERE id = $6 AND status = 'pending'`, status, nullString(r.Reason), r.Score, nullString(r.Reference), ms(now), id)
 		if err != nil {
 			return err
 		}
@@ -135,6 +147,7 @@ func (s *Store) CompleteFaceCheck(ctx context.Context, actor Actor, id, accountI
 			return problem.New(problem.FaceCheckUsed, "this face check already has a result; start a new one")
 		}
 		f.Status, f.Reason, f.Score, f.ProviderRef, f.CompletedAt = status, r.Reason, r.Score, r.Reference, now
+		f.SubjectSealed = nil
 		out = f
 		return t.audit(ctx, now, actor, "face_check."+status, "face_check:"+id, map[string]any{
 			"purpose": f.Purpose, "subject": f.NameMasked, "reason": r.Reason, "score": r.Score,

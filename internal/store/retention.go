@@ -68,3 +68,21 @@ func (s *Store) PurgeThrottle(ctx context.Context, before time.Time) error {
 		return err
 	})
 }
+
+// PurgeAbandonedFaceChecks clears the sealed subject (name and ID number)
+// of face checks that expired pending before a time: nobody can complete
+// them any more, so their provider needs it no longer. Completed checks
+// clear it when they complete. It returns how many were cleared.
+func (s *Store) PurgeAbandonedFaceChecks(ctx context.Context, expiredBefore time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(t *Tx) error {
+		res, err := t.exec(ctx, `UPDATE face_checks SET subject_sealed = NULL
+			WHERE status = 'pending' AND expires_at < $1 AND subject_sealed IS NOT NULL`, ms(expiredBefore))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}

@@ -104,3 +104,49 @@ func TestOldThrottleFailuresArePurged(t *testing.T) {
 		}
 	})
 }
+
+// TestTheSealedSubjectOfAFaceCheckLivesOnlyWhileItIsPending: completing a
+// check clears it, and so does the purge of checks that expired pending;
+// a pending check in time keeps it.
+func TestTheSealedSubjectOfAFaceCheckLivesOnlyWhileItIsPending(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		acct := store.NewID()
+		if err := s.CreateAccount(ctx, store.CLI, store.Account{ID: acct, Username: "u" + acct, PasswordHash: "x", Role: store.RolePassenger, CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		check := func(expires time.Time) string {
+			id := store.NewID()
+			if err := s.CreateFaceCheck(ctx, store.CLI, store.FaceCheck{ID: id, AccountID: acct, SessionID: "s", Purpose: store.PurposeApply,
+				SubjectIndex: []byte("subject"), NameIndex: []byte("name"), NameMasked: "王*", DeviceKey: []byte("k"), DeviceKeyHash: []byte("h"),
+				Provider: "tencent", ConsentAt: t0, CreatedAt: t0, ExpiresAt: expires,
+				SubjectSealed: []byte("sealed subject"), ProviderToken: "BIZTOKEN"}); err != nil {
+				t.Fatal(err)
+			}
+			return id
+		}
+		completed, abandoned, pending := check(t0.Add(time.Minute)), check(t0.Add(time.Minute)), check(t0.Add(time.Hour))
+		got, _ := s.FaceCheck(ctx, completed)
+		if string(got.SubjectSealed) != "sealed subject" || got.ProviderToken != "BIZTOKEN" {
+			t.Fatalf("stored %q %q", got.SubjectSealed, got.ProviderToken)
+		}
+		if _, err := s.CompleteFaceCheck(ctx, store.CLI, completed, acct, store.FaceResult{Passed: true, Score: 90, Reference: "req"}, t0.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.PurgeAbandonedFaceChecks(ctx, t0.Add(2*time.Minute)); err != nil || n != 1 {
+			t.Fatalf("PurgeAbandonedFaceChecks = %d, %v; want 1", n, err)
+		}
+		for id, want := range map[string]bool{completed: false, abandoned: false, pending: true} {
+			f, err := s.FaceCheck(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (f.SubjectSealed != nil) != want {
+				t.Errorf("check %s: sealed subject kept %v, want %v", f.Status, f.SubjectSealed != nil, want)
+			}
+			if f.ProviderToken != "BIZTOKEN" {
+				t.Error("the provider's token is the check's record and stays")
+			}
+		}
+	})
+}

@@ -54,10 +54,12 @@ type handler struct {
 var pages = map[string]string{
 	"/":           "index.html",
 	"/index.html": "index.html",
-	"/staff":      "staff.html",
-	"/staff/":     "staff.html",
-	"/admin":      "admin.html",
-	"/admin/":     "admin.html",
+	// The page a hosted face provider sends the passenger back to.
+	"/face-return": "index.html",
+	"/staff":       "staff.html",
+	"/staff/":      "staff.html",
+	"/admin":       "admin.html",
+	"/admin/":      "admin.html",
 }
 
 // hashed matches the content-hashed names esbuild gives bundles

@@ -34,6 +34,7 @@ func TestBuiltAppsAreServed(t *testing.T) {
 	}{
 		{"the root serves the passenger app", "GET", "/", 200, "passenger", "text/html", "no-cache"},
 		{"index.html serves the passenger app", "GET", "/index.html", 200, "passenger", "text/html", "no-cache"},
+		{"the hosted face check's return serves the passenger app", "GET", "/face-return?face_check=x", 200, "passenger", "text/html", "no-cache"},
 		{"/staff serves the staff console", "GET", "/staff", 200, "staff", "text/html", "no-cache"},
 		{"/staff/ serves the staff console", "GET", "/staff/", 200, "staff", "text/html", "no-cache"},
 		{"/admin serves the admin console", "GET", "/admin", 200, "admin", "text/html", "no-cache"},

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dict, API_ERROR_CODES, VERIFICATION_REASONS, t, setLang } from '../src/lib/i18n.js';
+import { dict, API_ERROR_CODES, VERIFICATION_REASONS, FACE_REASONS, t, setLang } from '../src/lib/i18n.js';
 
 test('both languages have the same keys', () => {
   assert.deepEqual(Object.keys(dict.en).sort(), Object.keys(dict.zh).sort());
@@ -10,7 +10,7 @@ test('every API error code and verification reason has words in both languages',
   for (const lang of ['zh', 'en']) {
     for (const c of API_ERROR_CODES) assert.ok(dict[lang]['err.' + c], `${lang} err.${c}`);
     for (const r of VERIFICATION_REASONS) assert.ok(dict[lang]['reason.' + r], `${lang} reason.${r}`);
-    for (const r of ['no_face', 'multiple_faces', 'unreadable_image', 'image_too_large']) assert.ok(dict[lang]['face.reason.' + r], `${lang} face.reason.${r}`);
+    for (const r of FACE_REASONS) assert.ok(dict[lang]['face.reason.' + r], `${lang} face.reason.${r}`);
   }
 });
 

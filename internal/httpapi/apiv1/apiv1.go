@@ -94,14 +94,21 @@ type FaceCheckRequest struct {
 
 // FaceCheck is a face check: in full when it starts, then its id, status
 // and (failed) reason after the capture.
+//
+// A capture check names CaptureURL, where the app posts the picture; a
+// hosted check (docs/api-face-checks.md) names RedirectURL, the provider's
+// page the passenger goes to, and CompleteURL, which the app calls on the
+// passenger's return.
 type FaceCheck struct {
-	CaptureURL string    `json:"capture_url,omitempty"`
-	ExpiresAt  time.Time `json:"expires_at,omitzero"`
-	ID         string    `json:"id"`
-	Provider   string    `json:"provider,omitempty"`
-	Purpose    string    `json:"purpose,omitempty"`
-	Reason     string    `json:"reason,omitempty"`
-	Status     string    `json:"status"`
+	CaptureURL  string    `json:"capture_url,omitempty"`
+	CompleteURL string    `json:"complete_url,omitempty"`
+	ExpiresAt   time.Time `json:"expires_at,omitzero"`
+	ID          string    `json:"id"`
+	Provider    string    `json:"provider,omitempty"`
+	Purpose     string    `json:"purpose,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	RedirectURL string    `json:"redirect_url,omitempty"`
+	Status      string    `json:"status"`
 }
 
 // FaceCheckResponse wraps a face check.
@@ -267,6 +274,9 @@ type PublishedKeys struct {
 // Health is the answer of /healthz and /readyz.
 type Health struct {
 	Database string `json:"database,omitempty"`
-	Status   string `json:"status"`
-	Writable bool   `json:"writable,omitempty"`
+	// Providers names each outside provider (identity registry, face
+	// vendor) with "ok" or why it is unavailable; absent without any.
+	Providers map[string]string `json:"providers,omitempty"`
+	Status    string            `json:"status"`
+	Writable  bool              `json:"writable,omitempty"`
 }

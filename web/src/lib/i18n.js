@@ -22,6 +22,11 @@ export const API_ERROR_CODES = [
   'request_in_progress', 'idempotency_key_reused',
 ];
 
+// FACE_REASONS are the reasons a face check fails (internal/face), each
+// with words for the passenger.
+export const FACE_REASONS = ['no_face', 'multiple_faces', 'unreadable_image', 'image_too_large', 'poor_quality',
+  'face_mismatch', 'liveness_failed', 'no_registry_photo', 'identity_not_confirmed', 'provider_refused'];
+
 /** Every verification reason of CREDENTIAL.md (online and offline). */
 export const VERIFICATION_REASONS = [
   'malformed', 'unknown_key', 'bad_signature', 'wrong_purpose', 'pass_expired', 'not_yet_valid',

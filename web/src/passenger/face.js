@@ -3,7 +3,7 @@
 // the check, and then the pass, are bound to this device's key.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { html, useLang, Alert, Icon, Spinner } from '../lib/ui.js';
-import { t } from '../lib/i18n.js';
+import { t, FACE_REASONS } from '../lib/i18n.js';
 import { post, request } from '../lib/api.js';
 import { errorText } from '../lib/errors.js';
 import { ensureDeviceKey, publicJwk } from '../lib/keystore.js';
@@ -34,12 +34,27 @@ export function ConsentScreen({ subjectName, onAgree, onDecline }) {
   </section>`;
 }
 
+/** vendorNotice names the face-check vendor for the passenger (PIPL: who receives the picture). */
+function vendorNotice(provider) {
+  if (!provider || provider === 'simulator') return null;
+  const key = 'face.provider.' + provider;
+  const vendor = t(key) === key ? provider : t(key);
+  return html`<p class="muted small center" id="face-vendor" data-testid="face-vendor">${t('face.vendor', { vendor })}</p>`;
+}
+
+/** reasonText is the words for a failed check's reason. */
+function reasonText(reason) {
+  return t(FACE_REASONS.includes(reason) ? 'face.reason.' + reason : 'face.reason.unknown');
+}
+
 /**
  * FaceScreen runs one face check: request = {purpose: 'apply', subject} or
  * {purpose: 'view', certificate_id}. onPassed(faceCheckId) continues the
- * flow; onFatal(err) hands errors that belong to the previous screen back.
+ * flow; onFatal(err) hands errors that belong to the previous screen back;
+ * onHosted(check) sends the passenger to a hosted provider's page (the
+ * check has a redirect_url instead of a capture_url).
  */
-export function FaceScreen({ request: req, subjectName, onPassed, onFatal, onCancel }) {
+export function FaceScreen({ request: req, subjectName, onPassed, onFatal, onCancel, onHosted }) {
   useLang();
   const videoRef = useRef(null);
   const streamRef = useRef(null);
@@ -67,6 +82,12 @@ export function FaceScreen({ request: req, subjectName, onPassed, onFatal, onCan
         const res = await post('/api/v1/face-checks', body);
         if (cancelled) return;
         setCheck(res.face_check);
+        if (res.face_check.redirect_url) {
+          // Hosted: the vendor's page takes the picture, not our camera.
+          streamRef.current?.getTracks().forEach((tr) => tr.stop());
+          setPhase('hosted');
+          return;
+        }
         setPhase('ready');
       } catch (err) {
         if (cancelled) return;
@@ -153,8 +174,7 @@ export function FaceScreen({ request: req, subjectName, onPassed, onFatal, onCan
         return;
       }
       setPhase('failed');
-      const key = 'face.reason.' + (fc.reason || 'unknown');
-      setMessage(t(['no_face', 'multiple_faces', 'unreadable_image', 'image_too_large'].includes(fc.reason) ? key : 'face.reason.unknown'));
+      setMessage(reasonText(fc.reason));
     } catch (err) {
       handleError(err);
     }
@@ -184,6 +204,7 @@ export function FaceScreen({ request: req, subjectName, onPassed, onFatal, onCan
   return html`<section class="screen face" data-testid="face-screen" id="face-screen" data-phase=${phase}>
     <p class="face-hint">${t('face.hint')}</p>
     ${subjectName ? html`<p class="muted center">${t('face.subject', { name: subjectName })}</p>` : null}
+    ${vendorNotice(check?.provider)}
     <div class=${'face-frame ' + phase}>
       <video ref=${videoRef} id="face-video" data-testid="face-video" playsinline muted autoplay></video>
       ${camera !== 'on' ? html`<div class="face-placeholder"><${Icon} name="face" size=${96} /></div>` : null}
@@ -198,11 +219,62 @@ export function FaceScreen({ request: req, subjectName, onPassed, onFatal, onCan
     ${waiting ? html`<div class="wait" id="face-wait" data-testid="face-wait">${t('face.wait', { seconds: waitLeft })}</div>` : null}
     <input type="file" accept="image/jpeg,image/png" capture="user" id="face-file" data-testid="face-file" ref=${fileRef} class="visually-hidden" onChange=${onFile} />
     <div class="actions">
+      ${phase === 'hosted' ? html`<button class="btn btn-primary btn-block btn-lg" id="face-hosted" data-testid="face-hosted" onClick=${() => onHosted(check)}>${t('face.hosted.go')}</button>` : null}
       ${phase === 'ready' && camera === 'on' ? html`<button class="btn btn-primary btn-block btn-lg" id="face-capture" data-testid="face-capture" onClick=${capture}><${Icon} name="camera" /> ${t('face.capture')}</button>` : null}
       ${phase === 'ready' && camera === 'error' ? html`<button class="btn btn-primary btn-block btn-lg" id="face-choose" data-testid="face-choose" onClick=${() => fileRef.current?.click()}>${t('face.file')}</button>` : null}
       ${phase === 'failed' ? html`<button class="btn btn-primary btn-block btn-lg" id="face-retry" data-testid="face-retry" disabled=${waiting}
           onClick=${() => { setWaitUntil(0); setAttempt((n) => n + 1); }}>${t('face.retry')}</button>` : null}
       ${phase === 'checking' || phase === 'passed' ? html`<${Spinner} />` : null}
+      <button class="btn btn-ghost btn-block" id="face-cancel" data-testid="face-cancel" onClick=${onCancel}>${t('common.cancel')}</button>
+    </div>
+  </section>`;
+}
+
+/**
+ * FaceReturnScreen is where a hosted provider sends the passenger back: it
+ * asks the server for the check's result (POST …/complete). onPassed(id)
+ * continues the flow the check was started for; onRetry starts a new check.
+ */
+export function FaceReturnScreen({ id, subjectName, onPassed, onRetry, onCancel, onFatal }) {
+  useLang();
+  const [phase, setPhase] = useState('checking'); // checking | failed | passed
+  const [message, setMessage] = useState('');
+  useEffect(() => {
+    let cancelled = false;
+    (async () => {
+      try {
+        const res = await post(`/api/v1/face-checks/${encodeURIComponent(id)}/complete`);
+        if (cancelled) return;
+        const fc = res.face_check;
+        if (fc.status === 'passed') {
+          setPhase('passed');
+          await onPassed(fc.id);
+          return;
+        }
+        setPhase('failed');
+        setMessage(reasonText(fc.reason));
+      } catch (err) {
+        if (cancelled) return;
+        if (['unauthenticated', 'face_checks_locked'].includes(err.code)) {
+          onFatal(err);
+          return;
+        }
+        setPhase('failed');
+        setMessage(err.code === 'face_check_not_passed' ? t('face.hosted.not_finished') : errorText(err));
+      }
+    })();
+    return () => {
+      cancelled = true;
+    };
+  }, [id]);
+  return html`<section class="screen face" data-testid="face-return-screen" id="face-return-screen" data-phase=${phase}>
+    ${subjectName ? html`<p class="muted center">${t('face.subject', { name: subjectName })}</p>` : null}
+    <div class="face-status" id="face-status" data-testid="face-status" data-phase=${phase}>
+      ${phase === 'checking' ? t('face.hosted.returning') : phase === 'passed' ? t('face.passed') : t('face.failed')}
+    </div>
+    <${Alert} testid="face-error">${message}</${Alert}>
+    <div class="actions">
+      ${phase === 'failed' ? html`<button class="btn btn-primary btn-block btn-lg" id="face-retry" data-testid="face-retry" onClick=${onRetry}>${t('face.retry')}</button>` : html`<${Spinner} />`}
       <button class="btn btn-ghost btn-block" id="face-cancel" data-testid="face-cancel" onClick=${onCancel}>${t('common.cancel')}</button>
     </div>
   </section>`;
