@@ -26,6 +26,7 @@ func TestStateChangingEndpointsRefuseBodiesThatAreNotJSON(t *testing.T) {
 	// Endpoints that read no body, and those that read an image.
 	noBody := map[string]bool{
 		"DELETE /api/v1/session":                   true,
+		"POST /api/v1/face-checks/{id}/complete":   true,
 		"POST /api/v1/admin/keys/rotate":           true,
 		"POST /api/v1/admin/terminals/{id}/revoke": true,
 	}
