@@ -11,13 +11,18 @@ import { validate, normalize } from '../lib/idnumber.js';
 import { fmtDateTime, monthOf, toMs } from '../lib/format.js';
 import { now } from '../lib/clock.js';
 import { loadPass, savePass, clearDevice } from '../lib/keystore.js';
-import { ConsentScreen, FaceScreen } from './face.js';
+import { ConsentScreen, FaceScreen, FaceReturnScreen } from './face.js';
 import { CertScreen } from './cert.js';
 import './app.css';
 
 const isFullId = (s) => typeof s === 'string' && /^\d{17}[\dXx]$/.test(s);
 const isPlainName = (s) => typeof s === 'string' && s !== '' && !s.includes('*');
 const maskId = (s) => (s.length === 18 ? s.slice(0, 4) + '*'.repeat(10) + s.slice(14) : s);
+
+// HOSTED_KEY holds, in this tab only, what a hosted face check was started
+// for ({id, purpose, draft | certificate}) while the passenger is on the
+// provider's page: a page load there ends the app, and state with it.
+const HOSTED_KEY = 'tempid.hosted-face-check';
 
 /**
  * useSession keeps who is logged in and the pass stored on this device.
@@ -100,7 +105,7 @@ function useSession(lost) {
   };
 }
 
-// The face-check screens (consent, face) are data: what the check is for.
+// The face-check screens (consent, face, face-return) are data: what the check is for.
 // For an application, {purpose: 'apply', draft}; for a new pass of a
 // certificate, {purpose: 'view', certificate}.
 const faceRequest = (s) => (s.purpose === 'apply'
@@ -131,6 +136,39 @@ async function faceCheckPassed(s, faceCheckId) {
   return [cert, res.pass];
 }
 
+// goHosted remembers in this tab what the face check s is for and sends
+// the passenger to the hosted provider's page, which sends them back to
+// /face-return?face_check=ID. Only the screen's data is kept, so the same
+// data, not a callback, says what to do once the check has passed.
+function goHosted(s, check) {
+  const pending = s.purpose === 'apply'
+    ? { id: check.id, purpose: 'apply', draft: s.draft }
+    : { id: check.id, purpose: 'view', certificate: s.certificate };
+  sessionStorage.setItem(HOSTED_KEY, JSON.stringify(pending));
+  location.assign(check.redirect_url);
+}
+
+// hostedReturn is the face-return screen when the provider has just sent
+// the passenger back to /face-return?face_check=ID for the check this tab
+// started, or null. It takes the check's id out of the address and the
+// tab's storage either way, so neither outlives the return.
+function hostedReturn() {
+  if (location.pathname !== '/face-return') return null;
+  const id = new URLSearchParams(location.search).get('face_check');
+  history.replaceState(null, '', '/');
+  let pending = null;
+  try {
+    pending = JSON.parse(sessionStorage.getItem(HOSTED_KEY) || 'null');
+  } catch {
+    pending = null;
+  }
+  sessionStorage.removeItem(HOSTED_KEY);
+  if (!id || !pending || pending.id !== id) return null;
+  if (pending.purpose === 'apply' && pending.draft?.city) return { name: 'face-return', checkId: id, purpose: 'apply', draft: pending.draft };
+  if (pending.purpose === 'view' && pending.certificate?.id) return { name: 'face-return', checkId: id, purpose: 'view', certificate: pending.certificate };
+  return null;
+}
+
 function App() {
   useLang();
   const [screen, setScreen] = useState({ name: 'loading' });
@@ -143,7 +181,8 @@ function App() {
 
   async function start() {
     const next = await session.resume();
-    if (next === 'home' || next === 'login') setScreen({ name: next });
+    if (next === 'home') setScreen(hostedReturn() || { name: 'home' });
+    else if (next === 'login') setScreen({ name: next });
     else if (next === 'offline') setScreen({ name: 'cert' });
     else setScreen({ name: 'error', error: next });
   }
@@ -195,7 +234,8 @@ function App() {
       body = html`<${ConsentScreen} subjectName=${faceSubject(s)} onDecline=${() => setScreen(faceBack(s))}
         onAgree=${() => setScreen({ ...s, name: 'face' })} />`;
       break;
-    case 'face': {
+    case 'face':
+    case 'face-return': {
       title = t('face.title');
       back = () => setScreen(faceBack(s));
       // A lost session is already handled (onAuthLost); anything else goes
@@ -204,18 +244,28 @@ function App() {
         if (err.code === 'unauthenticated') return;
         setScreen(s.purpose === 'apply' ? { name: 'apply', draft: s.draft, error: err } : { ...fallback, error: err });
       };
+      const passed = async (id) => {
+        try {
+          const [certificate, pass] = await faceCheckPassed(s, id);
+          await session.issued(certificate, pass);
+          setScreen({ name: 'cert' });
+        } catch (err) {
+          failed(err, { name: 'home' });
+        }
+      };
+      if (s.name === 'face-return') {
+        // Back from a hosted provider's page: the server asks it for the
+        // result; a failed check starts a new one for the same purpose.
+        const { checkId, ...flow } = s;
+        body = html`<${FaceReturnScreen} key=${checkId} id=${checkId} subjectName=${faceSubject(s)}
+          onCancel=${() => setScreen(faceBack(s))} onFatal=${(err) => failed(err, faceBack(s))}
+          onRetry=${() => setScreen({ ...flow, name: 'face' })} onPassed=${passed} />`;
+        break;
+      }
       const request = faceRequest(s);
       body = html`<${FaceScreen} key=${request.purpose + (request.certificate_id || '')} request=${request} subjectName=${faceSubject(s)}
         onCancel=${() => setScreen(faceBack(s))} onFatal=${(err) => failed(err, faceBack(s))}
-        onPassed=${async (id) => {
-          try {
-            const [certificate, pass] = await faceCheckPassed(s, id);
-            await session.issued(certificate, pass);
-            setScreen({ name: 'cert' });
-          } catch (err) {
-            failed(err, { name: 'home' });
-          }
-        }} />`;
+        onHosted=${(check) => goHosted(s, check)} onPassed=${passed} />`;
       break;
     }
     case 'cert':
