@@ -402,25 +402,26 @@ func Open(raw []byte, pinned []verify.IssuerKey) (*Payload, error) {
 
 // Verify verifies code at now against the bundle p. A bundle issued more
 // than freshness before now (zero or negative freshness means
-// DefaultFreshness) answers stale_bundle without looking at the code,
-// because it may lack recent revocations; so does a nil or unusable
-// bundle. Otherwise it is v.Verify with the bundle's trust.
+// DefaultFreshness) may lack recent revocations, so every well-formed code
+// is then stale_bundle; so it is with a nil or unusable bundle. Garbage is
+// malformed all the same (CREDENTIAL.md, "Reason order"). Otherwise it is
+// v.Verify with the bundle's trust.
 func Verify(code string, now time.Time, p *Payload, freshness time.Duration, v verify.Verifier) verify.Verdict {
-	stale := verify.Verdict{Reason: verify.ReasonStaleBundle}
+	stale := &verify.Trust{Stale: true}
 	if p == nil {
-		return stale
+		return v.Verify(code, now, stale)
 	}
 	if freshness <= 0 {
 		freshness = DefaultFreshness
 	}
 	if now.Sub(p.IssuedAt) > freshness {
-		return stale
+		return v.Verify(code, now, stale)
 	}
 	t := p.trust
 	if t == nil {
 		var err error
 		if t, err = p.Trust(); err != nil {
-			return stale
+			return v.Verify(code, now, stale)
 		}
 	}
 	return v.Verify(code, now, t)

@@ -179,6 +179,7 @@ export const dict = {
     'reason.bad_device_signature': '设备签名无效，二维码不是由持证手机生成',
     'reason.code_expired': '二维码已过期（每 60 秒更新），请旅客刷新后重新出示',
     'reason.revoked': '临时身份证明已被撤销',
+    'reason.device_revoked': '该手机已退出登录，请旅客重新人脸核验后出示',
     'reason.stale_bundle': '终端信任数据已过期，请联网更新后再核验',
     'reason.superseded': '已申请新的证明，此证明已作废',
     'reason.replayed': '该二维码已被使用过（重复出示）',
@@ -193,6 +194,7 @@ export const dict = {
     'reason.short.bad_device_signature': '设备签名无效',
     'reason.short.code_expired': '二维码已过期',
     'reason.short.revoked': '已撤销',
+    'reason.short.device_revoked': '需重新人脸核验',
     'reason.short.stale_bundle': '信任数据过期',
     'reason.short.superseded': '已被替代',
     'reason.short.replayed': '重复出示',
@@ -489,6 +491,7 @@ export const dict = {
     'reason.bad_device_signature': 'Invalid device signature — not made by the holder’s phone',
     'reason.code_expired': 'Code expired (it changes every 60 s) — ask the traveller to show the current one',
     'reason.revoked': 'The certificate has been revoked',
+    'reason.device_revoked': 'This phone was logged out — the traveller must verify their face again',
     'reason.stale_bundle': 'The terminal’s trust data is out of date — go online to update it',
     'reason.superseded': 'Replaced by a newer certificate',
     'reason.replayed': 'This code was already used (replay)',
@@ -503,6 +506,7 @@ export const dict = {
     'reason.short.bad_device_signature': 'Bad device signature',
     'reason.short.code_expired': 'Code expired',
     'reason.short.revoked': 'Revoked',
+    'reason.short.device_revoked': 'Device logged out',
     'reason.short.stale_bundle': 'Stale bundle',
     'reason.short.superseded': 'Superseded',
     'reason.short.replayed': 'Replayed',
@@ -639,8 +643,8 @@ export const API_ERROR_CODES = [
 /** Every verification reason of CREDENTIAL.md (online and offline). */
 export const VERIFICATION_REASONS = [
   'malformed', 'unknown_key', 'bad_signature', 'wrong_purpose', 'pass_expired', 'not_yet_valid',
-  'certificate_expired', 'bad_device_signature', 'code_expired', 'revoked', 'stale_bundle',
-  'superseded', 'replayed',
+  'certificate_expired', 'bad_device_signature', 'code_expired', 'revoked', 'device_revoked',
+  'stale_bundle', 'superseded', 'replayed',
 ];
 
 let lang = 'zh';
