@@ -9,6 +9,9 @@ import (
 	"tempid/internal/store"
 )
 
+// claimRetention is how long a code's claim (replay record) is kept.
+const claimRetention = 25 * time.Hour
+
 // purgeExpired removes personal data from certificates past the retention
 // period, replay records no code can match any more and old login
 // failures, once at start and
@@ -34,9 +37,12 @@ func purgeExpired(ctx context.Context, st *store.Store, pol policy.Settings, log
 				break
 			}
 		}
-		// Replay records older than an hour of steps can never match a
-		// code that still verifies.
-		oldest := time.Now().Add(-time.Hour).Unix() / int64(pol.StepDuration/time.Second)
+		// Replay records are kept longer than a code lives: offline
+		// terminals upload their scans later, and a scan is matched
+		// against the claims of its own step (package offline). A day
+		// and an hour covers every scan made with a fresh bundle and
+		// uploaded within a day.
+		oldest := time.Now().Add(-claimRetention).Unix() / int64(pol.StepDuration/time.Second)
 		if err := st.PurgeCodeClaims(ctx, oldest); err != nil && ctx.Err() == nil {
 			log.Error("replay record purge", "err", err)
 		}

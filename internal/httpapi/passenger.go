@@ -33,6 +33,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.route(mux, "GET /api/v1/verifier", staffOrTerminal, s.getVerifier)
 	s.adminRoutes(mux)
 	s.staffRoutes(mux)
+	s.terminalRoutes(mux)
 }
 
 // accountJSON is an account as its owner sees it: a passenger's own full
