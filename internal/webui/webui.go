@@ -58,6 +58,8 @@ var pages = map[string]string{
 	"/staff/":     "staff.html",
 	"/admin":      "admin.html",
 	"/admin/":     "admin.html",
+	"/terminal":   "terminal.html",
+	"/terminal/":  "terminal.html",
 }
 
 // hashed matches the content-hashed names esbuild gives bundles
@@ -71,6 +73,8 @@ var hashed = regexp.MustCompile(`-[A-Z0-9]{8}\.[a-z0-9]+$`)
 var rootFiles = map[string]string{
 	"/favicon.svg": "public, max-age=86400",
 	"/sw.js":       "no-cache",
+	// The terminal's service worker, registered with the scope /terminal.
+	"/terminal-sw.js": "no-cache",
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
