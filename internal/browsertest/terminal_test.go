@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"tempid/internal/base45"
 	"tempid/internal/credential"
 )
@@ -45,6 +47,15 @@ func TestTheTerminalVerifiesOfflineAndUploadsItsScans(t *testing.T) {
 	tb := newTab(t, c, srv, desk)
 	tb.open("/terminal")
 	tb.waitFor("the pairing screen", `document.getElementById('screen')?.dataset.testid === 'screen-pairing'`)
+	// A key without the offline grant gets no bundle, so it does not pair.
+	var onlineOnly struct {
+		APIKey string `json:"api_key"`
+	}
+	admin.must("POST", "/api/v1/admin/terminals", map[string]any{"name": "Online only " + good.id[:6], "station_code": "BJP", "offline": false}, &onlineOnly)
+	tb.fill("pair-key", onlineOnly.APIKey)
+	tb.click("pair-submit")
+	tb.waitFor("the refusal of a key without the offline grant", `!!document.querySelector('[data-testid=error]')`)
+	evalJS[chromedp.Void](tb, `(() => { const i = document.getElementById('pair-key'); i.value = ''; i.dispatchEvent(new Event('input', { bubbles: true })); })()`)
 	tb.fill("pair-key", srv.APIKey)
 	tb.click("pair-submit")
 	tb.waitFor("the scanner with a fresh bundle", `document.getElementById('bundle-age')?.dataset.stale === 'false'`)

@@ -127,9 +127,15 @@ export class Terminal {
     const keys = await fetch('/.well-known/tempid/keys').then((r) => { if (!r.ok) throw new Error('keys: HTTP ' + r.status); return r.json(); });
     const who = await fetch('/api/v1/verifier', { headers: { Authorization: 'Bearer ' + apiKey } });
     if (!who.ok) throw Object.assign(new Error('key refused'), { status: who.status });
-    this.pairing = { apiKey, pinned: keys.keys, operation };
+    const pairing = { apiKey, pinned: keys.keys, operation };
+    await this.refresh(pairing);
+    if (!this.bundle) {
+      // A key without the offline grant gets no bundle: such a terminal
+      // cannot verify offline, so it is not paired.
+      throw Object.assign(new Error('no trust bundle for this key'), { status: 403 });
+    }
+    this.pairing = pairing;
     await kvPut('pairing', this.pairing);
-    await this.refresh();
     this.emit();
   }
 
@@ -154,9 +160,9 @@ export class Terminal {
   stale() { return !this.bundle || this.ageMs() > FRESHNESS_MS; }
 
   /** refresh fetches the bundle if it changed; a bundle failing its signature is refused and the old one kept. */
-  async refresh() {
-    if (!this.pairing) return;
-    const headers = { Authorization: 'Bearer ' + this.pairing.apiKey };
+  async refresh(pairing = this.pairing) {
+    if (!pairing) return;
+    const headers = { Authorization: 'Bearer ' + pairing.apiKey };
     if (this.bundle?.etag) headers['If-None-Match'] = this.bundle.etag;
     let res;
     try {
@@ -171,7 +177,7 @@ export class Terminal {
     const text = await res.text();
     // Signers: the pinned keys and the issuer keys of the bundle in use,
     // which a pinned key vouched for (so rotation needs no new pairing).
-    const signers = [...this.pairing.pinned, ...(this.bundle?.payload.issuer_keys || [])];
+    const signers = [...pairing.pinned, ...(this.bundle?.payload.issuer_keys || [])];
     let p;
     try {
       p = await openBundle(text, signers);
