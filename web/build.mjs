@@ -43,6 +43,7 @@ async function writePages(metafile) {
   await copyFile(path.resolve(here, 'src/favicon.svg'), path.join(outdir, 'favicon.svg'));
   await copyFile(path.resolve(here, 'src/sw.js'), path.join(outdir, 'sw.js'));
   await copyFile(path.resolve(here, 'src/terminal/sw.js'), path.join(outdir, 'terminal-sw.js'));
+  await copyFile(path.resolve(here, 'src/terminal/terminal.webmanifest'), path.join(outdir, 'terminal.webmanifest'));
 }
 
 const options = {

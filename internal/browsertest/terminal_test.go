@@ -59,6 +59,8 @@ func TestTheTerminalVerifiesOfflineAndUploadsItsScans(t *testing.T) {
 	tb.fill("pair-key", srv.APIKey)
 	tb.click("pair-submit")
 	tb.waitFor("the scanner with a fresh bundle", `document.getElementById('bundle-age')?.dataset.stale === 'false'`)
+	tb.waitFor("the web app manifest that makes the terminal installable",
+		`fetch(document.querySelector('link[rel=manifest]').href).then((r) => r.ok && r.headers.get('Content-Type') === 'application/manifest+json' ? r.json() : null).then((m) => m?.start_url === '/terminal')`)
 	tb.waitFor("the app shell cached by the service worker",
 		`caches.open('tempid-terminal-v1').then((c) => c.keys()).then((k) => k.some((r) => r.url.endsWith('/terminal')) && k.length >= 3)`)
 

@@ -75,6 +75,8 @@ var rootFiles = map[string]string{
 	"/sw.js":       "no-cache",
 	// The terminal's service worker, registered with the scope /terminal.
 	"/terminal-sw.js": "no-cache",
+	// The terminal's web app manifest, which makes it installable.
+	"/terminal.webmanifest": "no-cache",
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -109,6 +111,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if cache, ok := rootFiles[p]; ok {
 		w.Header().Set("Cache-Control", cache)
+		if strings.HasSuffix(p, ".webmanifest") {
+			w.Header().Set("Content-Type", "application/manifest+json")
+		}
 		h.serveFile(w, r, p[1:])
 		return
 	}

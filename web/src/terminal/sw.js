@@ -21,7 +21,7 @@ self.addEventListener('fetch', (e) => {
   const url = new URL(e.request.url);
   if (e.request.method !== 'GET' || url.origin !== self.location.origin) return;
   const page = url.pathname === '/terminal' || url.pathname === '/terminal/';
-  const asset = url.pathname.startsWith('/assets/') || url.pathname === '/favicon.svg';
+  const asset = url.pathname.startsWith('/assets/') || url.pathname === '/favicon.svg' || url.pathname === '/terminal.webmanifest';
   if (!page && !asset) return;
   const key = page ? '/terminal' : e.request;
   e.respondWith((async () => {
