@@ -1,5 +1,5 @@
-// Builds the three web apps into ../internal/webui/dist, which the tempid
-// binary embeds: index.html (passenger), staff.html, admin.html, and
+// Builds the four web apps into ../internal/webui/dist, which the tempid
+// binary embeds: index.html (passenger), staff.html, admin.html, terminal.html, and
 // content-hashed bundles under assets/. Everything is local: no CDN, no
 // web fonts, no inline scripts (the server's CSP forbids them).
 //
@@ -18,6 +18,7 @@ const pages = [
   { entry: 'passenger', src: 'src/passenger/main.js', html: 'src/passenger/index.html', out: 'index.html' },
   { entry: 'staff', src: 'src/staff/main.js', html: 'src/staff/staff.html', out: 'staff.html' },
   { entry: 'admin', src: 'src/admin/main.js', html: 'src/admin/admin.html', out: 'admin.html' },
+  { entry: 'terminal', src: 'src/terminal/main.js', html: 'src/terminal/terminal.html', out: 'terminal.html' },
 ];
 
 async function clean() {
@@ -41,6 +42,8 @@ async function writePages(metafile) {
   }
   await copyFile(path.resolve(here, 'src/favicon.svg'), path.join(outdir, 'favicon.svg'));
   await copyFile(path.resolve(here, 'src/sw.js'), path.join(outdir, 'sw.js'));
+  await copyFile(path.resolve(here, 'src/terminal/sw.js'), path.join(outdir, 'terminal-sw.js'));
+  await copyFile(path.resolve(here, 'src/terminal/terminal.webmanifest'), path.join(outdir, 'terminal.webmanifest'));
 }
 
 const options = {

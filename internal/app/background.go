@@ -56,6 +56,9 @@ func sealAudit(ctx context.Context, st interface {
 	}
 }
 
+// claimRetention is how long a code's claim (replay record) is kept.
+const claimRetention = 25 * time.Hour
+
 // purgeExpired removes personal data from certificates past the retention
 // period, replay records no code can match any more, old login
 // failures, Idempotency-Keys past their 24 hours and the write probes of
@@ -82,9 +85,12 @@ func (a *App) purgeExpired(ctx context.Context, log *slog.Logger) {
 				break
 			}
 		}
-		// Replay records older than an hour of steps can never match a
-		// code that still verifies.
-		oldest := time.Now().Add(-time.Hour).Unix() / int64(pol.StepDuration/time.Second)
+		// Replay records are kept longer than a code lives: offline
+		// terminals upload their scans later, and a scan is matched
+		// against the claims of its own step (package offline). A day
+		// and an hour covers every scan made with a fresh bundle and
+		// uploaded within a day.
+		oldest := time.Now().Add(-claimRetention).Unix() / int64(pol.StepDuration/time.Second)
 		if err := st.PurgeCodeClaims(ctx, oldest); err != nil && ctx.Err() == nil {
 			log.Error("replay record purge", "err", err)
 		}

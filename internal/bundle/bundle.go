@@ -410,26 +410,27 @@ func (p *Payload) IssuedInTheFuture(now time.Time, skew time.Duration) bool {
 
 // Verify verifies code at now against the bundle p. A bundle issued more
 // than freshness before now (zero or negative freshness means
-// DefaultFreshness) answers stale_bundle without looking at the code,
-// because it may lack recent revocations; so does one issued more than the
-// verifier's skew after now, and a nil or unusable bundle. Otherwise it is
+// DefaultFreshness) may lack recent revocations, so every well-formed code
+// is then stale_bundle; so it is with a bundle issued more than the
+// verifier's skew after now, and with a nil or unusable bundle. Garbage is
+// malformed all the same (CREDENTIAL.md, "Reason order"). Otherwise it is
 // v.Verify with the bundle's trust.
 func Verify(code string, now time.Time, p *Payload, freshness time.Duration, v verify.Verifier) verify.Verdict {
-	stale := verify.Verdict{Reason: verify.ReasonStaleBundle}
+	stale := &verify.Trust{Stale: true}
 	if p == nil {
-		return stale
+		return v.Verify(code, now, stale)
 	}
 	if freshness <= 0 {
 		freshness = DefaultFreshness
 	}
 	if now.Sub(p.IssuedAt) > freshness || p.IssuedInTheFuture(now, v.ClockSkew()) {
-		return stale
+		return v.Verify(code, now, stale)
 	}
 	t := p.trust
 	if t == nil {
 		var err error
 		if t, err = p.Trust(); err != nil {
-			return stale
+			return v.Verify(code, now, stale)
 		}
 	}
 	return v.Verify(code, now, t)

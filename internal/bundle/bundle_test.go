@@ -331,7 +331,7 @@ func TestVerifyUsesTheBundleRevocationsAndSealKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := bundle.Verify(code, now, revoked, 0, verify.Verifier{}).Reason, verify.ReasonRevoked; got != want {
+	if got, want := bundle.Verify(code, now, revoked, 0, verify.Verifier{}).Reason, verify.ReasonDeviceRevoked; got != want {
 		t.Errorf("Reason with the device revoked = %q, want %q", got, want)
 	}
 }

@@ -45,6 +45,7 @@ func commands() []Command {
 		{"keys", "keys rotate: schedule the next issuer key", runKeys},
 		{"bundle", "bundle fetch: save a terminal's trust bundle", runBundle},
 		{"verify", "verify a code offline against a trust bundle", runVerify},
+		{"gate", "verify codes from standard input offline, as a fixed gate, and upload the scan log", runGate},
 		{"qr", "draw a code as a QR symbol", runQR},
 		{"version", "print the version", RunVersion},
 	}

@@ -44,6 +44,7 @@ func (s *Server) endpoints() []endpoint {
 		{"POST /api/v1/verifications", staffOrTerminal, s.withKeys(s.verifyCode)},
 		{"GET /api/v1/trust-bundle", staffOrTerminal, s.withKeys(s.trustBundle)},
 		{"GET /.well-known/tempid/keys", public, s.withKeys(s.wellKnownKeys)},
+		{"POST /api/v1/terminal/scans", staffOrTerminal, s.withKeys(s.uploadScans)},
 
 		// Admin.
 		{"GET /api/v1/admin/certificates", admin, s.searchCertificates},
@@ -51,6 +52,7 @@ func (s *Server) endpoints() []endpoint {
 		{"GET /api/v1/admin/audit", admin, s.listAudit},
 		{"GET /api/v1/admin/audit/verify", admin, s.verifyAudit},
 		{"GET /api/v1/admin/stats", admin, s.stats},
+		{"GET /api/v1/admin/replays", admin, s.listReplays},
 		{"POST /api/v1/admin/keys/rotate", admin, s.rotateKeys},
 		{"POST /api/v1/admin/terminals", admin, s.createTerminal},
 		{"GET /api/v1/admin/terminals", admin, s.listTerminals},

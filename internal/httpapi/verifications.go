@@ -81,14 +81,12 @@ func (s *Server) trustBundle(w http.ResponseWriter, r *http.Request, p principal
 		return err
 	}
 	raw, err := s.Signing.Bundle(now, keys.BundleInput{
-		RevokedCertificates: certs, RevokedDevices: devices, WithSealKeys: true, NextUpdate: bundleNextUpdate,
+		RevokedCertificates: certs, RevokedDevices: devices, WithSealKeys: true, NextUpdate: bundleNextUpdate, Epoch: bundleEpoch,
 	})
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	w.Write(raw)
+	writeBundle(w, r, raw)
 	return nil
 }
 

@@ -394,6 +394,10 @@ type BundleInput struct {
 	WithSealKeys bool
 	// NextUpdate is how long until the terminal should fetch again.
 	NextUpdate time.Duration
+	// Epoch, when set, rounds the bundle's issued_at down to a multiple of
+	// it, so that the same facts within one epoch make the same bytes (for
+	// ETag and 304 Not Modified). The keys are still those of now.
+	Epoch time.Duration
 }
 
 // Bundle signs a trust bundle issued now with the key signing now.
@@ -403,7 +407,11 @@ func (s *Service) Bundle(now time.Time, in BundleInput) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := bundle.Payload{IssuedAt: now, NextUpdate: now.Add(in.NextUpdate), IssuerKeys: s.Published(now)}
+	issued := now
+	if in.Epoch > 0 {
+		issued = now.Truncate(in.Epoch)
+	}
+	p := bundle.Payload{IssuedAt: issued, NextUpdate: issued.Add(in.NextUpdate), IssuerKeys: s.Published(now)}
 	for _, id := range in.RevokedCertificates {
 		var b [16]byte
 		if n, err := hex.Decode(b[:], []byte(id)); err != nil || n != 16 {

@@ -159,8 +159,9 @@ func (r *runner) hasVerification(ctx context.Context, t *client) (bool, error) {
 var operations = []string{"entry", "ticket_check", "id_check", "ticket_purchase", "refund", "change", "reimbursement_voucher"}
 
 // codeAlloc hands out unused (person, operation) pairs for the current
-// step and, when those run out, for the previous step, which verifiers
-// still accept. Each pair gives one fresh code.
+// step and, when those run out in the first 20 s of a step, for the
+// previous step, which verifiers accept until 30 s (the skew) after it
+// ended; 10 s are left for the request. Each pair gives one fresh code.
 type codeAlloc struct {
 	mu    sync.Mutex
 	n     int // persons × operations
@@ -171,7 +172,11 @@ func (a *codeAlloc) next(now time.Time) (step uint32, i int, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	cur := credential.StepAt(now)
-	for _, s := range []uint32{cur, cur - 1} {
+	steps := []uint32{cur}
+	if now.Unix()%credential.StepSeconds < 20 {
+		steps = append(steps, cur-1)
+	}
+	for _, s := range steps {
 		if a.given[s] < a.n {
 			i = a.given[s]
 			a.given[s]++

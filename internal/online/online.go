@@ -108,64 +108,11 @@ func (s *Service) Verify(ctx context.Context, r Request) (Result, error) {
 		return Result{}, problem.New(problem.ValidationFailed, "code: 1 to %d characters", credential.MaxCodeLen)
 	}
 	now := s.Clock.Now()
-	trust := s.Signing.Trust(now)
-	// The verifier has no use for seal keys online: the full number comes
-	// from the database, and only for counter operations.
-	trust.SealKeys = nil
-	rev := &dbRevocations{ctx: ctx, store: s.Store, now: now}
-	trust.Revoked = rev
-	v := s.Verifier.Verify(r.Code, now, trust)
-	if rev.err != nil {
-		return Result{}, rev.err
+	res, rec, err := s.check(ctx, r.Code, now, false)
+	if err != nil {
+		return Result{}, err
 	}
-	res := Result{Valid: v.Valid, Reason: v.Reason, VerifiedAt: now}
-	rec := store.Verification{
-		ID: store.NewID(), Operation: r.Operation, Verifier: string(r.Verifier), StationCode: r.StationCode, At: now,
-	}
-	if v.Code != nil && signed(v.Reason) {
-		p := v.Code.Pass
-		rec.CertificateID, rec.Step = hex.EncodeToString(p.CertID[:]), int64(v.Code.Step)
-		res.NameMasked, res.IDMasked, res.PassNotAfter = p.NameMasked, p.IDMasked, p.NotAfter
-		cert := rev.cert
-		if cert == nil {
-			c, err := s.Store.Certificate(ctx, rec.CertificateID)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return Result{}, err
-			}
-			if err == nil {
-				cert = &c
-			}
-		}
-		res.Certificate = cert
-		switch {
-		case cert == nil && res.Valid:
-			// A pass the issuer signed for a certificate the database does
-			// not know (a restored backup, a purged record): refuse rather
-			// than trust a pass whose certificate cannot be checked.
-			res.Valid, res.Reason = false, verify.ReasonRevoked
-		case cert == nil:
-			// Keep the failure verify found; there is no status to add.
-		case res.Reason == verify.ReasonRevoked && cert.Status == store.StatusSuperseded:
-			res.Reason = verify.ReasonSuperseded
-		case res.Valid:
-			switch cert.StatusAt(now) {
-			case store.StatusSuperseded:
-				res.Valid, res.Reason = false, verify.ReasonSuperseded
-			case store.StatusRevoked:
-				res.Valid, res.Reason = false, verify.ReasonRevoked
-			case store.StatusExpired:
-				res.Valid, res.Reason = false, verify.ReasonCertificateExpired
-			}
-		}
-		if cert != nil {
-			res.NameMasked, res.IDMasked = cert.NameMasked, cert.IDMasked
-		}
-		rec.NameMasked, rec.IDMasked = res.NameMasked, res.IDMasked
-	}
-	rec.Verdict, rec.Reason = store.VerdictInvalid, string(res.Reason)
-	if res.Valid {
-		rec.Verdict, rec.Reason = store.VerdictValid, ""
-	}
+	rec.ID, rec.Operation, rec.Verifier, rec.StationCode, rec.At = store.NewID(), r.Operation, string(r.Verifier), r.StationCode, now
 	stored, err := s.Store.RecordVerification(ctx, r.Verifier, rec, res.Valid)
 	if err != nil {
 		return Result{}, err
@@ -183,32 +130,123 @@ func (s *Service) Verify(ctx context.Context, r Request) (Result, error) {
 	return res, nil
 }
 
+// CheckAt runs the steps of CREDENTIAL.md on code as of the instant at,
+// with the keys published then and the database's revocations and
+// certificate statuses as they stood then (a revocation made after at
+// does not count): how the server re-verifies a scan a terminal made
+// offline. It records nothing; the returned Verification holds the
+// verdict and the code's certificate and step, for the caller to complete
+// and record. The replay check is the caller's, since it is a write.
+func (s *Service) CheckAt(ctx context.Context, code string, at time.Time) (Result, store.Verification, error) {
+	return s.check(ctx, code, at, true)
+}
+
+// check verifies code at now; with asOf, the database's facts are taken
+// as of now rather than as they are.
+func (s *Service) check(ctx context.Context, code string, now time.Time, asOf bool) (Result, store.Verification, error) {
+	trust := s.Signing.Trust(now)
+	// The verifier has no use for seal keys online: the full number comes
+	// from the database, and only for counter operations.
+	trust.SealKeys = nil
+	rev := &dbRevocations{ctx: ctx, store: s.Store, now: now, asOf: asOf}
+	trust.Revoked = rev
+	v := s.Verifier.Verify(code, now, trust)
+	if rev.err != nil {
+		return Result{}, store.Verification{}, rev.err
+	}
+	res := Result{Valid: v.Valid, Reason: v.Reason, VerifiedAt: now}
+	var rec store.Verification
+	if v.Code != nil && signed(v.Reason) {
+		p := v.Code.Pass
+		rec.CertificateID, rec.Step = hex.EncodeToString(p.CertID[:]), int64(v.Code.Step)
+		res.NameMasked, res.IDMasked, res.PassNotAfter = p.NameMasked, p.IDMasked, p.NotAfter
+		cert := rev.cert
+		if cert == nil && !rev.missing {
+			// The code failed before step 8; the certificate is read
+			// only to show whose code it was.
+			c, err := s.Store.Certificate(ctx, rec.CertificateID)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return Result{}, store.Verification{}, err
+			}
+			if err == nil {
+				cert = &c
+			}
+		}
+		res.Certificate = cert
+		if cert != nil {
+			res.NameMasked, res.IDMasked = cert.NameMasked, cert.IDMasked
+		}
+		rec.NameMasked, rec.IDMasked = res.NameMasked, res.IDMasked
+	}
+	rec.Verdict, rec.Reason = store.VerdictInvalid, string(res.Reason)
+	if res.Valid {
+		rec.Verdict, rec.Reason = store.VerdictValid, ""
+	}
+	return res, rec, nil
+}
+
 // dbRevocations answers verify's step 8 from the database, the
-// certificate's status and the device's revocation in one query. verify's
-// interface has no error, so a failed query is remembered and answered
-// "revoked" (failing closed); Verify then returns the error instead of the
-// verdict. The certificate read here is kept for the status check after.
+// certificate's status and the device's revocation in one query, so that
+// the reason order of CREDENTIAL.md holds online too: the certificate's
+// database status (revoked, superseded, expired) comes where revoked does,
+// before device_revoked and before the pass's times and the step. A
+// certificate the database does not know (a restored backup, a purged
+// record) is revoked: a pass whose certificate cannot be checked is not
+// trusted. verify's interface has no error, so a failed query is
+// remembered and answered "revoked" (failing closed); check then returns
+// the error instead of the verdict. The certificate read here is kept for
+// the answer.
 type dbRevocations struct {
 	ctx   context.Context
 	store *store.Store
 	now   time.Time
-	cert  *store.Certificate
-	err   error
+	// asOf takes the facts as they stood at now: revocations and
+	// supersessions made later are not counted.
+	asOf    bool
+	cert    *store.Certificate
+	missing bool
+	err     error
 }
 
-func (d *dbRevocations) Revoked(certID [16]byte, deviceHash [32]byte) bool {
-	c, deviceRevoked, err := d.store.CertificateAndDevice(d.ctx, hex.EncodeToString(certID[:]), deviceHash[:], d.now)
+func (d *dbRevocations) Revocation(certID [16]byte, deviceHash [32]byte) verify.Reason {
+	id := hex.EncodeToString(certID[:])
+	var c store.Certificate
+	var deviceRevoked bool
+	var err error
+	if d.asOf {
+		c, deviceRevoked, err = d.store.CertificateAndDeviceAsOf(d.ctx, id, deviceHash[:], d.now)
+	} else {
+		c, deviceRevoked, err = d.store.CertificateAndDevice(d.ctx, id, deviceHash[:], d.now)
+	}
 	if errors.Is(err, store.ErrNotFound) {
-		// Verify refuses a code whose certificate the database does not
-		// know, whatever the device.
-		return false
+		d.missing = true
+		return verify.ReasonRevoked
 	}
 	if err != nil {
 		d.err = err
-		return true
+		return verify.ReasonRevoked
 	}
 	d.cert = &c
-	return c.Status == store.StatusRevoked || c.Status == store.StatusSuperseded || deviceRevoked
+	status := c.StatusAt(d.now)
+	if d.asOf && c.Status != store.StatusActive && c.ChangedAt.After(d.now) {
+		// Revoked or superseded after the scan: active then, unless it had
+		// expired by time.
+		was := c
+		was.Status = store.StatusActive
+		status = was.StatusAt(d.now)
+	}
+	switch status {
+	case store.StatusRevoked:
+		return verify.ReasonRevoked
+	case store.StatusSuperseded:
+		return verify.ReasonSuperseded
+	case store.StatusExpired:
+		return verify.ReasonCertificateExpired
+	}
+	if deviceRevoked {
+		return verify.ReasonDeviceRevoked
+	}
+	return ""
 }
 
 // ValidStation tells whether a station code is well formed: 1 to 16 ASCII

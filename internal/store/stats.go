@@ -21,11 +21,13 @@ type Count struct {
 	Count int64     `json:"count"`
 }
 
-// VerifyCount is verifications in a time bucket, by verdict.
+// VerifyCount is verifications in a time bucket, by verdict, and how many
+// of them terminals made offline (counted by the time of the scan).
 type VerifyCount struct {
 	At      time.Time `json:"at"`
 	Valid   int64     `json:"valid"`
 	Invalid int64     `json:"invalid"`
+	Offline int64     `json:"offline"`
 }
 
 // ReasonCount is a number of failures with one reason.
@@ -60,18 +62,19 @@ func (s *Store) StatsOf(ctx context.Context, from, to time.Time, bucket time.Dur
 	rows.Close()
 
 	rows, err = s.query(ctx, `SELECT at / $1,
-			sum(CASE WHEN verdict = 'valid' THEN 1 ELSE 0 END), sum(CASE WHEN verdict = 'valid' THEN 0 ELSE 1 END)
+			sum(CASE WHEN verdict = 'valid' THEN 1 ELSE 0 END), sum(CASE WHEN verdict = 'valid' THEN 0 ELSE 1 END),
+			sum(CASE WHEN offline THEN 1 ELSE 0 END)
 		FROM verifications WHERE at >= $2 AND at < $3 GROUP BY at / $1 ORDER BY 1`, b, ms(from), ms(to))
 	if err != nil {
 		return st, classify(err)
 	}
 	for rows.Next() {
-		var k, v, i int64
-		if err := rows.Scan(&k, &v, &i); err != nil {
+		var k, v, i, o int64
+		if err := rows.Scan(&k, &v, &i, &o); err != nil {
 			rows.Close()
 			return st, err
 		}
-		st.Verifications = append(st.Verifications, VerifyCount{At: fromMS(k * b), Valid: v, Invalid: i})
+		st.Verifications = append(st.Verifications, VerifyCount{At: fromMS(k * b), Valid: v, Invalid: i, Offline: o})
 	}
 	rows.Close()
 

@@ -21,7 +21,8 @@ type Reason string
 const (
 	// ReasonValid is the reason of a valid verdict.
 	ReasonValid Reason = "valid"
-	// ReasonMalformed: the text is not a well-formed code (steps 1–2).
+	// ReasonMalformed: the text is not a well-formed code, or its pass
+	// breaks the policy's bounds (steps 1, 2 and 9).
 	ReasonMalformed Reason = "malformed"
 	// ReasonUnknownKey: no trusted issuer key with the pass's kid was valid
 	// at pass_nbf (step 3).
@@ -41,10 +42,14 @@ const (
 	ReasonBadDeviceSignature Reason = "bad_device_signature"
 	// ReasonCodeExpired: the code's step is outside the window (step 7).
 	ReasonCodeExpired Reason = "code_expired"
-	// ReasonRevoked: the certificate or the device key is revoked (step 8).
+	// ReasonRevoked: the certificate is revoked (step 8).
 	ReasonRevoked Reason = "revoked"
+	// ReasonDeviceRevoked: the pass's device key is revoked (step 8): the
+	// holder logged out or cleared the app's storage (R4), and shows a new
+	// code after a new face check.
+	ReasonDeviceRevoked Reason = "device_revoked"
 	// ReasonStaleBundle: an offline verifier's trust bundle is too old to
-	// say "valid" (package bundle).
+	// say "valid" (Trust.Stale, set by package bundle).
 	ReasonStaleBundle Reason = "stale_bundle"
 	// ReasonSuperseded: a newer certificate replaced this one (online only).
 	ReasonSuperseded Reason = "superseded"
@@ -76,10 +81,13 @@ type IssuerKey struct {
 // revoked. Both are asked at once, so that an online verifier can look
 // both up in one query.
 type Revocations interface {
-	// Revoked reports whether the certificate with this cert_id, or the
-	// device key with this SHA-256 of its compressed form (logout, R4), is
-	// revoked.
-	Revoked(certID [16]byte, deviceHash [32]byte) bool
+	// Revocation returns "" when neither the certificate with this cert_id
+	// nor the device key with this SHA-256 of its compressed form (logout,
+	// R4) is revoked. Otherwise it returns the reason: ReasonRevoked for
+	// the certificate (online also ReasonSuperseded, or the reason of the
+	// certificate's status in the database), which comes first, else
+	// ReasonDeviceRevoked.
+	Revocation(certID [16]byte, deviceHash [32]byte) Reason
 }
 
 // RevocationList is an in-memory Revocations, what an offline terminal
@@ -93,11 +101,16 @@ type RevocationList struct {
 
 var _ Revocations = RevocationList{}
 
-// Revoked reports whether the certificate or the device is in the list.
-func (l RevocationList) Revoked(certID [16]byte, deviceHash [32]byte) bool {
-	_, cert := l.Certificates[certID]
-	_, device := l.Devices[deviceHash]
-	return cert || device
+// Revocation tells whether the certificate or the device is in the list,
+// the certificate first.
+func (l RevocationList) Revocation(certID [16]byte, deviceHash [32]byte) Reason {
+	if _, ok := l.Certificates[certID]; ok {
+		return ReasonRevoked
+	}
+	if _, ok := l.Devices[deviceHash]; ok {
+		return ReasonDeviceRevoked
+	}
+	return ""
 }
 
 // Trust is what a verifier believes: the issuer keys, the revocations and,
@@ -110,6 +123,9 @@ type Trust struct {
 	// SealKeys maps seal key IDs to AES-256 keys; nil for verifiers that may
 	// only see masked fields (R6).
 	SealKeys map[uint16][]byte
+	// Stale marks an offline verifier's trust as older than its freshness
+	// limit: every well-formed code is then stale_bundle, never valid.
+	Stale bool
 }
 
 // Verifier runs the verification steps. Its zero value is ready to use.
@@ -137,39 +153,45 @@ type Verdict struct {
 }
 
 // Verify checks code at instant now against t, doing the steps of
-// CREDENTIAL.md in order and returning the first failure:
+// CREDENTIAL.md and returning the first failure in the document's reason
+// order ("Reason order"), which puts first the state a retry cannot
+// change:
 //
-//  1. exact prefix and strict Base45, and
-//  2. strict parse — else malformed;
+//  1. exact prefix and strict Base45,
+//  2. strict parse, and
+//  9. the pass's bounds (pass_exp − pass_nbf ≤ 30 min, pass_exp ≤
+//     cert_exp) — else malformed;
+//     then, for a stale trust (an offline bundle past its freshness
+//     limit), stale_bundle: garbage is malformed even there;
 //  3. an issuer key with the pass's kid whose window contains pass_nbf —
 //     else unknown_key — that verifies the issuer signature — else
 //     bad_signature; every key with that kid is tried, since 4-byte kids
 //     can collide;
 //  4. purpose railway — else wrong_purpose;
-//  5. pass_nbf - skew <= now — else not_yet_valid; now <= cert_exp + skew —
-//     else certificate_expired; now <= pass_exp + skew — else pass_expired.
-//     The certificate is checked before the pass because a pass never
-//     outlives its certificate, so when both have ended the certificate is
-//     the real cause (and the holder needs a new certificate, not a face
-//     check);
 //  6. device signature — else bad_device_signature;
-//  7. step window — else code_expired. The code's step s is accepted iff
-//     StepAt(now-skew) - 1 <= s <= StepAt(now+skew): "the current or the
-//     previous step", with "current" stretched by the skew either way. So
-//     a code from a phone whose clock runs up to skew ahead is accepted, and
-//     a code stays valid until skew after the end of the step following its
-//     own — with the default skew, 91 to 150 s after it was made, depending
-//     on where in its minute. Steps from further in the future are
-//     code_expired too;
-//  8. cert_id and SHA-256(device_key) not revoked — else revoked.
+//  8. cert_id not revoked — else revoked (or the online reason the
+//     Revocations give) — and SHA-256(device_key) not revoked — else
+//     device_revoked; so a revoked certificate's old code says revoked;
+//  5. now <= cert_exp + skew — else certificate_expired; now <= pass_exp +
+//     skew — else pass_expired; pass_nbf - skew <= now — else
+//     not_yet_valid. The certificate comes before the pass because a pass
+//     never outlives its certificate, so when both have ended the
+//     certificate is the real cause (the holder needs a new certificate,
+//     not a face check);
+//  7. the step window: the code for step s is accepted from 60·s − skew
+//     to 60·(s+1) + skew, both included — else code_expired. So one code
+//     lives at most 60 s + 2 × skew (120 s with the default skew), and a
+//     phone whose clock runs up to skew ahead still has its code accepted.
 //
-// Keeping the document's order matters beyond tidiness: reasons after
-// bad_signature are only ever reported about passes the issuer really
-// signed, so a forger learns nothing from them.
+// Reasons after bad_signature are only ever reported about passes the
+// issuer really signed, so a forger learns nothing from them.
 func (v Verifier) Verify(code string, now time.Time, t *Trust) Verdict {
-	c, err := credential.ParseCode(code)
-	if err != nil {
+	c, ok := Parse(code)
+	if !ok {
 		return Verdict{Reason: ReasonMalformed}
+	}
+	if t != nil && t.Stale {
+		return Verdict{Reason: ReasonStaleBundle}
 	}
 	fail := func(r Reason) Verdict { return Verdict{Reason: r, Code: c} }
 	p := c.Pass
@@ -199,31 +221,29 @@ func (v Verifier) Verify(code string, now time.Time, t *Trust) Verdict {
 		return fail(ReasonWrongPurpose)
 	}
 
-	skew := v.skew()
-	switch {
-	case now.Before(p.NotBefore.Add(-skew)):
-		return fail(ReasonNotYetValid)
-	case now.After(p.CertExpiry.Add(skew)):
-		return fail(ReasonCertificateExpired)
-	case now.After(p.NotAfter.Add(skew)):
-		return fail(ReasonPassExpired)
-	}
-
 	if !c.VerifyDevice() {
 		return fail(ReasonBadDeviceSignature)
 	}
 
-	// int64 so that the previous step of step 0 does not wrap.
-	oldest := int64(credential.StepAt(now.Add(-skew))) - 1
-	newest := int64(credential.StepAt(now.Add(skew)))
-	if s := int64(c.Step); s < oldest || s > newest {
-		return fail(ReasonCodeExpired)
+	if t.Revoked != nil {
+		if r := t.Revoked.Revocation(p.CertID, credential.DeviceKeyHash(p.DeviceKey)); r != "" {
+			return fail(r)
+		}
 	}
 
-	if t.Revoked != nil {
-		if t.Revoked.Revoked(p.CertID, credential.DeviceKeyHash(p.DeviceKey)) {
-			return fail(ReasonRevoked)
-		}
+	skew := v.skew()
+	switch {
+	case now.After(p.CertExpiry.Add(skew)):
+		return fail(ReasonCertificateExpired)
+	case now.After(p.NotAfter.Add(skew)):
+		return fail(ReasonPassExpired)
+	case now.Before(p.NotBefore.Add(-skew)):
+		return fail(ReasonNotYetValid)
+	}
+
+	start := time.Unix(int64(c.Step)*credential.StepSeconds, 0)
+	if now.Before(start.Add(-skew)) || now.After(start.Add(credential.StepSeconds*time.Second+skew)) {
+		return fail(ReasonCodeExpired)
 	}
 
 	verdict := Verdict{Valid: true, Reason: ReasonValid, Code: c}
@@ -244,6 +264,23 @@ func (v Verifier) Verify(code string, now time.Time, t *Trust) Verdict {
 // ClockSkew is the clock difference the verifier tolerates: Skew, or
 // DefaultSkew when Skew is not set.
 func (v Verifier) ClockSkew() time.Duration { return v.skew() }
+
+// Parse does the steps whose failure is malformed — 1 (prefix and Base45),
+// 2 (strict parse) and 9 (the pass keeps the policy's bounds) — and
+// returns the code when they pass. It checks no signature, so a pass
+// outside the bounds is malformed whoever signed it: an issuer that
+// signed one broke the format.
+func Parse(code string) (*credential.Code, bool) {
+	c, err := credential.ParseCode(code)
+	if err != nil {
+		return nil, false
+	}
+	p := c.Pass
+	if p.NotAfter.Sub(p.NotBefore) > credential.MaxPassLifetime || p.NotAfter.After(p.CertExpiry) {
+		return nil, false
+	}
+	return c, true
+}
 
 func (v Verifier) skew() time.Duration {
 	if v.Skew <= 0 {

@@ -60,6 +60,8 @@ var pages = map[string]string{
 	"/staff/":      "staff.html",
 	"/admin":       "admin.html",
 	"/admin/":      "admin.html",
+	"/terminal":    "terminal.html",
+	"/terminal/":   "terminal.html",
 }
 
 // hashed matches the content-hashed names esbuild gives bundles
@@ -73,6 +75,10 @@ var hashed = regexp.MustCompile(`-[A-Z0-9]{8}\.[a-z0-9]+$`)
 var rootFiles = map[string]string{
 	"/favicon.svg": "public, max-age=86400",
 	"/sw.js":       "no-cache",
+	// The terminal's service worker, registered with the scope /terminal.
+	"/terminal-sw.js": "no-cache",
+	// The terminal's web app manifest, which makes it installable.
+	"/terminal.webmanifest": "no-cache",
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -107,6 +113,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if cache, ok := rootFiles[p]; ok {
 		w.Header().Set("Cache-Control", cache)
+		if strings.HasSuffix(p, ".webmanifest") {
+			w.Header().Set("Content-Type", "application/manifest+json")
+		}
 		h.serveFile(w, r, p[1:])
 		return
 	}

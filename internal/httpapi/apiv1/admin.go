@@ -98,6 +98,9 @@ type VerifyCount struct {
 	At      time.Time `json:"at"`
 	Valid   int64     `json:"valid"`
 	Invalid int64     `json:"invalid"`
+	// Offline counts the verifications terminals made offline and
+	// uploaded later (POST /api/v1/terminal/scans).
+	Offline int64 `json:"offline"`
 }
 
 // ReasonCount is a number of failures with one reason.

@@ -38,6 +38,7 @@ import { fmtDateTime, toMs, dateInputToRFC3339 } from '../lib/format.js';
 import { normalize } from '../lib/idnumber.js';
 import { now } from '../lib/clock.js';
 import { AreaChart, StackedBars, HBars } from './charts.js';
+import { Replays } from './replays.js';
 import './admin.css';
 
 const TABS = [
@@ -45,6 +46,7 @@ const TABS = [
   ['certificates', 'id'],
   ['audit', 'history'],
   ['terminals', 'scan'],
+  ['replays', 'warn'],
   ['staff', 'face'],
   ['keys', 'key'],
 ];
@@ -81,7 +83,7 @@ function useHashTab() {
 function Shell({ account, onLogout }) {
   useLang();
   const [tab, setTab] = useHashTab();
-  const views = { dashboard: Dashboard, certificates: Certificates, audit: Audit, terminals: Terminals, staff: Staff, keys: Keys };
+  const views = { dashboard: Dashboard, certificates: Certificates, audit: Audit, terminals: Terminals, replays: Replays, staff: Staff, keys: Keys };
   const View = views[tab];
   return html`<div class="admin">
     <aside class="side">

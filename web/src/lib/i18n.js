@@ -30,8 +30,8 @@ export const FACE_REASONS = ['no_face', 'multiple_faces', 'unreadable_image', 'i
 /** Every verification reason of CREDENTIAL.md (online and offline). */
 export const VERIFICATION_REASONS = [
   'malformed', 'unknown_key', 'bad_signature', 'wrong_purpose', 'pass_expired', 'not_yet_valid',
-  'certificate_expired', 'bad_device_signature', 'code_expired', 'revoked', 'stale_bundle',
-  'superseded', 'replayed',
+  'certificate_expired', 'bad_device_signature', 'code_expired', 'revoked', 'device_revoked',
+  'stale_bundle', 'superseded', 'replayed',
 ];
 
 let lang = 'zh';

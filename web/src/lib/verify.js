@@ -1,0 +1,199 @@
+// Offline verification of a code in the browser: CREDENTIAL.md's steps 1–9,
+// in its reason order, with WebCrypto (Ed25519 for the issuer, ECDSA P-256
+// for the device, AES-256-GCM for the sealed ID number). It is the same
+// algorithm as the Go verifier (internal/verify), which a conformance test
+// holds it to, reason for reason.
+//
+// trust = {
+//   issuerKeys: [{ kid: 'hex8', key: CryptoKey (Ed25519, verify), notBefore: ms, notAfter: ms }],
+//   revokedCertificates: Set of 32-hex cert ids,
+//   revokedDevices: Set of 64-hex SHA-256 of compressed device keys,
+//   sealKeys: Map of seal kid (number) → CryptoKey (AES-GCM, decrypt, non-extractable),
+//   stale: bool (the bundle is past its freshness limit),
+// }
+import { decode as base45Decode } from './base45.js';
+import { concat, u32be } from './code.js';
+
+export const PREFIX = 'TID1:';
+const MAX_CODE_LEN = 524; // the prefix and the Base45 of the largest pass, step and signature
+const PASS_CONTEXT = new TextEncoder().encode('tempid-pass-v1');
+const CODE_CONTEXT = new TextEncoder().encode('tempid-code-v1');
+const MAX_PASS_SECONDS = 30 * 60;
+const STEP_SECONDS = 60;
+export const DEFAULT_SKEW_MS = 30 * 1000;
+
+const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+/**
+ * parse does steps 1, 2 and 9: the exact prefix, strict Base45, a strict
+ * parse of the pass with exactly a step and a signature after it, and the
+ * pass's bounds. It returns the code or null (malformed).
+ */
+export function parse(text) {
+  if (typeof text !== 'string' || text.length > MAX_CODE_LEN || !text.startsWith(PREFIX)) return null;
+  let raw;
+  try {
+    raw = base45Decode(text.slice(PREFIX.length));
+  } catch {
+    return null;
+  }
+  let off = 0;
+  const take = (n) => {
+    if (off + n > raw.length) throw new Error('truncated');
+    const b = raw.subarray(off, off + n);
+    off += n;
+    return b;
+  };
+  const u32 = () => new DataView(take(4).slice().buffer).getUint32(0, false);
+  try {
+    if (take(1)[0] !== 1) return null;
+    const flags = take(1)[0];
+    if (flags & ~1) return null;
+    const issuerKid = hex(take(4));
+    const certId = take(16).slice();
+    const certExp = u32();
+    const nbf = u32();
+    const exp = u32();
+    const purpose = take(1)[0];
+    const nameLen = take(1)[0];
+    if (nameLen < 1 || nameLen > 64) return null;
+    const name = new TextDecoder('utf-8', { fatal: true }).decode(take(nameLen));
+    const idmLen = take(1)[0];
+    if (idmLen < 1 || idmLen > 32) return null;
+    const idmBytes = take(idmLen);
+    if (idmBytes.some((c) => c < 0x20 || c > 0x7e)) return null;
+    const idMasked = String.fromCharCode(...idmBytes);
+    const deviceKey = take(33).slice();
+    if (deviceKey[0] !== 2 && deviceKey[0] !== 3) return null;
+    let sealed = null;
+    if (flags & 1) {
+      const kidB = take(2);
+      sealed = { kid: (kidB[0] << 8) | kidB[1], nonce: take(12).slice(), ciphertext: take(34).slice() };
+    }
+    const bodyLen = off;
+    const issuerSig = take(64).slice();
+    const passLen = off;
+    const step = u32();
+    const deviceSig = take(64).slice();
+    if (off !== raw.length) return null;
+    // Step 9: the policy's bounds, else malformed whoever signed the pass.
+    if (exp - nbf > MAX_PASS_SECONDS || exp > certExp) return null;
+    return {
+      body: raw.slice(0, bodyLen), pass: raw.slice(0, passLen), issuerSig, step, deviceSig,
+      issuerKid, certId: hex(certId), certIdBytes: certId, certExp, nbf, exp, purpose,
+      nameMasked: name, idMasked, deviceKey, sealed,
+    };
+  } catch {
+    return null;
+  }
+}
+
+// P-256 domain parameters, to decompress a device key (WebCrypto imports
+// uncompressed points only).
+const P = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn;
+const B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn;
+
+function modPow(b, e, m) {
+  let r = 1n;
+  b %= m;
+  while (e > 0n) {
+    if (e & 1n) r = (r * b) % m;
+    b = (b * b) % m;
+    e >>= 1n;
+  }
+  return r;
+}
+
+const toBig = (b) => BigInt('0x' + (hex(b) || '0'));
+const fromBig = (n) => {
+  const out = new Uint8Array(32);
+  for (let i = 31; i >= 0; i--) {
+    out[i] = Number(n & 0xffn);
+    n >>= 8n;
+  }
+  return out;
+};
+
+/** decompress returns the 65-byte uncompressed point of a compressed one, or null. */
+export function decompress(c) {
+  const x = toBig(c.subarray(1));
+  if (x >= P) return null;
+  const rhs = (((x * x) % P) * x - 3n * x + B) % P;
+  const y2 = (rhs + P) % P;
+  let y = modPow(y2, (P + 1n) / 4n, P);
+  if ((y * y) % P !== y2) return null;
+  if (Number(y & 1n) !== (c[0] & 1)) y = (P - y) % P;
+  return concat(Uint8Array.of(4), fromBig(x), fromBig(y));
+}
+
+/**
+ * verifyCode checks text at nowMs against trust and returns
+ * { valid, reason, code?, idNumber? }: the first failure in CREDENTIAL.md's
+ * reason order, or valid. code (the parsed fields) is set for every
+ * failure after malformed and stale_bundle, so staff see whose code
+ * failed; idNumber only for a valid code with a sealed ID and its seal key.
+ */
+export async function verifyCode(text, nowMs, trust, { skewMs = DEFAULT_SKEW_MS, subtle = globalThis.crypto.subtle } = {}) {
+  const c = parse(text);
+  if (!c) return { valid: false, reason: 'malformed' };
+  if (!trust || trust.stale) return { valid: false, reason: 'stale_bundle' };
+  const fail = (reason) => ({ valid: false, reason, code: c });
+
+  // Step 3: every key with the kid whose signing window holds pass_nbf.
+  const nbfMs = c.nbf * 1000;
+  const candidates = (trust.issuerKeys || []).filter((k) => k.kid === c.issuerKid && nbfMs >= k.notBefore && nbfMs <= k.notAfter);
+  if (candidates.length === 0) return fail('unknown_key');
+  let signed = false;
+  for (const k of candidates) {
+    try {
+      if (await subtle.verify({ name: 'Ed25519' }, k.key, c.issuerSig, concat(PASS_CONTEXT, c.body))) {
+        signed = true;
+        break;
+      }
+    } catch {
+      // A key WebCrypto cannot use verifies nothing.
+    }
+  }
+  if (!signed) return fail('bad_signature');
+
+  if (c.purpose !== 1) return fail('wrong_purpose');
+
+  // Step 6: the device signature, P1363 r || s as the wire carries it.
+  let deviceOK = false;
+  const point = decompress(c.deviceKey);
+  if (point) {
+    try {
+      const key = await subtle.importKey('raw', point, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify']);
+      deviceOK = await subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, key, c.deviceSig, concat(CODE_CONTEXT, c.pass, u32be(c.step)));
+    } catch {
+      deviceOK = false;
+    }
+  }
+  if (!deviceOK) return fail('bad_device_signature');
+
+  // Step 8, before the times: a retry cannot change a revocation.
+  if (trust.revokedCertificates?.has(c.certId)) return fail('revoked');
+  const deviceHash = hex(new Uint8Array(await subtle.digest('SHA-256', c.deviceKey)));
+  if (trust.revokedDevices?.has(deviceHash)) return fail('device_revoked');
+
+  // Step 5: the certificate, then the pass, then its start.
+  if (nowMs > c.certExp * 1000 + skewMs) return fail('certificate_expired');
+  if (nowMs > c.exp * 1000 + skewMs) return fail('pass_expired');
+  if (nowMs < nbfMs - skewMs) return fail('not_yet_valid');
+
+  // Step 7: the code of step s lives from 60·s − skew to 60·(s+1) + skew.
+  const start = c.step * STEP_SECONDS * 1000;
+  if (nowMs < start - skewMs || nowMs > start + STEP_SECONDS * 1000 + skewMs) return fail('code_expired');
+
+  const out = { valid: true, reason: 'valid', code: c };
+  if (c.sealed && trust.sealKeys?.has(c.sealed.kid)) {
+    try {
+      const plain = await subtle.decrypt({ name: 'AES-GCM', iv: c.sealed.nonce, additionalData: c.certIdBytes, tagLength: 128 },
+        trust.sealKeys.get(c.sealed.kid), c.sealed.ciphertext);
+      out.idNumber = new TextDecoder().decode(plain);
+    } catch {
+      // A seal key mismatch leaves the masked fields, as in Go.
+    }
+  }
+  return out;
+}
