@@ -18,7 +18,7 @@ import { fmtDateTime } from '../lib/format.js';
 
 const statusClass = { active: 'badge-ok', revoked: 'badge-bad', superseded: 'badge-warn' };
 
-export function Replays({ onAuthLost }) {
+export function Replays() {
   useLang();
   const [list, setList] = useState(null);
   const [error, setError] = useState(null);
@@ -30,7 +30,7 @@ export function Replays({ onAuthLost }) {
       .then((r) => live && setList(r.replays || []))
       .catch((err) => {
         if (!live) return;
-        if (err.status === 401) return onAuthLost();
+        if (err.status === 401) return; // onAuthLost shows the login
         setError(err);
       });
     return () => { live = false; };
