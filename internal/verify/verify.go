@@ -118,6 +118,10 @@ type Verifier struct {
 	// DefaultSkew, so that an unset configuration is never stricter than the
 	// phones' clocks allow.
 	Skew time.Duration
+	// Gate marks a fixed, unattended gate: a slip there is staffed_lane,
+	// since paper is checked where a clerk compares the printed identity
+	// with the ticket.
+	Gate bool
 }
 
 // Verdict is the outcome of verifying one code.
@@ -130,6 +134,9 @@ type Verdict struct {
 	// package bundle, when the bundle was stale). It is set for other
 	// failures so staff can see whose code failed.
 	Code *credential.Code
+	// Slip is the parsed slip when the text was a slip (TIDS1:), on the same
+	// terms as Code.
+	Slip *credential.Slip
 	// IDNumber is the full ID number unsealed from the pass when the verdict
 	// is valid, the pass carries a sealed ID and the trust holds its seal
 	// key; otherwise "".
@@ -166,7 +173,13 @@ type Verdict struct {
 // Keeping the document's order matters beyond tidiness: reasons after
 // bad_signature are only ever reported about passes the issuer really
 // signed, so a forger learns nothing from them.
+//
+// A slip (text with the slip prefix) is verified by its own steps instead
+// (see verifySlip), so that every caller verifies codes and slips alike.
 func (v Verifier) Verify(code string, now time.Time, t *Trust) Verdict {
+	if credential.IsSlip(code) {
+		return v.verifySlip(code, now, t)
+	}
 	c, err := credential.ParseCode(code)
 	if err != nil {
 		return Verdict{Reason: ReasonMalformed}
