@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"tempid/internal/accounts"
@@ -169,7 +170,13 @@ func chooseRegistry(file string, demo bool) (registry.Registry, error) {
 			return nil, err
 		}
 		defer f.Close()
-		return registry.ParseFile(f, time.Now())
+		r, err := registry.ParseFile(f, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		// Photo file names in the list are relative to the list.
+		r.Dir = filepath.Dir(file)
+		return r, nil
 	}
 	if !demo {
 		return nil, errors.New("no identity registry: give --registry-file (the development registry runs only with --demo)")

@@ -103,6 +103,15 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 	}
 	defer s.Close()
 	fmt.Fprintf(e.stdout, "migrations applied (%s)\n", s.Dialect())
+	// Stations are three capital letters since migration 0008, which
+	// upper-cased the codes that fit; the others need an operator.
+	bad, err := s.NonconformingStations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, code := range bad {
+		fmt.Fprintf(e.stderr, "warning: station code %q is not a three-letter telegraph code; change it (SPEC: a station is its telegraph code)\n", code)
+	}
 	return nil
 }
 

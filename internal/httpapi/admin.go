@@ -137,7 +137,7 @@ func (s *Server) createStaff(w http.ResponseWriter, r *http.Request, p principal
 }
 
 func (s *Server) listStaff(w http.ResponseWriter, r *http.Request, _ principal) error {
-	list, err := s.Store.Accounts(r.Context(), store.RoleStaff, store.RoleAdmin)
+	list, err := s.Store.Accounts(r.Context(), store.RoleStaff, store.RoleOfficer, store.RoleAdmin)
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,7 @@ func (s *Server) listStaff(w http.ResponseWriter, r *http.Request, _ principal) 
 }
 
 func terminal(t store.Terminal) apiv1.Terminal {
-	return apiv1.Terminal{ID: t.ID, Name: t.Name, StationCode: t.StationCode, Offline: t.Offline, CreatedAt: t.CreatedAt, RevokedAt: t.RevokedAt}
+	return apiv1.Terminal{ID: t.ID, Name: t.Name, StationCode: t.StationCode, Offline: t.Offline, Kind: t.Kind, CreatedAt: t.CreatedAt, RevokedAt: t.RevokedAt}
 }
 
 func (s *Server) createTerminal(w http.ResponseWriter, r *http.Request, p principal) error {
@@ -154,7 +154,7 @@ func (s *Server) createTerminal(w http.ResponseWriter, r *http.Request, p princi
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	nt, err := s.Accounts.CreateTerminal(r.Context(), p.actor(), in.Name, in.StationCode, in.Offline)
+	nt, err := s.Accounts.CreateTerminal(r.Context(), p.actor(), in.Name, in.StationCode, in.Offline, in.Kind)
 	if err != nil {
 		return err
 	}

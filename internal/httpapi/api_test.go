@@ -333,7 +333,7 @@ func TestPassengerJourney(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		gate, err := a.accounts.CreateTerminal(context.Background(), store.CLI, "Gate 1", "GZQ", false)
+		gate, err := a.accounts.CreateTerminal(context.Background(), store.CLI, "Gate 1", "GZQ", false, "")
 		if err != nil {
 			t.Fatal(err)
 		}

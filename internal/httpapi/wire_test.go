@@ -78,7 +78,7 @@ func TestAnswersKeepTheirBytes(t *testing.T) {
 		check("malformed verification", a.verify(gate, "TID1:NOT A CODE", verification.Entry), 200,
 			`{"reason":"malformed","replay":false,"verdict":"invalid","verified_at":"<time>"}`)
 		check("verifier", a.bearer("GET", "/api/v1/verifier", gate, nil), 200,
-			`{"terminal":{"created_at":"<time>","id":"<id>","name":"Gate 1","offline":false,"station_code":"BJP"}}`)
+			`{"terminal":{"created_at":"<time>","id":"<id>","kind":"handheld","name":"Gate 1","offline":false,"station_code":"BJP"}}`)
 		check("staff verifier", staff.json("GET", "/api/v1/verifier", nil), 200,
 			`{"account":{"created_at":"<time>","id":"<id>","role":"staff","station_code":"BJP","username":"<username>"}}`)
 
@@ -86,7 +86,7 @@ func TestAnswersKeepTheirBytes(t *testing.T) {
 			`{"certificate":{"city":{"code":"440100","name":"广州市"},"expires_at":"<time>","holder":{"id_number_masked":"`+p.id.Masked()+`","name_masked":"赵*"},"id":"<id>","issued_at":"<time>","renewable_at":"<time>","revoke_reason":"reported lost","status":"revoked"}}`)
 		r = admin.json("POST", "/api/v1/admin/terminals", map[string]any{"name": "Gate 9", "station_code": "SHH", "offline": true})
 		check("new terminal", r, 201,
-			`{"api_key":"<api_key>","terminal":{"created_at":"<time>","id":"<id>","name":"Gate 9","offline":true,"station_code":"SHH"}}`)
+			`{"api_key":"<api_key>","terminal":{"created_at":"<time>","id":"<id>","kind":"handheld","name":"Gate 9","offline":true,"station_code":"SHH"}}`)
 		admin.want(admin.json("POST", "/api/v1/admin/terminals/"+as[apiv1.NewTerminal](r).Terminal.ID+"/revoke", nil), 204, "")
 		check("staff list", admin.json("GET", "/api/v1/admin/staff", nil), 200,
 			`{"staff":[{"created_at":"<time>","id":"<id>","role":"admin","username":"<username>"},{"created_at":"<time>","id":"<id>","role":"staff","station_code":"BJP","username":"<username>"}]}`)

@@ -5,26 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"time"
 
 	"tempid/internal/credential"
-	"tempid/internal/idnumber"
+	"tempid/internal/issuance"
 )
 
-// SlipInput is what a slip carries: the certificate, its times, where and
-// how it was issued, and the holder's identity.
-type SlipInput struct {
-	CertificateID string
-	IssuedAt      time.Time
-	CertExpiry    time.Time
-	// Channel is credential.ChannelWindow or credential.ChannelKiosk.
-	Channel byte
-	// Station is the issuing station's telegraph code.
-	Station    string
-	NameMasked string
-	IDMasked   string
-	IDNumber   idnumber.Number
-}
+var _ issuance.SlipMaker = (*Service)(nil)
 
 // maxSlipMaskedName is the room for the masked name on a slip: the same
 // 32 bytes a pass allows (CREDENTIAL.md), so a slip's QR stays smaller than
@@ -33,7 +19,7 @@ const maxSlipMaskedName = 32
 
 // MakeSlip signs a slip: the key whose window contains IssuedAt signs, and
 // the full ID number is sealed under the current seal key, as in a pass.
-func (s *Service) MakeSlip(ctx context.Context, in SlipInput) (string, error) {
+func (s *Service) MakeSlip(ctx context.Context, in issuance.SlipInput) (string, error) {
 	issued := wholeSecond(in.IssuedAt)
 	exp := wholeSecond(in.CertExpiry)
 	var certID [16]byte

@@ -9,6 +9,7 @@ import (
 	"tempid/internal/clock"
 	"tempid/internal/credential"
 	"tempid/internal/idnumber"
+	"tempid/internal/issuance"
 	"tempid/internal/keys"
 	"tempid/internal/store"
 	"tempid/internal/store/storetest"
@@ -28,7 +29,7 @@ func TestASlipSignedJustBeforeARotationVerifies23HoursLaterOnlineAndOffline(t *t
 		issued := next.NotBefore.Add(-time.Minute)
 		c.Set(issued)
 		id := idnumber.Generate("11", time.Date(1990, 5, 17, 0, 0, 0, 0, time.UTC), 7)
-		text, err := ks.MakeSlip(ctx, keys.SlipInput{
+		text, err := ks.MakeSlip(ctx, issuance.SlipInput{
 			CertificateID: store.NewID(), IssuedAt: issued, CertExpiry: issued.Add(24 * time.Hour),
 			Channel: credential.ChannelWindow, Station: "BJP", NameMasked: idnumber.MaskName("张三"), IDMasked: id.Masked(), IDNumber: id,
 		})

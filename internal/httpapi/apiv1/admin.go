@@ -23,6 +23,8 @@ type CreateTerminalRequest struct {
 	Name        string `json:"name"`
 	StationCode string `json:"station_code"`
 	Offline     bool   `json:"offline"`
+	// Kind is gate, handheld (the default when empty) or kiosk.
+	Kind string `json:"kind,omitempty"`
 }
 
 // NewTerminal is the answer to registering a terminal: its API key is

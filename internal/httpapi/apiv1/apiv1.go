@@ -237,6 +237,7 @@ const (
 type Terminal struct {
 	CreatedAt   time.Time `json:"created_at"`
 	ID          string    `json:"id"`
+	Kind        string    `json:"kind"`
 	Name        string    `json:"name"`
 	Offline     bool      `json:"offline"`
 	RevokedAt   time.Time `json:"revoked_at,omitzero"`
