@@ -67,16 +67,17 @@ func New(ctx context.Context, c Config) (*App, error) {
 	if err := ks.Load(ctx); err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	iss.Passes = ks
+	iss.Passes, iss.Slips = ks, ks
 	a := &App{
-		Issuance:      iss,
-		Keys:          ks,
-		Accounts:      &accounts.Service{Store: c.Store, Keys: c.Keys, Registry: c.Registry, Issuance: iss, Policy: c.Policy, Clock: c.Clock, Password: c.Password},
-		FaceChecks:    &facecheck.Service{Store: c.Store, Registry: c.Registry, Issuance: iss, Provider: c.Provider, Policy: c.Policy, Clock: c.Clock},
-		Verifications: &verification.Service{Store: c.Store, Keys: ks, Issuance: iss, Clock: c.Clock, Verifier: verify.Verifier{Skew: c.Policy.VerificationSkew}},
+		Issuance:   iss,
+		Keys:       ks,
+		Accounts:   &accounts.Service{Store: c.Store, Keys: c.Keys, Registry: c.Registry, Issuance: iss, Policy: c.Policy, Clock: c.Clock, Password: c.Password},
+		FaceChecks: &facecheck.Service{Store: c.Store, Registry: c.Registry, Issuance: iss, Provider: c.Provider, Policy: c.Policy, Clock: c.Clock},
+		Verifications: &verification.Service{Store: c.Store, Keys: ks, Issuance: iss, Clock: c.Clock, Verifier: verify.Verifier{Skew: c.Policy.VerificationSkew},
+			UsedElsewhereWindow: c.Policy.SlipUsedElsewhereWindow, UsesListed: c.Policy.SlipUsesListed},
 	}
 	a.API = &httpapi.Server{Log: log, Store: c.Store, Issuance: iss, Accounts: a.Accounts, FaceChecks: a.FaceChecks,
 		Cities: cities, Policy: c.Policy, Clock: c.Clock, Demo: c.Demo, Metrics: c.Metrics,
-		Keys: ks, Verifications: a.Verifications, Ready: ks.Ready}
+		Keys: ks, Verifications: a.Verifications, Ready: ks.Ready, Registry: c.Registry}
 	return a, nil
 }
