@@ -19,12 +19,12 @@ import (
 	"tempid/internal/issuance"
 	"tempid/internal/keys"
 	"tempid/internal/metrics"
+	"tempid/internal/online"
 	"tempid/internal/policy"
 	"tempid/internal/problem"
 	"tempid/internal/regions"
 	"tempid/internal/registry"
 	"tempid/internal/store"
-	"tempid/internal/verification"
 )
 
 // Server serves the API.
@@ -37,10 +37,10 @@ type Server struct {
 	Cities     *regions.Index
 	Policy     policy.Settings
 	Clock      clock.Clock
-	// Keys signs passes and bundles and publishes the issuer keys.
-	Keys *keys.Service
+	// Signing signs passes and bundles and publishes the issuer keys.
+	Signing *keys.Service
 	// Verifications verifies codes online.
-	Verifications *verification.Service
+	Verifications *online.Service
 	// Registry confirms identities at the manual window and holds the
 	// reference photos, where it has the capability.
 	Registry registry.Registry

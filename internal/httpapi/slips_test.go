@@ -13,11 +13,11 @@ import (
 	"tempid/internal/face/facetest"
 	"tempid/internal/httpapi/apiv1"
 	"tempid/internal/idnumber"
+	"tempid/internal/online"
 	"tempid/internal/policy"
 	"tempid/internal/registry"
 	"tempid/internal/store"
 	"tempid/internal/store/storetest"
-	"tempid/internal/verification"
 )
 
 // photoRegistry confirms every pair and holds a reference photo for each
@@ -341,7 +341,7 @@ func TestASlipIsVerifiedPerOperation(t *testing.T) {
 		officer.want(r, 201, "")
 		slip := as[apiv1.Slip](r).Slip
 		staff := a.member(store.RoleStaff, "BJP")
-		for _, op := range verification.Operations() {
+		for _, op := range online.Operations() {
 			t.Run(op, func(t *testing.T) {
 				rv := staff.json("POST", "/api/v1/verifications", map[string]any{"code": slip, "operation": op})
 				staff.want(rv, 200, "")
@@ -349,7 +349,7 @@ func TestASlipIsVerifiedPerOperation(t *testing.T) {
 				if v.Verdict != "valid" || v.Kind != "slip" || v.Replay || v.Holder == nil || v.Certificate == nil {
 					t.Fatalf("verdict %s", rv.raw)
 				}
-				full := verification.FullIdentity(op)
+				full := online.FullIdentity(op)
 				if full != (v.Holder.Name == p.name && v.Holder.IDNumber == p.id.String()) {
 					t.Errorf("full identity shown %v, want %v: %s", !full, full, rv.raw)
 				}
@@ -364,7 +364,7 @@ func TestASlipIsVerifiedPerOperation(t *testing.T) {
 		t.Run("its uses are listed, the last 10", func(t *testing.T) {
 			rv := staff.json("POST", "/api/v1/verifications", map[string]any{"code": slip, "operation": "entry"})
 			v := as[apiv1.VerifyResponse](rv)
-			if len(v.Uses) != len(verification.Operations()) || v.Uses[0].StationCode != "BJP" {
+			if len(v.Uses) != len(online.Operations()) || v.Uses[0].StationCode != "BJP" {
 				t.Errorf("uses %s", rv.raw)
 			}
 			for range 5 {

@@ -8,10 +8,10 @@ import (
 	"tempid/internal/httpapi/apiv1"
 	"tempid/internal/idnumber"
 	"tempid/internal/keys"
+	"tempid/internal/online"
 	"tempid/internal/problem"
 	"tempid/internal/registry"
 	"tempid/internal/store"
-	"tempid/internal/verification"
 )
 
 // bundleNextUpdate is how soon a terminal should fetch its next trust
@@ -26,7 +26,7 @@ func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request, p principal)
 	}
 	station := in.StationCode
 	switch {
-	case station != "" && !verification.ValidStation(station):
+	case station != "" && !online.ValidStation(station):
 		return problem.New(problem.ValidationFailed, "station_code: a three-letter telegraph code (e.g. BJP)")
 	case p.terminal != nil && station != "" && station != p.terminal.StationCode:
 		// A terminal is registered at one station; a different one in the
@@ -37,7 +37,7 @@ func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request, p principal)
 	case station == "":
 		station = p.account.StationCode
 	}
-	res, err := s.Verifications.Verify(r.Context(), verification.Request{
+	res, err := s.Verifications.Verify(r.Context(), online.Request{
 		Code: in.Code, Operation: in.Operation, StationCode: station, Verifier: p.actor(),
 		Gate: p.terminal != nil && p.terminal.Kind == store.TerminalGate,
 	})
@@ -60,7 +60,7 @@ func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request, p principal)
 		// name is the masked name too: staff never see a full name (R6).
 		out.Holder = &apiv1.Holder{Name: res.NameMasked, NameMasked: res.NameMasked, IDNumberMasked: res.IDMasked, IDNumber: res.IDNumber}
 	}
-	if res.Kind == verification.KindSlip {
+	if res.Kind == online.KindSlip {
 		if err := s.slipAnswer(r, p, in.Operation, res, &out); err != nil {
 			return err
 		}
@@ -86,7 +86,7 @@ func (s *Server) trustBundle(w http.ResponseWriter, r *http.Request, p principal
 	if err != nil {
 		return err
 	}
-	raw, err := s.Keys.Bundle(now, keys.BundleInput{
+	raw, err := s.Signing.Bundle(now, keys.BundleInput{
 		RevokedCertificates: certs, RevokedDevices: devices, WithSealKeys: true, NextUpdate: bundleNextUpdate,
 	})
 	if err != nil {
@@ -99,7 +99,7 @@ func (s *Server) trustBundle(w http.ResponseWriter, r *http.Request, p principal
 }
 
 func (s *Server) wellKnownKeys(w http.ResponseWriter, r *http.Request, _ principal) error {
-	published := s.Keys.Published(s.Clock.Now())
+	published := s.Signing.Published(s.Clock.Now())
 	out := apiv1.PublishedKeys{Keys: make([]apiv1.PublishedKey, 0, len(published))}
 	for _, k := range published {
 		out.Keys = append(out.Keys, apiv1.PublishedKey{
@@ -119,7 +119,7 @@ func (s *Server) wellKnownKeys(w http.ResponseWriter, r *http.Request, _ princip
 // identity is shown (a slip's holder shows the printed name, so the clerk
 // compares like with like), and at a staff session for those operations
 // the registry's reference photo, fetched for the screen and not kept.
-func (s *Server) slipAnswer(r *http.Request, p principal, op string, res verification.Result, out *apiv1.VerifyResponse) error {
+func (s *Server) slipAnswer(r *http.Request, p principal, op string, res online.Result, out *apiv1.VerifyResponse) error {
 	if res.Certificate == nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package verification
+package online
 
 import (
 	"context"
@@ -41,7 +41,7 @@ const (
 // recent uses and warns (used_elsewhere) when it was admitted — a valid
 // entry — at another station within two hours; the verdict stays valid.
 func (s *Service) verifySlip(ctx context.Context, r Request, now time.Time) (Result, error) {
-	trust := s.Keys.Trust(now)
+	trust := s.Signing.Trust(now)
 	trust.SealKeys = nil
 	rev := &dbRevocations{ctx: ctx, store: s.Store, now: now}
 	trust.Revoked = rev
