@@ -101,6 +101,12 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, _ principal) erro
 		Verifications: convert(st.Verifications, func(c store.VerifyCount) apiv1.VerifyCount { return apiv1.VerifyCount(c) }),
 		Failures:      convert(st.Failures, func(c store.ReasonCount) apiv1.ReasonCount { return apiv1.ReasonCount(c) }),
 		FaceFailures:  convert(st.FaceFailures, func(c store.ReasonCount) apiv1.ReasonCount { return apiv1.ReasonCount(c) }),
+		Channels: convert(st.Channels, func(c store.ReasonCount) apiv1.ChannelCount {
+			return apiv1.ChannelCount{Channel: c.Reason, Count: c.Count}
+		}),
+		Officers: convert(st.Officers, func(o store.OfficerCount) apiv1.OfficerCount {
+			return apiv1.OfficerCount{ID: o.AccountID, Username: o.Username, StationCode: o.Station, Slips: o.Slips}
+		}),
 		Cities: convert(st.Cities, func(c store.CityCount) apiv1.CityCount {
 			out := apiv1.CityCount{Code: c.Code, Count: c.Count}
 			if ct, ok := s.Cities.City(c.Code); ok {

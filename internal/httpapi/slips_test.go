@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -174,6 +175,22 @@ func TestAnOfficerIssuesASlipWithEachMethod(t *testing.T) {
 			officer.want(officer.json("POST", "/api/v1/slips", slipBody(p, "questions", nil)), 503, "unavailable")
 			if hist, err := s.CertificatesOfHolder(context.Background(), holderIndex(a, p), time.Unix(0, 0), time.Now().Add(time.Hour)); err != nil || len(hist) != 0 {
 				t.Errorf("certificates after the registry failed: %d (%v)", len(hist), err)
+			}
+		})
+		t.Run("the stats count slips per officer and certificates by channel", func(t *testing.T) {
+			admin := a.member(store.RoleAdmin, "")
+			now := a.clock.Now()
+			r := admin.json("GET", "/api/v1/admin/stats?from="+now.Add(-time.Hour).UTC().Format(time.RFC3339)+"&to="+now.Add(time.Hour).UTC().Format(time.RFC3339), nil)
+			admin.want(r, 200, "")
+			st := as[apiv1.Stats](r)
+			window := int64(0)
+			for _, c := range st.Channels {
+				if c.Channel == "window" {
+					window = c.Count
+				}
+			}
+			if window != 4 || len(st.Officers) != 1 || st.Officers[0].Slips != 4 || st.Officers[0].StationCode != "BJP" {
+				t.Errorf("stats %s, want 4 window certificates, all by one officer at BJP", r.raw)
 			}
 		})
 		t.Run("every step is audited with the officer and the method", func(t *testing.T) {
@@ -421,4 +438,65 @@ func (a *slipApp) bearerRaw(method, path, key, contentType string, body []byte) 
 	}
 	defer resp.Body.Close()
 	return newAnswer(resp)
+}
+
+func TestASlipVerifiesOfflineThroughTheCommandLine(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newSlipApp(t, s, policy.Default())
+		officer := a.member(store.RoleOfficer, "BJP")
+		p := newPerson("褚三")
+		r := officer.json("POST", "/api/v1/slips", slipBody(p, "questions", nil))
+		officer.want(r, 201, "")
+		slip := as[apiv1.Slip](r).Slip
+		nt, err := a.accounts.CreateTerminal(context.Background(), store.CLI, "Lane 2", "BJP", true, store.TerminalHandheld)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), "bundle.json")
+		if code, out, errs := run(t, "bundle", "fetch", "--server", a.srv.URL, "--api-key", nt.APIKey, "--out", file); code != 0 {
+			t.Fatalf("bundle fetch: exit %d: %s %s", code, out, errs)
+		}
+		exit, out, errs := run(t, "verify", "--bundle", file, slip)
+		if exit != 0 || !strings.HasPrefix(out, "valid") || !strings.Contains(out, "kind: slip") || !strings.Contains(out, "station: BJP") || strings.Contains(out, p.id.String()) {
+			t.Errorf("tempid verify of a slip: exit %d, %q %s", exit, out, errs)
+		}
+		if exit, out, _ := run(t, "verify", "--bundle", file, slip+"A"); exit != 1 || !strings.Contains(out, "malformed") {
+			t.Errorf("a slip with a trailing character: exit %d, %q", exit, out)
+		}
+	})
+}
+
+func TestStationsAreThreeCapitalLettersAndTerminalsHaveAKind(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newSlipApp(t, s, policy.Default())
+		admin := a.member(store.RoleAdmin, "")
+		for _, tt := range []struct {
+			name   string
+			path   string
+			body   map[string]any
+			status int
+		}{
+			{"an officer at BJP", "/api/v1/admin/staff", map[string]any{"username": "officer1", "password": "correct horse battery", "role": "officer", "station_code": "BJP"}, 201},
+			{"an officer without a station", "/api/v1/admin/staff", map[string]any{"username": "officer2", "password": "correct horse battery", "role": "officer"}, 400},
+			{"staff at a lowercase station", "/api/v1/admin/staff", map[string]any{"username": "staff3", "password": "correct horse battery", "role": "staff", "station_code": "bjp"}, 400},
+			{"staff at a station of letters and digits", "/api/v1/admin/staff", map[string]any{"username": "staff4", "password": "correct horse battery", "role": "staff", "station_code": "Beijing01"}, 400},
+			{"a kiosk", "/api/v1/admin/terminals", map[string]any{"name": "Kiosk 1", "station_code": "SHH", "offline": false, "kind": "kiosk"}, 201},
+			{"a terminal of an unknown kind", "/api/v1/admin/terminals", map[string]any{"name": "Robot", "station_code": "SHH", "offline": false, "kind": "robot"}, 400},
+			{"a terminal at a four-letter station", "/api/v1/admin/terminals", map[string]any{"name": "Gate", "station_code": "SHHX", "offline": false}, 400},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				r := admin.json("POST", tt.path, tt.body)
+				if r.status != tt.status {
+					t.Errorf("%d %s, want %d", r.status, r.raw, tt.status)
+				}
+			})
+		}
+		r := admin.json("POST", "/api/v1/admin/terminals", map[string]any{"name": "Gate 7", "station_code": "SHH", "offline": false})
+		admin.want(r, 201, "")
+		if k := as[apiv1.NewTerminal](r).Terminal.Kind; k != "handheld" {
+			t.Errorf("a terminal without a kind is %q, want handheld", k)
+		}
+		staff := a.member(store.RoleStaff, "BJP")
+		staff.want(staff.json("POST", "/api/v1/verifications", map[string]any{"code": "TIDS1:", "operation": "entry", "station_code": "bjp"}), 400, "validation_failed")
+	})
 }
