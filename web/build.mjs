@@ -18,6 +18,7 @@ const pages = [
   { entry: 'passenger', src: 'src/passenger/main.js', html: 'src/passenger/index.html', out: 'index.html' },
   { entry: 'staff', src: 'src/staff/main.js', html: 'src/staff/staff.html', out: 'staff.html' },
   { entry: 'admin', src: 'src/admin/main.js', html: 'src/admin/admin.html', out: 'admin.html' },
+  { entry: 'kiosk', src: 'src/kiosk/main.js', html: 'src/kiosk/kiosk.html', out: 'kiosk.html' },
 ];
 
 async function clean() {

@@ -137,3 +137,49 @@ func TestTheStaffConsoleVerifiesASlip(t *testing.T) {
 	}
 	tb.screenshot("staff-slip")
 }
+
+// TestTheKioskPrintsASlipAndForgetsThePerson: from the first screen through
+// the entry, the consent and the face check to the printed slip, and back
+// to the first screen with nothing of the person left in browser storage.
+func TestTheKioskPrintsASlipAndForgetsThePerson(t *testing.T) {
+	srv := sharedServer(t)
+	if srv.KioskKey == "" {
+		t.Fatal("the demo server printed no kiosk key")
+	}
+	p := newPerson()
+	tb := newTab(t, sharedBrowser(t), srv, desk)
+	tb.open("/kiosk")
+	tb.waitFor("the pairing form", `!!document.getElementById('kiosk-key')`)
+	tb.fill("kiosk-key", srv.KioskKey)
+	tb.click("kiosk-pair-btn")
+	tb.waitFor("the first screen", `document.querySelector('[data-testid=kiosk]')?.dataset.screen === 'welcome'`)
+	tb.screenshot("kiosk-start")
+	tb.click("kiosk-start")
+	tb.fill("kiosk-name", p.name)
+	for _, ch := range p.idNumber {
+		tb.clickCSS(`.k-key[data-key="` + string(ch) + `"]`)
+	}
+	tb.click("kiosk-next")
+	tb.waitFor("the consent screen", `document.querySelector('[data-testid=kiosk]')?.dataset.screen === 'consent'`)
+	tb.click("kiosk-agree")
+	tb.waitFor("the camera", `document.querySelector('[data-testid=kiosk-face]')?.dataset.phase === 'ready'`)
+	tb.click("kiosk-capture")
+	tb.waitFor("the printed slip", `!!document.querySelector('[data-testid=slip-qr]')?.dataset.slip`)
+	slip := tb.attr("slip-qr", "data-slip")
+	if got := evalJS[string](tb, `document.querySelector('[data-testid=slip-id]').textContent.trim()`); got != p.idNumber {
+		t.Errorf("the slip shows ID %q, want %q", got, p.idNumber)
+	}
+	tb.screenshot("kiosk-slip")
+	if v := verifyOffline(trustBundle(t, srv), slip, time.Now()); !v.Valid {
+		t.Errorf("the kiosk's slip verifies %s, want valid", v.Reason)
+	}
+	tb.click("slip-done")
+	tb.waitFor("the first screen again", `document.querySelector('[data-testid=kiosk]')?.dataset.screen === 'welcome'`)
+	stored := evalJS[string](tb, `JSON.stringify({local: Object.keys(localStorage), session: Object.keys(sessionStorage), text: document.body.innerText})`)
+	if !strings.Contains(stored, `"local":["tempid.kiosk.key"]`) || !strings.Contains(stored, `"session":[]`) {
+		t.Errorf("browser storage after the person: %s, want only the pairing key", stored)
+	}
+	if strings.Contains(stored, p.idNumber) || strings.Contains(stored, p.name) {
+		t.Errorf("the first screen still shows the person: %s", stored)
+	}
+}

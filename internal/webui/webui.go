@@ -58,6 +58,8 @@ var pages = map[string]string{
 	"/staff/":     "staff.html",
 	"/admin":      "admin.html",
 	"/admin/":     "admin.html",
+	"/kiosk":      "kiosk.html",
+	"/kiosk/":     "kiosk.html",
 }
 
 // hashed matches the content-hashed names esbuild gives bundles

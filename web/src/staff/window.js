@@ -9,6 +9,7 @@ import { html, useLang, Spinner } from '../lib/ui.js';
 import { getLang } from '../lib/i18n.js';
 import { post, get, request } from '../lib/api.js';
 import { errorText } from '../lib/errors.js';
+import '../lib/slip.css';
 
 const words = {
   zh: {
