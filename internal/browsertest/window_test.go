@@ -89,8 +89,8 @@ func TestTheOfficersSlipPrintsAndItsQRVerifies(t *testing.T) {
 	if _, err := png.Decode(bytes.NewReader(img)); err != nil {
 		t.Fatalf("the rendered page is not a PNG: %v", err)
 	}
-	if dir := os.Getenv("TEMPID_SCREENSHOTS"); dir != "" {
-		os.WriteFile(filepath.Join(dir, "window-printed-slip.png"), img, 0o644)
+	if _, err := saveScreenshot("window-printed-slip", img); err != nil {
+		t.Fatal(err)
 	}
 	decoded, err := decodeQR(img)
 	if err != nil {
