@@ -183,3 +183,24 @@ func TestTheKioskPrintsASlipAndForgetsThePerson(t *testing.T) {
 		t.Errorf("the first screen still shows the person: %s", stored)
 	}
 }
+
+// TestTheKioskReturnsToTheStartWhenIdle: a person who walks away half way
+// leaves nothing on the screen; the kiosk returns to its first screen (60 s
+// in service, shortened here through the page's test hook).
+func TestTheKioskReturnsToTheStartWhenIdle(t *testing.T) {
+	srv := sharedServer(t)
+	p := newPerson()
+	tb := newTab(t, sharedBrowser(t), srv, desk)
+	tb.open("/kiosk")
+	tb.waitFor("the pairing form", `!!document.getElementById('kiosk-key')`)
+	tb.fill("kiosk-key", srv.KioskKey)
+	tb.click("kiosk-pair-btn")
+	tb.waitFor("the first screen", `document.querySelector('[data-testid=kiosk]')?.dataset.screen === 'welcome'`)
+	evalJS[chromedp.Void](tb, `window.__tempidKioskIdleMs = 1500`)
+	tb.click("kiosk-start")
+	tb.fill("kiosk-name", p.name)
+	tb.waitFor("the first screen after the idle time", `document.querySelector('[data-testid=kiosk]')?.dataset.screen === 'welcome'`)
+	if text := evalJS[string](tb, `document.body.innerText + JSON.stringify(Object.keys(sessionStorage))`); strings.Contains(text, p.name) {
+		t.Errorf("the name is still on the screen after the reset: %q", text)
+	}
+}

@@ -13,7 +13,8 @@ import { PrintPage } from '../staff/window.js';
 import './kiosk.css';
 
 const KEY = 'tempid.kiosk.key'; // the machine's pairing, not a person's data
-const IDLE_MS = 60 * 1000;
+// A test may shorten the idle time (window.__tempidKioskIdleMs) to watch the reset.
+const IDLE_MS = () => globalThis.__tempidKioskIdleMs || 60 * 1000;
 
 const words = {
   zh: {
@@ -55,7 +56,7 @@ function App() {
   useEffect(() => {
     const arm = () => {
       clearTimeout(idleRef.current);
-      idleRef.current = setTimeout(reset, IDLE_MS);
+      idleRef.current = setTimeout(reset, IDLE_MS());
     };
     arm();
     for (const ev of ['pointerdown', 'keydown', 'touchstart']) document.addEventListener(ev, arm, true);
