@@ -19,6 +19,7 @@ const pages = [
   { entry: 'staff', src: 'src/staff/main.js', html: 'src/staff/staff.html', out: 'staff.html' },
   { entry: 'admin', src: 'src/admin/main.js', html: 'src/admin/admin.html', out: 'admin.html' },
   { entry: 'terminal', src: 'src/terminal/main.js', html: 'src/terminal/terminal.html', out: 'terminal.html' },
+  { entry: 'kiosk', src: 'src/kiosk/main.js', html: 'src/kiosk/kiosk.html', out: 'kiosk.html' },
 ];
 
 async function clean() {

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"tempid/internal/clock"
+	"tempid/internal/credential"
 	"tempid/internal/idnumber"
 	"tempid/internal/issuance"
 	"tempid/internal/pii"
@@ -178,7 +179,8 @@ func (s *Service) QuotaOf(ctx context.Context, a store.Account, idNumber string)
 	return s.Issuance.QuotaOf(ctx, subj.IDNumber)
 }
 
-// CreateStaff creates a staff member (bound to a station) or an admin.
+// CreateStaff creates a staff member or an officer (both bound to a
+// station) or an admin.
 func (s *Service) CreateStaff(ctx context.Context, actor store.Actor, username, password, role, station string) (store.Account, error) {
 	if !validUsername(username) {
 		return store.Account{}, problem.New(problem.ValidationFailed, "username: 3 to %d of a-z, 0-9, '.', '_' and '-'", maxUsername)
@@ -188,29 +190,20 @@ func (s *Service) CreateStaff(ctx context.Context, actor store.Actor, username, 
 	}
 	station = strings.TrimSpace(station)
 	switch {
-	case role == store.RoleStaff && !validStation(station):
-		return store.Account{}, problem.New(problem.ValidationFailed, "station_code: staff are bound to a station (1 to 16 letters or digits)")
+	case role != store.RoleStaff && role != store.RoleOfficer && role != store.RoleAdmin:
+		return store.Account{}, problem.New(problem.ValidationFailed, "role: staff, officer or admin")
+	case role != store.RoleAdmin && !validStation(station):
+		return store.Account{}, problem.New(problem.ValidationFailed, "station_code: staff and officers are bound to a station, its three-letter telegraph code (e.g. BJP)")
 	case role == store.RoleAdmin && station != "" && !validStation(station):
-		return store.Account{}, problem.New(problem.ValidationFailed, "station_code: 1 to 16 letters or digits")
-	case role != store.RoleStaff && role != store.RoleAdmin:
-		return store.Account{}, problem.New(problem.ValidationFailed, "role: staff or admin")
+		return store.Account{}, problem.New(problem.ValidationFailed, "station_code: a three-letter telegraph code (e.g. BJP)")
 	}
 	a := store.Account{ID: store.NewID(), Username: username, PasswordHash: s.Password.hash(password), Role: role,
 		StationCode: station, CreatedAt: s.Clock.Now()}
 	return a, s.Store.CreateAccount(ctx, actor, a)
 }
 
-func validStation(code string) bool {
-	if len(code) < 1 || len(code) > 16 {
-		return false
-	}
-	for _, r := range code {
-		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return true
-}
+// validStation: a station is its three-letter telegraph code, [A-Z]{3}.
+func validStation(code string) bool { return credential.ValidStation(code) }
 
 // LoggedIn is a new session: the token goes in the cookie, the CSRF token
 // to the page.
@@ -335,17 +328,25 @@ type NewTerminal struct {
 // apiKeyPrefix marks tempid terminal keys, so a leaked one is recognisable.
 const apiKeyPrefix = "tidk_"
 
-// CreateTerminal registers a terminal at a station.
-func (s *Service) CreateTerminal(ctx context.Context, actor store.Actor, name, station string, offline bool) (NewTerminal, error) {
+// CreateTerminal registers a terminal of a kind (gate, handheld — the
+// default — or kiosk) at a station.
+func (s *Service) CreateTerminal(ctx context.Context, actor store.Actor, name, station string, offline bool, kind string) (NewTerminal, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 64 || !utf8.ValidString(name) {
 		return NewTerminal{}, problem.New(problem.ValidationFailed, "name: 1 to 64 bytes of text")
 	}
 	if !validStation(station) {
-		return NewTerminal{}, problem.New(problem.ValidationFailed, "station_code: 1 to 16 letters or digits")
+		return NewTerminal{}, problem.New(problem.ValidationFailed, "station_code: a three-letter telegraph code (e.g. BJP)")
+	}
+	switch kind {
+	case "":
+		kind = store.TerminalHandheld
+	case store.TerminalGate, store.TerminalHandheld, store.TerminalKiosk:
+	default:
+		return NewTerminal{}, problem.New(problem.ValidationFailed, "kind: gate, handheld or kiosk")
 	}
 	key := apiKeyPrefix + randomToken()
-	tm := store.Terminal{ID: store.NewID(), Name: name, StationCode: station, Offline: offline, KeyHash: tokenHash(key), CreatedAt: s.Clock.Now()}
+	tm := store.Terminal{ID: store.NewID(), Name: name, StationCode: station, Offline: offline, Kind: kind, KeyHash: tokenHash(key), CreatedAt: s.Clock.Now()}
 	if err := s.Store.CreateTerminal(ctx, actor, tm); err != nil {
 		return NewTerminal{}, err
 	}

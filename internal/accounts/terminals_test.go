@@ -18,7 +18,7 @@ func TestARevokedTerminalIsRefusedOnEveryNode(t *testing.T) {
 		ctx := context.Background()
 		node := func() *accounts.Service { return &accounts.Service{Store: s, Clock: clock.Real{}} }
 		here, there := node(), node()
-		nt, err := here.CreateTerminal(ctx, store.CLI, "gate 1", "BJP", false)
+		nt, err := here.CreateTerminal(ctx, store.CLI, "gate 1", "BJP", false, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -76,7 +76,7 @@ func Wire(c Config) (*App, error) {
 	}
 	iss := &issuance.Service{Store: c.Store, PII: c.PII, Policy: c.Policy, Clock: c.Clock, Cities: cities}
 	ks := &keys.Service{Store: c.Store, PII: c.PII, Policy: c.Policy, Clock: c.Clock}
-	iss.Passes = ks
+	iss.Passes, iss.Slips = ks, ks
 	return &App{
 		cities:   cities,
 		Store:    c.Store,
@@ -86,7 +86,8 @@ func Wire(c Config) (*App, error) {
 		Accounts: &accounts.Service{Store: c.Store, PII: c.PII, Registry: c.Registry, Issuance: iss, Policy: c.Policy, Clock: c.Clock, Password: c.Password},
 		FaceChecks: &facecheck.Service{Store: c.Store, Registry: c.Registry, Issuance: iss, Provider: c.Provider, Policy: c.Policy, Clock: c.Clock,
 			ReturnURL: c.FaceReturnURL},
-		Verifications: &online.Service{Store: c.Store, Signing: ks, Issuance: iss, Clock: c.Clock, Verifier: verify.Verifier{Skew: c.Policy.VerificationSkew}},
+		Verifications: &online.Service{Store: c.Store, Signing: ks, Issuance: iss, Clock: c.Clock, Verifier: verify.Verifier{Skew: c.Policy.VerificationSkew},
+			UsedElsewhereWindow: c.Policy.SlipUsedElsewhereWindow, UsesListed: c.Policy.SlipUsesListed},
 	}, nil
 }
 
@@ -107,6 +108,7 @@ func New(ctx context.Context, c Config) (*App, error) {
 	}
 	a.API = &httpapi.Server{Log: log, Store: c.Store, Issuance: a.Issuance, Accounts: a.Accounts, FaceChecks: a.FaceChecks,
 		Cities: a.cities, Policy: c.Policy, Clock: c.Clock, Demo: c.Demo, Metrics: c.Metrics,
-		Signing: a.Signing, Verifications: a.Verifications, Ready: a.Signing.Ready, Providers: c.ProviderHealth}
+		Signing: a.Signing, Verifications: a.Verifications, Ready: a.Signing.Ready, Providers: c.ProviderHealth,
+		Registry: c.Registry}
 	return a, nil
 }

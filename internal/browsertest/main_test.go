@@ -220,6 +220,7 @@ type server struct {
 	URL       string            // http://127.0.0.1:port
 	APIKey    string            // the demo terminal's key (offline grant, station BJP)
 	passwords map[string]string // demo username → password, as printed
+	KioskKey  string            // the demo kiosk's key (station BJP)
 	cmd       *exec.Cmd
 	exited    chan struct{}
 	log       *lockedBuffer // the server's standard error (JSON log lines)
@@ -327,6 +328,8 @@ func (s *server) parseStdout(line string) {
 		s.passwords[f[1]] = f[3]
 	case len(f) >= 4 && f[0] == "terminal" && f[1] == "API" && f[2] == "key":
 		s.APIKey = f[3]
+	case len(f) >= 4 && f[0] == "kiosk" && f[1] == "API" && f[2] == "key":
+		s.KioskKey = f[3]
 	}
 }
 

@@ -13,15 +13,15 @@ import (
 
 func runStaff(ctx context.Context, e *Env, args []string) error {
 	if len(args) == 0 || args[0] != "add" {
-		fmt.Fprintln(e.Stderr, "usage: tempid staff add --username U --role staff|admin [--station CODE] (password on standard input)")
+		fmt.Fprintln(e.Stderr, "usage: tempid staff add --username U --role staff|officer|admin [--station CODE] (password on standard input)")
 		return ErrUsage
 	}
 	fs := NewFlags(e, "staff add")
 	var sf StorageFlags
 	sf.Register(fs)
 	username := fs.String("username", "", "login name")
-	role := fs.String("role", "staff", "staff or admin")
-	station := fs.String("station", "", "station code (required for staff)")
+	role := fs.String("role", "staff", "staff, officer or admin")
+	station := fs.String("station", "", "station telegraph code, three capital letters (required for staff and officers)")
 	if err := Parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -44,14 +44,15 @@ func runStaff(ctx context.Context, e *Env, args []string) error {
 
 func runTerminal(ctx context.Context, e *Env, args []string) error {
 	if len(args) == 0 || args[0] != "add" {
-		fmt.Fprintln(e.Stderr, "usage: tempid terminal add --name N --station CODE [--offline]")
+		fmt.Fprintln(e.Stderr, "usage: tempid terminal add --name N --station CODE [--offline] [--kind gate|handheld|kiosk]")
 		return ErrUsage
 	}
 	fs := NewFlags(e, "terminal add")
 	var sf StorageFlags
 	sf.Register(fs)
 	name := fs.String("name", "", "terminal name, e.g. \"Gate 3\"")
-	station := fs.String("station", "", "station code")
+	station := fs.String("station", "", "station telegraph code, three capital letters")
+	kind := fs.String("kind", "handheld", "gate (fixed, unattended), handheld (staff-held) or kiosk (self-service slips)")
 	offline := fs.Bool("offline", false, "grant offline verification (the trust bundle with seal keys)")
 	if err := Parse(fs, args[1:]); err != nil {
 		return err
@@ -61,7 +62,7 @@ func runTerminal(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	defer w.Store.Close()
-	nt, err := w.Accounts.CreateTerminal(ctx, store.CLI, *name, *station, *offline)
+	nt, err := w.Accounts.CreateTerminal(ctx, store.CLI, *name, *station, *offline, *kind)
 	if err != nil {
 		return err
 	}
@@ -73,6 +74,7 @@ func runTerminal(ctx context.Context, e *Env, args []string) error {
 var demoUsers = []struct{ username, password, role, station, name string }{
 	{"passenger", "tempid-demo-1", store.RolePassenger, "", "张三"},
 	{"staff", "tempid-demo-2", store.RoleStaff, "BJP", ""},
+	{"officer", "tempid-demo-4", store.RoleOfficer, "BJP", ""},
 	{"admin", "tempid-demo-3", store.RoleAdmin, "", ""},
 }
 
@@ -111,10 +113,15 @@ func seedDemo(ctx context.Context, e *Env, svc *accounts.Service, demoID string)
 		}
 		fmt.Fprintf(e.Stdout, "  %-9s %-10s password %s%s\n", u.role, u.username, u.password, extra)
 	}
-	nt, err := svc.CreateTerminal(ctx, store.System, fmt.Sprintf("Demo gate %s", time.Now().Format("0102-1504")), "BJP", true)
+	nt, err := svc.CreateTerminal(ctx, store.System, fmt.Sprintf("Demo gate %s", time.Now().Format("0102-1504")), "BJP", true, store.TerminalGate)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.Stdout, "  terminal  API key %s (offline grant, station BJP)\n", nt.APIKey)
+	fmt.Fprintf(e.Stdout, "  terminal  API key %s (gate, offline grant, station BJP)\n", nt.APIKey)
+	kiosk, err := svc.CreateTerminal(ctx, store.System, fmt.Sprintf("Demo kiosk %s", time.Now().Format("0102-1504")), "BJP", false, store.TerminalKiosk)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "  kiosk     API key %s (station BJP)\n", kiosk.APIKey)
 	return nil
 }

@@ -200,8 +200,12 @@ func runVerify(_ context.Context, e *Env, args []string) error {
 		fmt.Fprintf(e.Stdout, "invalid: %s\n", v.Reason)
 		return ErrNotValid
 	}
-	pass := v.Code.Pass
-	fmt.Fprintf(e.Stdout, "valid\nholder: %s %s\npass until: %s\n", pass.NameMasked, pass.IDMasked, pass.NotAfter.Format(time.RFC3339))
+	if sl := v.Slip; sl != nil {
+		fmt.Fprintf(e.Stdout, "valid\nkind: slip\nholder: %s %s\nstation: %s\nslip until: %s\n", sl.NameMasked, sl.IDMasked, sl.Station, sl.CertExpiry.Format(time.RFC3339))
+	} else {
+		pass := v.Code.Pass
+		fmt.Fprintf(e.Stdout, "valid\nholder: %s %s\npass until: %s\n", pass.NameMasked, pass.IDMasked, pass.NotAfter.Format(time.RFC3339))
+	}
 	if v.IDNumber != "" {
 		id := v.IDNumber
 		if !*showID {

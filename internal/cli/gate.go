@@ -8,8 +8,8 @@ import (
 	"net/url"
 
 	"tempid/internal/gate"
-	"tempid/internal/policy"
 	"tempid/internal/online"
+	"tempid/internal/policy"
 	"tempid/internal/verify"
 )
 

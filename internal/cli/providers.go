@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -150,6 +151,8 @@ func (p *providerFlags) choose(demo bool, m *metrics.Metrics) (providers, error)
 		if err != nil {
 			return out, err
 		}
+		// Photo file names in the list are relative to the list.
+		r.Dir = filepath.Dir(*p.registryFile)
 		out.registry = r
 	case demo:
 		out.registry = registry.Development{}

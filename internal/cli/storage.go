@@ -125,6 +125,15 @@ func runMigrate(ctx context.Context, e *Env, args []string) error {
 	}
 	defer s.Close()
 	fmt.Fprintf(e.Stdout, "migrations applied (%s)\n", s.Dialect())
+	// Stations are three capital letters since migration 0008, which
+	// upper-cased the codes that fit; the others need an operator.
+	bad, err := s.NonconformingStations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, code := range bad {
+		fmt.Fprintf(e.Stderr, "warning: station code %q is not a three-letter telegraph code; change it (SPEC: a station is its telegraph code)\n", code)
+	}
 	return nil
 }
 

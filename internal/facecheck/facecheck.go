@@ -50,6 +50,11 @@ type Start struct {
 	CertificateID string // view
 	DeviceKeyJWK  []byte
 	Consent       bool
+	// NoDevice marks a kiosk's check: the slip is paper, so no device key
+	// is bound.
+	NoDevice bool
+	// Actor is recorded in the audit; empty means the account.
+	Actor store.Actor
 }
 
 // maxDelay caps the growing delay after consecutive failures.
@@ -61,20 +66,24 @@ func (s *Service) Begin(ctx context.Context, in Start) (store.FaceCheck, error) 
 		return store.FaceCheck{}, problem.New(problem.ConsentRequired,
 			"explicit consent to the face check is required: the image is used for this check only and is not kept")
 	}
-	pub, err := credential.ParseJWK(in.DeviceKeyJWK)
-	if err != nil {
-		return store.FaceCheck{}, problem.New(problem.ValidationFailed, "device_key: %v", err)
+	deviceKey, deviceHash := []byte{}, []byte{}
+	if !in.NoDevice {
+		pub, err := credential.ParseJWK(in.DeviceKeyJWK)
+		if err != nil {
+			return store.FaceCheck{}, problem.New(problem.ValidationFailed, "device_key: %v", err)
+		}
+		compressed, err := credential.CompressDeviceKey(pub)
+		if err != nil {
+			return store.FaceCheck{}, problem.New(problem.ValidationFailed, "device_key: %v", err)
+		}
+		hash := credential.DeviceKeyHash(compressed)
+		deviceKey, deviceHash = compressed[:], hash[:]
 	}
-	compressed, err := credential.CompressDeviceKey(pub)
-	if err != nil {
-		return store.FaceCheck{}, problem.New(problem.ValidationFailed, "device_key: %v", err)
-	}
-	hash := credential.DeviceKeyHash(compressed)
 	now := s.Clock.Now()
 	var who face.Subject
 	f := store.FaceCheck{
 		ID: store.NewID(), AccountID: in.AccountID, SessionID: in.SessionID, Purpose: in.Purpose,
-		DeviceKey: compressed[:], DeviceKeyHash: hash[:], Provider: s.Provider.Name(), Status: store.FacePending,
+		DeviceKey: deviceKey, DeviceKeyHash: deviceHash, Provider: s.Provider.Name(), Status: store.FacePending,
 		ConsentAt: now, CreatedAt: now, ExpiresAt: now.Add(s.Policy.FaceCheckPendingTTL),
 	}
 	switch in.Purpose {
@@ -135,7 +144,11 @@ func (s *Service) Begin(ctx context.Context, in Start) (store.FaceCheck, error) 
 		}
 		f.ProviderToken, f.RedirectURL = sess.Token, sess.URL
 	}
-	if err := s.Store.CreateFaceCheck(ctx, store.AccountActor(in.AccountID), f); err != nil {
+	actor := in.Actor
+	if actor == "" {
+		actor = store.AccountActor(in.AccountID)
+	}
+	if err := s.Store.CreateFaceCheck(ctx, actor, f); err != nil {
 		return store.FaceCheck{}, err
 	}
 	return f, nil

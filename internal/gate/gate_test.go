@@ -89,7 +89,7 @@ func startServer(t *testing.T, s *store.Store, at time.Time) *server {
 	t.Cleanup(srv.api.Close)
 	srv.proxy = startProxy(t, srv.api.Listener.Addr().String())
 	srv.url, _ = url.Parse("http://" + srv.proxy.addr)
-	term, err := w.Accounts.CreateTerminal(ctx, store.CLI, "Gate 1", "BJP", true)
+	term, err := w.Accounts.CreateTerminal(ctx, store.CLI, "Gate 1", "BJP", true, store.TerminalGate)
 	if err != nil {
 		t.Fatal(err)
 	}

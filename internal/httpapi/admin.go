@@ -101,6 +101,12 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, _ principal) erro
 		Verifications: convert(st.Verifications, func(c store.VerifyCount) apiv1.VerifyCount { return apiv1.VerifyCount(c) }),
 		Failures:      convert(st.Failures, func(c store.ReasonCount) apiv1.ReasonCount { return apiv1.ReasonCount(c) }),
 		FaceFailures:  convert(st.FaceFailures, func(c store.ReasonCount) apiv1.ReasonCount { return apiv1.ReasonCount(c) }),
+		Channels: convert(st.Channels, func(c store.ReasonCount) apiv1.ChannelCount {
+			return apiv1.ChannelCount{Channel: c.Reason, Count: c.Count}
+		}),
+		Officers: convert(st.Officers, func(o store.OfficerCount) apiv1.OfficerCount {
+			return apiv1.OfficerCount{ID: o.AccountID, Username: o.Username, StationCode: o.Station, Slips: o.Slips}
+		}),
 		Cities: convert(st.Cities, func(c store.CityCount) apiv1.CityCount {
 			out := apiv1.CityCount{Code: c.Code, Count: c.Count}
 			if ct, ok := s.Cities.City(c.Code); ok {
@@ -137,7 +143,7 @@ func (s *Server) createStaff(w http.ResponseWriter, r *http.Request, p principal
 }
 
 func (s *Server) listStaff(w http.ResponseWriter, r *http.Request, _ principal) error {
-	list, err := s.Store.Accounts(r.Context(), store.RoleStaff, store.RoleAdmin)
+	list, err := s.Store.Accounts(r.Context(), store.RoleStaff, store.RoleOfficer, store.RoleAdmin)
 	if err != nil {
 		return err
 	}
@@ -146,7 +152,7 @@ func (s *Server) listStaff(w http.ResponseWriter, r *http.Request, _ principal) 
 }
 
 func terminal(t store.Terminal) apiv1.Terminal {
-	return apiv1.Terminal{ID: t.ID, Name: t.Name, StationCode: t.StationCode, Offline: t.Offline, CreatedAt: t.CreatedAt, RevokedAt: t.RevokedAt}
+	return apiv1.Terminal{ID: t.ID, Name: t.Name, StationCode: t.StationCode, Offline: t.Offline, Kind: t.Kind, CreatedAt: t.CreatedAt, RevokedAt: t.RevokedAt}
 }
 
 func (s *Server) createTerminal(w http.ResponseWriter, r *http.Request, p principal) error {
@@ -154,7 +160,7 @@ func (s *Server) createTerminal(w http.ResponseWriter, r *http.Request, p princi
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	nt, err := s.Accounts.CreateTerminal(r.Context(), p.actor(), in.Name, in.StationCode, in.Offline)
+	nt, err := s.Accounts.CreateTerminal(r.Context(), p.actor(), in.Name, in.StationCode, in.Offline, in.Kind)
 	if err != nil {
 		return err
 	}

@@ -68,6 +68,7 @@ type app struct {
 	accounts *accounts.Service
 	keys     *keys.Service
 	logs     *syncBuffer
+	kr       *pii.Keyring
 
 	codesMu sync.Mutex
 	codes   []string // every code a phone showed, for the log scan
@@ -87,14 +88,20 @@ func newApp(t *testing.T, s *store.Store) *app { return newAppAt(t, s, time.Now(
 // newAppAt is newApp with the clock at a chosen time.
 func newAppAt(t *testing.T, s *store.Store, at time.Time) *app {
 	t.Helper()
+	return newAppWith(t, s, at, registry.Development{}, policy.Default())
+}
+
+// newAppWith is newAppAt with a chosen registry and policy.
+func newAppWith(t *testing.T, s *store.Store, at time.Time, reg registry.Registry, pol policy.Settings) *app {
+	t.Helper()
 	kr, err := pii.ParseKeyring(pii.NewKeyFile())
 	if err != nil {
 		t.Fatal(err)
 	}
 	clk := clock.NewManual(at.Truncate(time.Second))
 	logs := &syncBuffer{}
-	w, err := tempidapp.New(context.Background(), tempidapp.Config{Store: s, PII: kr, Registry: registry.Development{},
-		Provider: face.NewSimulator(), Policy: policy.Default(), Clock: clk, Password: accounts.TestPassword,
+	w, err := tempidapp.New(context.Background(), tempidapp.Config{Store: s, PII: kr, Registry: reg,
+		Provider: face.NewSimulator(), Policy: pol, Clock: clk, Password: accounts.TestPassword,
 		Log: slog.New(slog.NewJSONHandler(logs, nil)), Demo: true, Metrics: metrics.New()})
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +109,7 @@ func newAppAt(t *testing.T, s *store.Store, at time.Time) *app {
 	api, acc, ks := w.API, w.Accounts, w.Signing
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
-	a := &app{t: t, srv: srv, store: s, clock: clk, accounts: acc, keys: ks, logs: logs}
+	a := &app{t: t, srv: srv, store: s, clock: clk, accounts: acc, keys: ks, logs: logs, kr: kr}
 	// Every test of this package is also a log scan: no full ID number,
 	// name or code of anyone it created may appear in what the server
 	// logged.
@@ -344,7 +351,7 @@ func TestPassengerJourney(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		gate, err := a.accounts.CreateTerminal(context.Background(), store.CLI, "Gate 1", "GZQ", false)
+		gate, err := a.accounts.CreateTerminal(context.Background(), store.CLI, "Gate 1", "GZQ", false, "")
 		if err != nil {
 			t.Fatal(err)
 		}

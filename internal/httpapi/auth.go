@@ -42,6 +42,8 @@ const (
 	passenger             // any logged-in account
 	staffOrTerminal
 	admin
+	officer // an officer's session: the manual window
+	kiosk   // a terminal of kind kiosk, by its API key
 )
 
 // String names an auth as the route table does.
@@ -55,6 +57,10 @@ func (a auth) String() string {
 		return "staffOrTerminal"
 	case admin:
 		return "admin"
+	case officer:
+		return "officer"
+	case kiosk:
+		return "kiosk"
 	}
 	return "auth(" + strconv.Itoa(int(a)) + ")"
 }
@@ -76,12 +82,15 @@ func (s *Server) authenticate(r *http.Request, a auth) (principal, error) {
 	}
 	if h := r.Header.Get("Authorization"); h != "" {
 		key, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || a != staffOrTerminal {
+		if !ok || (a != staffOrTerminal && a != kiosk) {
 			return p, problem.New(problem.Unauthenticated, "API keys are for terminals and verification only")
 		}
 		tm, err := s.Accounts.AuthenticateTerminal(r.Context(), key)
 		if err != nil {
 			return p, err
+		}
+		if a == kiosk && tm.Kind != store.TerminalKiosk {
+			return p, problem.New(problem.Forbidden, "for terminals of kind kiosk only")
 		}
 		p.terminal = &tm
 		return p, nil
@@ -105,8 +114,12 @@ func (s *Server) authenticate(r *http.Request, a auth) (principal, error) {
 		}
 	}
 	switch {
-	case a == staffOrTerminal && acct.Role != store.RoleStaff && acct.Role != store.RoleAdmin:
+	case a == staffOrTerminal && acct.Role != store.RoleStaff && acct.Role != store.RoleOfficer && acct.Role != store.RoleAdmin:
 		return p, problem.New(problem.Forbidden, "for railway staff and terminals only")
+	case a == officer && acct.Role != store.RoleOfficer:
+		return p, problem.New(problem.Forbidden, "for railway officers at the manual window only")
+	case a == kiosk:
+		return p, problem.New(problem.Forbidden, "for kiosks only")
 	case a == admin && acct.Role != store.RoleAdmin:
 		return p, problem.New(problem.Forbidden, "for administrators only")
 	}

@@ -19,7 +19,12 @@ func (s *Server) certificate(c store.Certificate) apiv1.Certificate {
 			city.Name = ct.Name
 		}
 	}
+	channel := c.Channel
+	if channel == "" {
+		channel = store.ChannelApp
+	}
 	return apiv1.Certificate{
+		Channel:     channel,
 		ID:          c.ID,
 		Status:      c.StatusAt(s.Clock.Now()),
 		Holder:      apiv1.Holder{NameMasked: c.NameMasked, IDNumberMasked: c.IDMasked},

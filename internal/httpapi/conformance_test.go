@@ -11,9 +11,9 @@ import (
 
 	"tempid/internal/bundle"
 	"tempid/internal/credential"
+	"tempid/internal/online"
 	"tempid/internal/store"
 	"tempid/internal/store/storetest"
-	"tempid/internal/online"
 	"tempid/internal/verify"
 	"tempid/internal/verify/jsverify"
 )

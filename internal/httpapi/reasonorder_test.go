@@ -4,9 +4,9 @@ import (
 	"testing"
 	"time"
 
+	"tempid/internal/online"
 	"tempid/internal/store"
 	"tempid/internal/store/storetest"
-	"tempid/internal/online"
 )
 
 // TestOnlineReasonOrder: online verification gives, of several failures,

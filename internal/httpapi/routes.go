@@ -39,6 +39,14 @@ func (s *Server) endpoints() []endpoint {
 		{"POST /api/v1/certificates/{id}/passes", passenger, s.withKeys(s.newPass)},
 		{"GET /api/v1/quota", passenger, s.getQuota},
 
+		// Manual window, kiosk and slips.
+		{"POST /api/v1/slips/lookup", officer, s.slipLookup},
+		{"POST /api/v1/slips", officer, s.withKeys(s.issueSlip)},
+		{"GET /api/v1/slips/{certificate_id}", staffOrTerminal, s.reprintSlip},
+		{"POST /api/v1/kiosk/face-checks", kiosk, s.startKioskFaceCheck},
+		{"POST /api/v1/kiosk/face-checks/{id}/capture", kiosk, s.captureKioskFaceCheck},
+		{"POST /api/v1/kiosk/slips", kiosk, s.withKeys(s.issueKioskSlip)},
+
 		// Staff and terminals.
 		{"GET /api/v1/verifier", staffOrTerminal, s.getVerifier},
 		{"POST /api/v1/verifications", staffOrTerminal, s.withKeys(s.verifyCode)},

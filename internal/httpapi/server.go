@@ -23,6 +23,7 @@ import (
 	"tempid/internal/policy"
 	"tempid/internal/problem"
 	"tempid/internal/regions"
+	"tempid/internal/registry"
 	"tempid/internal/store"
 )
 
@@ -40,6 +41,9 @@ type Server struct {
 	Signing *keys.Service
 	// Verifications verifies codes online.
 	Verifications *online.Service
+	// Registry confirms identities at the manual window and holds the
+	// reference photos, where it has the capability.
+	Registry registry.Registry
 	// Demo allows the session cookie without Secure on plain HTTP.
 	Demo bool
 	// Metrics, if set, are observed and served at /metrics.

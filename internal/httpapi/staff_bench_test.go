@@ -47,7 +47,7 @@ func BenchmarkOnlineVerification(b *testing.B) {
 	api, acc, iss := w.API, w.Accounts, w.Issuance
 	srv := httptest.NewServer(api.Handler())
 	defer srv.Close()
-	term, err := acc.CreateTerminal(ctx, store.CLI, "Bench gate", "BJP", false)
+	term, err := acc.CreateTerminal(ctx, store.CLI, "Bench gate", "BJP", false, "")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func (h *holder) newPass() answer {
 // terminal registers a terminal and returns its API key.
 func (a *credApp) terminal(name string, offline bool) string {
 	a.t.Helper()
-	nt, err := a.accounts.CreateTerminal(context.Background(), store.CLI, name, "BJP", offline)
+	nt, err := a.accounts.CreateTerminal(context.Background(), store.CLI, name, "BJP", offline, "")
 	if err != nil {
 		a.t.Fatal(err)
 	}

@@ -6,9 +6,11 @@ import (
 	"time"
 
 	"tempid/internal/httpapi/apiv1"
+	"tempid/internal/idnumber"
 	"tempid/internal/keys"
 	"tempid/internal/online"
 	"tempid/internal/problem"
+	"tempid/internal/registry"
 	"tempid/internal/store"
 )
 
@@ -25,7 +27,7 @@ func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request, p principal)
 	station := in.StationCode
 	switch {
 	case station != "" && !online.ValidStation(station):
-		return problem.New(problem.ValidationFailed, "station_code: 1 to 16 letters or digits")
+		return problem.New(problem.ValidationFailed, "station_code: a three-letter telegraph code (e.g. BJP)")
 	case p.terminal != nil && station != "" && station != p.terminal.StationCode:
 		// Terminals and staff verify where they are registered (API.md):
 		// a use recorded at another station would be a false record.
@@ -39,11 +41,12 @@ func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request, p principal)
 	}
 	res, err := s.Verifications.Verify(r.Context(), online.Request{
 		Code: in.Code, Operation: in.Operation, StationCode: station, Verifier: p.actor(),
+		Gate: p.terminal != nil && p.terminal.Kind == store.TerminalGate,
 	})
 	if err != nil {
 		return err
 	}
-	out := apiv1.VerifyResponse{Verdict: apiv1.Invalid, Replay: res.Replay, VerifiedAt: res.VerifiedAt, PassNotAfter: res.PassNotAfter}
+	out := apiv1.VerifyResponse{Verdict: apiv1.Invalid, Kind: res.Kind, Replay: res.Replay, VerifiedAt: res.VerifiedAt, PassNotAfter: res.PassNotAfter}
 	if res.Valid {
 		out.Verdict = apiv1.Valid
 	} else {
@@ -58,6 +61,11 @@ func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request, p principal)
 	if res.NameMasked != "" || res.IDMasked != "" {
 		// name is the masked name too: staff never see a full name (R6).
 		out.Holder = &apiv1.Holder{Name: res.NameMasked, NameMasked: res.NameMasked, IDNumberMasked: res.IDMasked, IDNumber: res.IDNumber}
+	}
+	if res.Kind == online.KindSlip {
+		if err := s.slipAnswer(r, p, in.Operation, res, &out); err != nil {
+			return err
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -103,5 +111,42 @@ func (s *Server) wellKnownKeys(w http.ResponseWriter, r *http.Request, _ princip
 	// can never hide a signing key for long.
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// slipAnswer adds what a slip's verification says besides a code's: its
+// last uses and the used_elsewhere warning, the full name where the full
+// identity is shown (a slip's holder shows the printed name, so the clerk
+// compares like with like), and at a staff session for those operations
+// the registry's reference photo, fetched for the screen and not kept.
+func (s *Server) slipAnswer(r *http.Request, p principal, op string, res online.Result, out *apiv1.VerifyResponse) error {
+	if res.Certificate == nil {
+		return nil
+	}
+	elsewhere := res.UsedElsewhere
+	out.UsedElsewhere = &elsewhere
+	out.Uses = make([]apiv1.SlipUse, 0, len(res.Uses))
+	for _, u := range res.Uses {
+		out.Uses = append(out.Uses, apiv1.SlipUse{At: u.At, StationCode: u.StationCode, Operation: u.Operation})
+	}
+	if out.Holder == nil || res.Name == "" {
+		return nil
+	}
+	out.Holder.Name = res.Name
+	if p.terminal != nil || s.Registry == nil {
+		return nil
+	}
+	id, err := idnumber.Parse(res.IDNumber, s.Clock.Now())
+	if err != nil {
+		return nil
+	}
+	photo, err := registry.PhotoOf(r.Context(), s.Registry, res.Name, id)
+	if err != nil {
+		// The verdict stands without the photo: the clerk still has the
+		// printed identity to compare.
+		s.Log.Warn("registry photo unavailable", "err", err)
+		return nil
+	}
+	out.Holder.Photo = photo
 	return nil
 }

@@ -61,32 +61,32 @@ func TestAnswersKeepTheirBytes(t *testing.T) {
 		check("passed capture", passed, 200, `{"face_check":{"id":"<id>","status":"passed"}}`)
 		r = c.apply(p, id)
 		check("application", r, 201,
-			`{"certificate":{"city":{"code":"440100","name":"广州市"},"expires_at":"<time>","holder":{"id_number_masked":"`+p.id.Masked()+`","name_masked":"赵*"},"id":"<id>","issued_at":"<time>","renewable_at":"<time>","status":"active"},`+
+			`{"certificate":{"channel":"app","city":{"code":"440100","name":"广州市"},"expires_at":"<time>","holder":{"id_number_masked":"`+p.id.Masked()+`","name_masked":"赵*"},"id":"<id>","issued_at":"<time>","renewable_at":"<time>","status":"active"},`+
 				`"pass":{"not_after":"<time>","not_before":"<time>","pass":"<pass>","step_seconds":60},"quota":{"month":"2030-05","used":1,"limit":3,"remaining":2,"resets_at":"<time>"}}`)
 		certID := as[apiv1.Applied](r).Certificate.ID
 		check("quota", c.json("GET", "/api/v1/quota", nil), 200,
 			`{"quota":{"month":"2030-05","used":1,"limit":3,"remaining":2,"resets_at":"<time>"}}`)
 		check("history", c.json("GET", "/api/v1/certificates?month=2030-05", nil), 200,
-			`{"certificates":[{"city":{"code":"440100","name":"广州市"},"expires_at":"<time>","holder":{"id_number_masked":"`+p.id.Masked()+`","name_masked":"赵*"},"id":"<id>","issued_at":"<time>","renewable_at":"<time>","status":"active"}],"month":"2030-05"}`)
+			`{"certificates":[{"channel":"app","city":{"code":"440100","name":"广州市"},"expires_at":"<time>","holder":{"id_number_masked":"`+p.id.Masked()+`","name_masked":"赵*"},"id":"<id>","issued_at":"<time>","renewable_at":"<time>","status":"active"}],"month":"2030-05"}`)
 
 		h := &holder{c: c, p: p, certID: certID}
 		h.setPass(r)
 		check("valid verification", a.verify(gate, h.code(a.clock.Now()), online.Entry), 200,
-			`{"certificate":{"expires_at":"<time>","id":"<id>","status":"active"},"holder":{"id_number_masked":"`+p.id.Masked()+`","name":"赵*","name_masked":"赵*"},"pass_not_after":"<time>","replay":false,"verdict":"valid","verified_at":"<time>"}`)
+			`{"certificate":{"expires_at":"<time>","id":"<id>","status":"active"},"holder":{"id_number_masked":"`+p.id.Masked()+`","name":"赵*","name_masked":"赵*"},"kind":"code","pass_not_after":"<time>","replay":false,"verdict":"valid","verified_at":"<time>"}`)
 		check("counter verification", a.verify(gate, h.code(a.clock.Now()), online.Refund), 200,
-			`{"certificate":{"expires_at":"<time>","id":"<id>","status":"active"},"holder":{"id_number":"`+p.id.String()+`","id_number_masked":"`+p.id.Masked()+`","name":"赵*","name_masked":"赵*"},"pass_not_after":"<time>","replay":false,"verdict":"valid","verified_at":"<time>"}`)
+			`{"certificate":{"expires_at":"<time>","id":"<id>","status":"active"},"holder":{"id_number":"`+p.id.String()+`","id_number_masked":"`+p.id.Masked()+`","name":"赵*","name_masked":"赵*"},"kind":"code","pass_not_after":"<time>","replay":false,"verdict":"valid","verified_at":"<time>"}`)
 		check("malformed verification", a.verify(gate, "TID1:NOT A CODE", online.Entry), 200,
-			`{"reason":"malformed","replay":false,"verdict":"invalid","verified_at":"<time>"}`)
+			`{"kind":"code","reason":"malformed","replay":false,"verdict":"invalid","verified_at":"<time>"}`)
 		check("verifier", a.bearer("GET", "/api/v1/verifier", gate, nil), 200,
-			`{"terminal":{"created_at":"<time>","id":"<id>","name":"Gate 1","offline":false,"station_code":"BJP"}}`)
+			`{"terminal":{"created_at":"<time>","id":"<id>","kind":"handheld","name":"Gate 1","offline":false,"station_code":"BJP"}}`)
 		check("staff verifier", staff.json("GET", "/api/v1/verifier", nil), 200,
 			`{"account":{"created_at":"<time>","id":"<id>","role":"staff","station_code":"BJP","username":"<username>"}}`)
 
 		check("revocation", admin.json("POST", "/api/v1/admin/certificates/"+certID+"/revoke", map[string]any{"reason": "reported lost"}), 200,
-			`{"certificate":{"city":{"code":"440100","name":"广州市"},"expires_at":"<time>","holder":{"id_number_masked":"`+p.id.Masked()+`","name_masked":"赵*"},"id":"<id>","issued_at":"<time>","renewable_at":"<time>","revoke_reason":"reported lost","status":"revoked"}}`)
+			`{"certificate":{"channel":"app","city":{"code":"440100","name":"广州市"},"expires_at":"<time>","holder":{"id_number_masked":"`+p.id.Masked()+`","name_masked":"赵*"},"id":"<id>","issued_at":"<time>","renewable_at":"<time>","revoke_reason":"reported lost","status":"revoked"}}`)
 		r = admin.json("POST", "/api/v1/admin/terminals", map[string]any{"name": "Gate 9", "station_code": "SHH", "offline": true})
 		check("new terminal", r, 201,
-			`{"api_key":"<api_key>","terminal":{"created_at":"<time>","id":"<id>","name":"Gate 9","offline":true,"station_code":"SHH"}}`)
+			`{"api_key":"<api_key>","terminal":{"created_at":"<time>","id":"<id>","kind":"handheld","name":"Gate 9","offline":true,"station_code":"SHH"}}`)
 		admin.want(admin.json("POST", "/api/v1/admin/terminals/"+as[apiv1.NewTerminal](r).Terminal.ID+"/revoke", nil), 204, "")
 		check("staff list", admin.json("GET", "/api/v1/admin/staff", nil), 200,
 			`{"staff":[{"created_at":"<time>","id":"<id>","role":"admin","username":"<username>"},{"created_at":"<time>","id":"<id>","role":"staff","station_code":"BJP","username":"<username>"}]}`)
@@ -97,7 +97,7 @@ func TestAnswersKeepTheirBytes(t *testing.T) {
 		check("audit verification", admin.json("GET", "/api/v1/admin/audit/verify", nil), 200, `{"entries":`+
 			regexp.MustCompile(`"entries":(\d+)`).FindStringSubmatch(string(admin.json("GET", "/api/v1/admin/audit/verify", nil).raw))[1]+`,"ok":true,"pending":0}`)
 		check("stats", admin.json("GET", "/api/v1/admin/stats?from=2030-05-06T00:00:00Z&to=2030-05-06T06:00:00Z", nil), 200,
-			`{"bucket":"","cities":[],"face_failures":[],"failures":[],"from":"<time>","issuance":[],"to":"<time>","verifications":[]}`)
+			`{"bucket":"","channels":[],"cities":[],"face_failures":[],"failures":[],"from":"<time>","issuance":[],"officers":[],"to":"<time>","verifications":[]}`)
 		check("locate", c.json("GET", "/api/v1/regions/locate?lat=0&lon=0", nil), 200, `{"city":null}`)
 		check("health", c.json("GET", "/healthz", nil), 200, `{"status":"ok"}`)
 		check("rotation", admin.json("POST", "/api/v1/admin/keys/rotate", nil), 200,

@@ -60,6 +60,8 @@ type Service struct {
 	Clock  clock.Clock
 	Cities CityBook
 	Passes PassMaker
+	// Slips signs slips; nil means slips cannot be issued.
+	Slips SlipMaker
 }
 
 // Subject is a validated person: a name and an ID number.

@@ -96,11 +96,13 @@ func (s *Service) lifetime() time.Duration {
 	return DefaultLifetime
 }
 
-// retention is how long after its window ends a key stays published: the
-// last pass it signed lives PassLifetime longer, and verifiers tolerate the
-// skew beyond that.
+// retention is how long after its window ends a key stays published (and
+// a seal key stays in bundles): the last credential it signed lives that
+// much longer — a slip signed at the window's last instant lives the
+// certificate's validity (24 h), a pass PassLifetime — and verifiers
+// tolerate the skew beyond that.
 func (s *Service) retention() time.Duration {
-	return s.Policy.PassLifetime + s.Policy.VerificationSkew
+	return max(s.Policy.PassLifetime, s.Policy.CertificateValidity, credential.MaxSlipLifetime) + s.Policy.VerificationSkew
 }
 
 // Load reads the keys from the database, unwrapping the private parts. On

@@ -202,12 +202,13 @@ func TestRotationPublishesTheNewKeyADayBeforeItSigns(t *testing.T) {
 		if v := verifyAt(t, ks, out.Bytes, dev, next.NotBefore.Add(time.Minute)); !v.Valid {
 			t.Errorf("the new key's pass: %s", v.Reason)
 		}
-		// The old key stays published until its last pass has expired.
-		if !published(next.NotBefore.Add(30 * time.Minute))[hex.EncodeToString(old.KID[:])] {
-			t.Error("the old key was withdrawn while its passes live")
+		// The old key stays published until the last credential it signed
+		// has expired: a slip lives 24 h, so 24 h + skew after its window.
+		if !published(next.NotBefore.Add(24*time.Hour + 30*time.Second))[hex.EncodeToString(old.KID[:])] {
+			t.Error("the old key was withdrawn while its slips live")
 		}
-		if published(next.NotBefore.Add(32 * time.Minute))[hex.EncodeToString(old.KID[:])] {
-			t.Error("the old key is still published after its last pass expired")
+		if published(next.NotBefore.Add(24*time.Hour + 31*time.Second))[hex.EncodeToString(old.KID[:])] {
+			t.Error("the old key is still published after its last slip expired")
 		}
 		// Another node reading the database agrees on the schedule.
 		other := newService(t, s, ks.PII, c)

@@ -42,7 +42,7 @@ func startInProcess(t *testing.T, s *store.Store) inProcess {
 	api, acc := w.API, w.Accounts
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
-	term, err := acc.CreateTerminal(ctx, store.CLI, "load test gate", "BJP", false)
+	term, err := acc.CreateTerminal(ctx, store.CLI, "load test gate", "BJP", false, "")
 	if err != nil {
 		t.Fatal(err)
 	}

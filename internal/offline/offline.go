@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"tempid/internal/clock"
+	"tempid/internal/online"
 	"tempid/internal/problem"
 	"tempid/internal/store"
-	"tempid/internal/online"
 	"tempid/internal/verify"
 )
 

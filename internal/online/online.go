@@ -57,6 +57,10 @@ type Service struct {
 	Issuance *issuance.Service
 	Clock    clock.Clock
 	Verifier verify.Verifier
+	// UsedElsewhereWindow and UsesListed are the slip rules of the policy
+	// (zero: 2 h and 10).
+	UsedElsewhereWindow time.Duration
+	UsesListed          int
 }
 
 // Request is one scanned code.
@@ -68,6 +72,8 @@ type Request struct {
 	// Verifier is the terminal or staff member scanning; a code belongs to
 	// the first verifier that presents it.
 	Verifier store.Actor
+	// Gate marks a terminal of kind gate: a slip there is staffed_lane.
+	Gate bool
 }
 
 // Result is the answer to a Request.
@@ -87,6 +93,16 @@ type Result struct {
 	IDNumber     string
 	PassNotAfter time.Time
 	VerifiedAt   time.Time
+	// Kind is KindCode or KindSlip.
+	Kind string
+	// Name is the holder's full name: for a slip verified for an operation
+	// that shows the full identity (FullIdentity).
+	Name string
+	// Uses are a slip's last uses before this one, newest first, and
+	// UsedElsewhere warns that it was admitted at another station within
+	// two hours (the verdict stays valid).
+	Uses          []store.SlipUse
+	UsedElsewhere bool
 }
 
 // signedReasons are the failures about a pass the issuer really signed:
@@ -108,10 +124,14 @@ func (s *Service) Verify(ctx context.Context, r Request) (Result, error) {
 		return Result{}, problem.New(problem.ValidationFailed, "code: 1 to %d characters", credential.MaxCodeLen)
 	}
 	now := s.Clock.Now()
+	if KindOf(r.Code) == KindSlip {
+		return s.verifySlip(ctx, r, now)
+	}
 	res, rec, err := s.check(ctx, r.Code, now, false)
 	if err != nil {
 		return Result{}, err
 	}
+	res.Kind = KindCode
 	rec.ID, rec.Operation, rec.Verifier, rec.StationCode, rec.At = store.NewID(), r.Operation, string(r.Verifier), r.StationCode, now
 	stored, err := s.Store.RecordVerification(ctx, r.Verifier, rec, res.Valid)
 	if err != nil {
@@ -249,13 +269,6 @@ func (d *dbRevocations) Revocation(certID [16]byte, deviceHash [32]byte) verify.
 	return ""
 }
 
-// ValidStation tells whether a station code is well formed: 1 to 16 ASCII
-// letters or digits.
-func ValidStation(code string) bool {
-	if code == "" || len(code) > 16 {
-		return false
-	}
-	return strings.IndexFunc(code, func(r rune) bool {
-		return !('0' <= r && r <= '9' || 'A' <= r && r <= 'Z' || 'a' <= r && r <= 'z')
-	}) < 0
-}
+// ValidStation tells whether a station code is well formed: its
+// three-letter telegraph code, [A-Z]{3} (SPEC: accounts, staff, terminals).
+func ValidStation(code string) bool { return credential.ValidStation(code) }

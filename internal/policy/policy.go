@@ -61,6 +61,17 @@ type Settings struct {
 	BundleFreshness time.Duration
 	// Retention is how long certificate records keep personal data.
 	Retention time.Duration
+
+	// KioskSlipsPerDay and WindowSlipsPerDay cap the slips one person may
+	// be issued per day in Location through each channel; zero or less is
+	// no cap (SPEC: ways in without the app).
+	KioskSlipsPerDay  int
+	WindowSlipsPerDay int
+	// SlipUsedElsewhereWindow: a slip admitted (a valid entry) at two
+	// stations within it is flagged used_elsewhere.
+	SlipUsedElsewhereWindow time.Duration
+	// SlipUsesListed is how many recent uses a slip's verification lists.
+	SlipUsesListed int
 }
 
 // Default returns the settings of the specification.
@@ -89,6 +100,11 @@ func Default() Settings {
 		VerificationSkew: 30 * time.Second,
 		BundleFreshness:  24 * time.Hour,
 		Retention:        365 * 24 * time.Hour,
+
+		KioskSlipsPerDay:        2,
+		WindowSlipsPerDay:       0,
+		SlipUsedElsewhereWindow: 2 * time.Hour,
+		SlipUsesListed:          10,
 	}
 }
 
@@ -133,3 +149,11 @@ func (m Month) End() time.Time { return time.Date(m.Year, m.Month+1, 1, 0, 0, 0,
 
 // String formats the month as YYYY-MM.
 func (m Month) String() string { return fmt.Sprintf("%04d-%02d", m.Year, int(m.Month)) }
+
+// DayOf returns the start of the day that contains t in the policy's
+// location and the start of the next, when a daily slip cap resets.
+func (s Settings) DayOf(t time.Time) (start, end time.Time) {
+	lt := t.In(s.Location)
+	start = time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, s.Location)
+	return start, time.Date(lt.Year(), lt.Month(), lt.Day()+1, 0, 0, 0, 0, s.Location)
+}

@@ -25,6 +25,10 @@ func TestDefaultsAreTheSpecificationsNumbers(t *testing.T) {
 		{"sessions last 12 hours", s.SessionLifetime, 12 * time.Hour},
 		{"skew of 30 seconds", s.VerificationSkew, 30 * time.Second},
 		{"bundle fresh for 24 hours", s.BundleFreshness, 24 * time.Hour},
+		{"two kiosk slips a day", s.KioskSlipsPerDay, 2},
+		{"window slips not capped", s.WindowSlipsPerDay, 0},
+		{"used elsewhere within 2 hours", s.SlipUsedElsewhereWindow, 2 * time.Hour},
+		{"the last 10 uses of a slip", s.SlipUsesListed, 10},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
@@ -74,5 +78,19 @@ func TestParseMonth(t *testing.T) {
 		if _, err := s.ParseMonth(bad); err == nil {
 			t.Errorf("ParseMonth(%q) accepted", bad)
 		}
+	}
+}
+
+func TestDaysTurnAtMidnightInShanghai(t *testing.T) {
+	s := Default()
+	// 2026-03-01 15:59:59 UTC is 23:59:59 in Shanghai; a second later the
+	// next day has begun.
+	start, end := s.DayOf(time.Date(2026, 3, 1, 15, 59, 59, 0, time.UTC))
+	if want := time.Date(2026, 2, 28, 16, 0, 0, 0, time.UTC); !start.Equal(want) || !end.Equal(want.Add(24*time.Hour)) {
+		t.Errorf("day [%v, %v), want from %v", start, end, want)
+	}
+	start, _ = s.DayOf(time.Date(2026, 3, 1, 16, 0, 0, 0, time.UTC))
+	if want := time.Date(2026, 3, 1, 16, 0, 0, 0, time.UTC); !start.Equal(want) {
+		t.Errorf("day starts %v, want %v", start, want)
 	}
 }

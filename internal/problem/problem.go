@@ -28,6 +28,7 @@ const (
 	TooLarge                = "too_large"
 	IdentityMismatch        = "identity_mismatch"
 	QuotaExhausted          = "quota_exhausted"
+	SlipLimitReached        = "slip_limit_reached"
 	RateLimited             = "rate_limited"
 	FaceChecksLocked        = "face_checks_locked"
 	Unavailable             = "unavailable"
@@ -54,6 +55,7 @@ var statuses = map[string]int{
 	TooLarge:                http.StatusRequestEntityTooLarge,
 	IdentityMismatch:        http.StatusUnprocessableEntity,
 	QuotaExhausted:          http.StatusTooManyRequests,
+	SlipLimitReached:        http.StatusTooManyRequests,
 	RateLimited:             http.StatusTooManyRequests,
 	FaceChecksLocked:        http.StatusTooManyRequests,
 	Unavailable:             http.StatusServiceUnavailable,

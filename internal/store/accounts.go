@@ -14,7 +14,10 @@ import (
 const (
 	RolePassenger = "passenger"
 	RoleStaff     = "staff"
-	RoleAdmin     = "admin"
+	// RoleOfficer is a railway officer at a station's manual window: a
+	// staff member who also issues slips.
+	RoleOfficer = "officer"
+	RoleAdmin   = "admin"
 )
 
 // Account is a passenger, staff or admin login. A passenger's real-name

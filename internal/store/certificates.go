@@ -37,7 +37,42 @@ type Certificate struct {
 	ChangedAt    time.Time
 	SupersededBy string
 	RevokeReason string
+	// Channel is ChannelApp, ChannelWindow or ChannelKiosk.
+	Channel string
+	// The slip's record (window and kiosk only): the issuing station, the
+	// officer's account or the kiosk's terminal, how the officer
+	// confirmed the person (MethodFaceCheck at a kiosk), the document
+	// shown with MethodDocument, the reason an officer gave to supersede
+	// an active certificate early, and the slip's text for reprints.
+	StationCode     string
+	IssuedBy        string
+	Method          string
+	DocumentType    string
+	SupersedeReason string
+	Slip            string
 }
+
+// Channels a certificate is issued through.
+const (
+	ChannelApp    = "app"
+	ChannelWindow = "window"
+	ChannelKiosk  = "kiosk"
+)
+
+// How a slip's holder was confirmed: at the window by the registry's
+// reference photo, another document or questions; at a kiosk by a face
+// check.
+const (
+	MethodRegistryPhoto = "registry_photo"
+	MethodDocument      = "document"
+	MethodQuestions     = "questions"
+	MethodFaceCheck     = "face_check"
+)
+
+// KioskAccountID is the account row every kiosk slip and kiosk face check
+// belongs to (migration 0008): a certificate needs an account, and a
+// kiosk's customers have none. The kiosk itself is in IssuedBy.
+const KioskAccountID = "00000000000000000000000000000001"
 
 // StatusAt is the certificate's status at a moment: an active certificate
 // past its expiry is expired.
@@ -49,21 +84,25 @@ func (c Certificate) StatusAt(now time.Time) string {
 }
 
 const certificateColumns = `id, holder_index, account_id, face_check_id, name_ct, id_number_ct, name_masked, id_masked,
-	city_code, issued_at, expires_at, status, status_at, superseded_by, revoke_reason`
+	city_code, issued_at, expires_at, status, status_at, superseded_by, revoke_reason,
+	channel, station_code, issued_by, method, document_type, supersede_reason, slip`
 
 // scanCertificate scans certificateColumns, then into extra the columns
 // selected after them.
 func scanCertificate(row interface{ Scan(...any) error }, extra ...any) (Certificate, error) {
 	var c Certificate
 	var issued, expires, statusAt int64
-	var by, reason sql.NullString
+	var by, reason, station, issuedBy, method, docType, supersede, slip sql.NullString
 	err := row.Scan(append([]any{&c.ID, &c.HolderIndex, &c.AccountID, &c.FaceCheckID, &c.NameCT, &c.IDNumberCT, &c.NameMasked, &c.IDMasked,
-		&c.CityCode, &issued, &expires, &c.Status, &statusAt, &by, &reason}, extra...)...)
+		&c.CityCode, &issued, &expires, &c.Status, &statusAt, &by, &reason,
+		&c.Channel, &station, &issuedBy, &method, &docType, &supersede, &slip}, extra...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, ErrNotFound
 	}
 	c.IssuedAt, c.ExpiresAt, c.ChangedAt = fromMS(issued), fromMS(expires), fromMS(statusAt)
 	c.SupersededBy, c.RevokeReason = by.String, reason.String
+	c.StationCode, c.IssuedBy, c.Method, c.DocumentType = station.String, issuedBy.String, method.String, docType.String
+	c.SupersedeReason, c.Slip = supersede.String, slip.String
 	return c, err
 }
 
@@ -118,7 +157,7 @@ func (s *Store) IssueCertificate(ctx context.Context, actor Actor, in Issuance) 
 		var activeExp sql.NullInt64
 		var used int
 		if err := t.queryRow(ctx, `SELECT a.id, a.expires_at,
-			(SELECT count(*) FROM certificates WHERE holder_index = $1 AND issued_at >= $3 AND issued_at < $4)
+			(SELECT count(*) FROM certificates WHERE holder_index = $1 AND issued_at >= $3 AND issued_at < $4 AND channel = 'app')
 			FROM (SELECT 1 AS one) x LEFT JOIN (SELECT id, expires_at FROM certificates
 				WHERE holder_index = $1 AND status = 'active' AND expires_at > $2 ORDER BY expires_at DESC LIMIT 1) a ON true`,
 			c.HolderIndex, ms(now), ms(in.MonthStart), ms(in.MonthEnd)).Scan(&active, &activeExp, &used); err != nil {
@@ -138,7 +177,7 @@ func (s *Store) IssueCertificate(ctx context.Context, actor Actor, in Issuance) 
 				used, in.MonthEnd.Format(time.RFC3339)).With("resets_at", in.MonthEnd)
 		}
 		if _, err := t.exec(ctx, `INSERT INTO certificates (`+certificateColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'active', $12, NULL, NULL)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'active', $12, NULL, NULL, 'app', NULL, NULL, NULL, NULL, NULL, NULL)`,
 			c.ID, c.HolderIndex, c.AccountID, in.FaceCheck.ID, c.NameCT, c.IDNumberCT, c.NameMasked, c.IDMasked,
 			c.CityCode, ms(c.IssuedAt), ms(c.ExpiresAt), ms(now)); err != nil {
 			return err
@@ -165,7 +204,7 @@ func (s *Store) IssueCertificate(ctx context.Context, actor Actor, in Issuance) 
 				return err
 			}
 		}
-		c.Status, c.ChangedAt, c.FaceCheckID = StatusActive, now, in.FaceCheck.ID
+		c.Status, c.ChangedAt, c.FaceCheckID, c.Channel = StatusActive, now, in.FaceCheck.ID, ChannelApp
 		out = Issued{Certificate: c, Superseded: activeID, UsedThisMonth: used + 1}
 		// A request with an Idempotency-Key: its answer commits with
 		// the certificate, or neither does.
@@ -223,11 +262,12 @@ func (s *Store) certificates(ctx context.Context, q string, args ...any) ([]Cert
 	return out, rows.Err()
 }
 
-// CountIssued counts a person's certificates issued in [from, to): the
-// monthly quota's "used".
+// CountIssued counts a person's app certificates issued in [from, to): the
+// monthly quota's "used". Slips do not count (SPEC: the window is the way
+// for those over the quota).
 func (s *Store) CountIssued(ctx context.Context, holderIndex []byte, from, to time.Time) (int, error) {
 	var n int
-	err := s.queryRow(ctx, `SELECT count(*) FROM certificates WHERE holder_index = $1 AND issued_at >= $2 AND issued_at < $3`,
+	err := s.queryRow(ctx, `SELECT count(*) FROM certificates WHERE holder_index = $1 AND issued_at >= $2 AND issued_at < $3 AND channel = 'app'`,
 		holderIndex, ms(from), ms(to)).Scan(&n)
 	return n, classify(err)
 }

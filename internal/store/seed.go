@@ -33,7 +33,7 @@ func (s *Store) SeedCertificates(ctx context.Context, actor Actor, certs []Certi
 					q.WriteString(", ")
 				}
 				n := len(args)
-				fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, 'active', $%d, NULL, NULL)",
+				fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, 'active', $%d, NULL, NULL, 'app', NULL, NULL, NULL, NULL, NULL, NULL)",
 					n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12)
 				args = append(args, c.ID, c.HolderIndex, c.AccountID, c.FaceCheckID, c.NameCT, c.IDNumberCT,
 					c.NameMasked, c.IDMasked, c.CityCode, ms(c.IssuedAt), ms(c.ExpiresAt), ms(c.IssuedAt))

@@ -144,18 +144,28 @@ type Terminal struct {
 	Name        string
 	StationCode string
 	Offline     bool
-	KeyHash     []byte
-	CreatedAt   time.Time
-	RevokedAt   time.Time
+	// Kind is TerminalGate, TerminalHandheld or TerminalKiosk.
+	Kind      string
+	KeyHash   []byte
+	CreatedAt time.Time
+	RevokedAt time.Time
 }
 
-const terminalColumns = `id, name, station_code, offline, key_hash, created_at, revoked_at`
+// Terminal kinds: a fixed, unattended gate; a staff-held scanner; a
+// self-service kiosk that issues slips.
+const (
+	TerminalGate     = "gate"
+	TerminalHandheld = "handheld"
+	TerminalKiosk    = "kiosk"
+)
+
+const terminalColumns = `id, name, station_code, offline, key_hash, created_at, revoked_at, kind`
 
 func scanTerminal(row interface{ Scan(...any) error }) (Terminal, error) {
 	var tm Terminal
 	var created int64
 	var revoked sql.NullInt64
-	err := row.Scan(&tm.ID, &tm.Name, &tm.StationCode, &tm.Offline, &tm.KeyHash, &created, &revoked)
+	err := row.Scan(&tm.ID, &tm.Name, &tm.StationCode, &tm.Offline, &tm.KeyHash, &created, &revoked, &tm.Kind)
 	if errors.Is(err, sql.ErrNoRows) {
 		return tm, ErrNotFound
 	}
@@ -165,13 +175,16 @@ func scanTerminal(row interface{ Scan(...any) error }) (Terminal, error) {
 
 // CreateTerminal registers a terminal.
 func (s *Store) CreateTerminal(ctx context.Context, actor Actor, tm Terminal) error {
+	if tm.Kind == "" {
+		tm.Kind = TerminalHandheld
+	}
 	return s.write(ctx, func(t *Tx) error {
-		if _, err := t.exec(ctx, `INSERT INTO terminals (`+terminalColumns+`) VALUES ($1, $2, $3, $4, $5, $6, NULL)`,
-			tm.ID, tm.Name, tm.StationCode, tm.Offline, tm.KeyHash, ms(tm.CreatedAt)); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO terminals (`+terminalColumns+`) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)`,
+			tm.ID, tm.Name, tm.StationCode, tm.Offline, tm.KeyHash, ms(tm.CreatedAt), tm.Kind); err != nil {
 			return err
 		}
 		return t.audit(ctx, tm.CreatedAt, actor, "terminal.create", "terminal:"+tm.ID, map[string]any{
-			"name": tm.Name, "station": tm.StationCode, "offline": tm.Offline,
+			"name": tm.Name, "station": tm.StationCode, "offline": tm.Offline, "kind": tm.Kind,
 		})
 	})
 }

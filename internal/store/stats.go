@@ -8,11 +8,22 @@ import (
 
 // Stats are the operator dashboard's figures for a time range.
 type Stats struct {
-	Issuance      []Count       // certificates issued per bucket
-	Verifications []VerifyCount // verifications per bucket
-	Failures      []ReasonCount // invalid verifications by reason
-	FaceFailures  []ReasonCount // failed face checks by reason
-	Cities        []CityCount   // certificates by city
+	Issuance      []Count        // certificates issued per bucket
+	Verifications []VerifyCount  // verifications per bucket
+	Failures      []ReasonCount  // invalid verifications by reason
+	FaceFailures  []ReasonCount  // failed face checks by reason
+	Cities        []CityCount    // certificates by city
+	Channels      []ReasonCount  // certificates by channel (Reason is the channel)
+	Officers      []OfficerCount // window slips per officer, most first
+}
+
+// OfficerCount is the number of slips one officer issued at the window,
+// so that an officer issuing unusually many stands out.
+type OfficerCount struct {
+	AccountID string
+	Username  string
+	Station   string
+	Slips     int64
 }
 
 // Count is a number in a time bucket.
@@ -84,6 +95,7 @@ func (s *Store) StatsOf(ctx context.Context, from, to time.Time, bucket time.Dur
 	}{
 		{`SELECT coalesce(reason, ''), count(*) FROM verifications WHERE verdict <> 'valid' AND at >= $1 AND at < $2 GROUP BY reason ORDER BY 2 DESC`, &st.Failures},
 		{`SELECT coalesce(reason, ''), count(*) FROM face_checks WHERE status = 'failed' AND completed_at >= $1 AND completed_at < $2 GROUP BY reason ORDER BY 2 DESC`, &st.FaceFailures},
+		{`SELECT channel, count(*) FROM certificates WHERE issued_at >= $1 AND issued_at < $2 GROUP BY channel ORDER BY 2 DESC`, &st.Channels},
 	} {
 		rows, err := s.query(ctx, q.sql, ms(from), ms(to))
 		if err != nil {
@@ -99,6 +111,23 @@ func (s *Store) StatsOf(ctx context.Context, from, to time.Time, bucket time.Dur
 		}
 		rows.Close()
 	}
+
+	rows, err = s.query(ctx, `SELECT c.issued_by, a.username, coalesce(c.station_code, ''), count(*) FROM certificates c
+		JOIN accounts a ON a.id = c.issued_by
+		WHERE c.channel = 'window' AND c.issued_at >= $1 AND c.issued_at < $2
+		GROUP BY c.issued_by, a.username, c.station_code ORDER BY 4 DESC, 2 LIMIT 50`, ms(from), ms(to))
+	if err != nil {
+		return st, classify(err)
+	}
+	for rows.Next() {
+		var o OfficerCount
+		if err := rows.Scan(&o.AccountID, &o.Username, &o.Station, &o.Slips); err != nil {
+			rows.Close()
+			return st, err
+		}
+		st.Officers = append(st.Officers, o)
+	}
+	rows.Close()
 
 	rows, err = s.query(ctx, `SELECT city_code, count(*) FROM certificates WHERE issued_at >= $1 AND issued_at < $2
 		GROUP BY city_code ORDER BY 2 DESC LIMIT 50`, ms(from), ms(to))

@@ -134,6 +134,10 @@ type Verifier struct {
 	// DefaultSkew, so that an unset configuration is never stricter than the
 	// phones' clocks allow.
 	Skew time.Duration
+	// Gate marks a fixed, unattended gate: a slip there is staffed_lane,
+	// since paper is checked where a clerk compares the printed identity
+	// with the ticket.
+	Gate bool
 }
 
 // Verdict is the outcome of verifying one code.
@@ -146,6 +150,9 @@ type Verdict struct {
 	// package bundle, when the bundle was stale). It is set for other
 	// failures so staff can see whose code failed.
 	Code *credential.Code
+	// Slip is the parsed slip when the text was a slip (TIDS1:), on the same
+	// terms as Code.
+	Slip *credential.Slip
 	// IDNumber is the full ID number unsealed from the pass when the verdict
 	// is valid, the pass carries a sealed ID and the trust holds its seal
 	// key; otherwise "".
@@ -183,9 +190,16 @@ type Verdict struct {
 //     lives at most 60 s + 2 × skew (120 s with the default skew), and a
 //     phone whose clock runs up to skew ahead still has its code accepted.
 //
-// Reasons after bad_signature are only ever reported about passes the
-// issuer really signed, so a forger learns nothing from them.
+// Keeping the document's order matters beyond tidiness: reasons after
+// bad_signature are only ever reported about passes the issuer really
+// signed, so a forger learns nothing from them.
+//
+// A slip (text with the slip prefix) is verified by its own steps instead
+// (see verifySlip), so that every caller verifies codes and slips alike.
 func (v Verifier) Verify(code string, now time.Time, t *Trust) Verdict {
+	if credential.IsSlip(code) {
+		return v.verifySlip(code, now, t)
+	}
 	c, ok := Parse(code)
 	if !ok {
 		return Verdict{Reason: ReasonMalformed}

@@ -62,6 +62,8 @@ var pages = map[string]string{
 	"/admin/":      "admin.html",
 	"/terminal":    "terminal.html",
 	"/terminal/":   "terminal.html",
+	"/kiosk":       "kiosk.html",
+	"/kiosk/":      "kiosk.html",
 }
 
 // hashed matches the content-hashed names esbuild gives bundles

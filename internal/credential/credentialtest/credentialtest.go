@@ -98,3 +98,39 @@ func Code(tb testing.TB, pass []byte, step uint32, device *ecdsa.PrivateKey) str
 	}
 	return c
 }
+
+// SlipBody returns a railway slip body signed-for by issuer, issued at
+// issued at the manual window of BJP and valid 24 hours.
+func SlipBody(issuer ed25519.PrivateKey, issued time.Time) credential.SlipBody {
+	return credential.SlipBody{
+		IssuerKID:  credential.KeyID(issuer.Public().(ed25519.PublicKey)),
+		CertID:     [16]byte{0x51, 0x1b, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14},
+		IssuedAt:   issued,
+		CertExpiry: issued.Add(credential.MaxSlipLifetime),
+		Purpose:    credential.PurposeRailway,
+		Channel:    credential.ChannelWindow,
+		Station:    "BJP",
+		NameMasked: "张*",
+		IDMasked:   "1101**********002X",
+	}
+}
+
+// SealSlip adds the sealed IDNumber to b under sealKey with key ID kid.
+func SealSlip(tb testing.TB, b *credential.SlipBody, sealKey []byte, kid uint16) {
+	tb.Helper()
+	s, err := credential.SealID(sealKey, kid, b.CertID, IDNumber, rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b.Sealed = &s
+}
+
+// Slip signs b with issuer and returns the slip text.
+func Slip(tb testing.TB, b credential.SlipBody, issuer ed25519.PrivateKey) string {
+	tb.Helper()
+	s, err := credential.SignSlip(b, issuer)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}

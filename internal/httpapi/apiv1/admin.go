@@ -23,6 +23,8 @@ type CreateTerminalRequest struct {
 	Name        string `json:"name"`
 	StationCode string `json:"station_code"`
 	Offline     bool   `json:"offline"`
+	// Kind is gate, handheld (the default when empty) or kiosk.
+	Kind string `json:"kind,omitempty"`
 }
 
 // NewTerminal is the answer to registering a terminal: its API key is
@@ -119,12 +121,29 @@ type CityCount struct {
 // Stats is the answer to GET /api/v1/admin/stats; Bucket is the bucket
 // as asked ("" for the default, hour).
 type Stats struct {
-	Bucket        string        `json:"bucket"`
-	Cities        []CityCount   `json:"cities"`
-	FaceFailures  []ReasonCount `json:"face_failures"`
-	Failures      []ReasonCount `json:"failures"`
-	From          time.Time     `json:"from"`
-	Issuance      []Count       `json:"issuance"`
-	To            time.Time     `json:"to"`
-	Verifications []VerifyCount `json:"verifications"`
+	Bucket        string         `json:"bucket"`
+	Channels      []ChannelCount `json:"channels"`
+	Cities        []CityCount    `json:"cities"`
+	FaceFailures  []ReasonCount  `json:"face_failures"`
+	Failures      []ReasonCount  `json:"failures"`
+	From          time.Time      `json:"from"`
+	Issuance      []Count        `json:"issuance"`
+	Officers      []OfficerCount `json:"officers"`
+	To            time.Time      `json:"to"`
+	Verifications []VerifyCount  `json:"verifications"`
+}
+
+// ChannelCount is the number of certificates issued through one channel:
+// app, window or kiosk.
+type ChannelCount struct {
+	Channel string `json:"channel"`
+	Count   int64  `json:"count"`
+}
+
+// OfficerCount is the number of slips one officer issued at the window.
+type OfficerCount struct {
+	ID          string `json:"id"`
+	Slips       int64  `json:"slips"`
+	StationCode string `json:"station_code"`
+	Username    string `json:"username"`
 }

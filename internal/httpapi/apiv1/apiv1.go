@@ -118,13 +118,15 @@ type FaceCheckResponse struct {
 
 // Holder is the person a certificate or a verified code belongs to. A
 // certificate shows the masked name and ID number; a verification adds
-// name (the masked name: staff never see a full name) and, for counter
-// operations only, the full ID number.
+// name (the masked name, but a slip's full name where API.md shows the
+// full identity) and, for those operations only, the full ID number, and
+// for a slip at a staff session the registry's reference photo.
 type Holder struct {
 	IDNumber       string `json:"id_number,omitempty"`
 	IDNumberMasked string `json:"id_number_masked"`
 	Name           string `json:"name,omitempty"`
 	NameMasked     string `json:"name_masked"`
+	Photo          string `json:"photo,omitempty"`
 }
 
 // CertificateCity is the city a certificate was issued for.
@@ -136,6 +138,7 @@ type CertificateCity struct {
 // Certificate is a certificate with masked data only. RevokeReason is
 // shown to administrators.
 type Certificate struct {
+	Channel      string          `json:"channel"`
 	City         CertificateCity `json:"city"`
 	ExpiresAt    time.Time       `json:"expires_at"`
 	Holder       Holder          `json:"holder"`
@@ -225,13 +228,20 @@ type VerifiedCertificate struct {
 // is valid or not. Reason is set when it is invalid; Certificate and
 // Holder when the issuer signed the pass.
 type VerifyResponse struct {
-	Certificate  *VerifiedCertificate `json:"certificate,omitempty"`
-	Holder       *Holder              `json:"holder,omitempty"`
-	PassNotAfter time.Time            `json:"pass_not_after,omitzero"`
-	Reason       string               `json:"reason,omitempty"`
-	Replay       bool                 `json:"replay"`
-	Verdict      string               `json:"verdict"`
-	VerifiedAt   time.Time            `json:"verified_at"`
+	Certificate *VerifiedCertificate `json:"certificate,omitempty"`
+	Holder      *Holder              `json:"holder,omitempty"`
+	// Kind is "code" or "slip".
+	Kind         string    `json:"kind"`
+	PassNotAfter time.Time `json:"pass_not_after,omitzero"`
+	Reason       string    `json:"reason,omitempty"`
+	Replay       bool      `json:"replay"`
+	// UsedElsewhere and Uses are a slip's: a warning that it was admitted
+	// at another station within 2 h (the verdict stays valid), and its
+	// last uses.
+	UsedElsewhere *bool     `json:"used_elsewhere,omitempty"`
+	Uses          []SlipUse `json:"uses,omitempty"`
+	Verdict       string    `json:"verdict"`
+	VerifiedAt    time.Time `json:"verified_at"`
 }
 
 // Verdicts.
@@ -244,6 +254,7 @@ const (
 type Terminal struct {
 	CreatedAt   time.Time `json:"created_at"`
 	ID          string    `json:"id"`
+	Kind        string    `json:"kind"`
 	Name        string    `json:"name"`
 	Offline     bool      `json:"offline"`
 	RevokedAt   time.Time `json:"revoked_at,omitzero"`

@@ -9,6 +9,7 @@ import { t } from '../lib/i18n.js';
 import { get, post, del, setCsrf, onAuthLost } from '../lib/api.js';
 import { errorText, reasonText, shortReason } from '../lib/errors.js';
 import { fmtDateTime, fmtTime } from '../lib/format.js';
+import { Window } from './window.js';
 import './staff.css';
 
 const OPERATIONS = ['ticket_purchase', 'refund', 'change', 'reimbursement_voucher', 'id_check', 'entry', 'ticket_check'];
@@ -27,17 +28,17 @@ function loadHistory() {
 /** cleanScan keeps the code as scanned: only line ends and text before the prefix go (a space is a Base45 character). */
 function cleanScan(s) {
   const v = s.replace(/[\r\n]+/g, '');
-  const i = v.indexOf('TID1:');
-  return i > 0 ? v.slice(i) : v;
+  const m = /TIDS?1:/.exec(v);
+  return m && m.index > 0 ? v.slice(m.index) : v;
 }
 
 function App() {
   useLang();
-  const [state, account, setState, setAccount] = useConsoleSession(['staff', 'admin']);
+  const [state, account, setState, setAccount] = useConsoleSession(['staff', 'officer', 'admin']);
   useEffect(() => onAuthLost(() => setState('out')), []);
   if (state === 'loading') return html`<div class="console-login"><${Spinner} /></div>`;
   if (state === 'out') {
-    return html`<${StaffLogin} title=${t('staff.title')} subtitle=${t('staff.console')} roles=${['staff', 'admin']}
+    return html`<${StaffLogin} title=${t('staff.title')} subtitle=${t('staff.console')} roles=${['staff', 'officer', 'admin']}
       onLoggedIn=${(r) => { setAccount(r.account); setState('in'); }} />`;
   }
   return html`<${Console} account=${account} onLogout=${async () => {
@@ -61,6 +62,7 @@ function Console({ account, onLogout }) {
   const inputRef = useRef(null);
   const busyRef = useRef(false);
   const lastCamRef = useRef({ code: '', at: 0 });
+  const [mode, setMode] = useState('verify');
 
   // Keep the focus on the scanner input: a keyboard-wedge scanner types
   // into whatever has the focus.
@@ -126,7 +128,11 @@ function Console({ account, onLogout }) {
         <button class="btn btn-small btn-bar" onClick=${onLogout} id="logout" data-testid="logout"><${Icon} name="logout" size=${16} /> ${t('common.logout')}</button>
       </div>
     </header>
-    <div class="console-body">
+    ${account?.role === 'officer' ? html`<nav class="modes no-print">
+      <button class=${'btn btn-small ' + (mode === 'verify' ? 'btn-primary' : 'btn-outline')} id="mode-verify" data-testid="mode-verify" onClick=${() => setMode('verify')}>核验 Verify</button>
+      <button class=${'btn btn-small ' + (mode === 'window' ? 'btn-primary' : 'btn-outline')} id="mode-window" data-testid="mode-window" onClick=${() => setMode('window')}>人工窗口 Window</button>
+    </nav>` : null}
+    ${mode === 'window' ? html`<div class="console-body window-body"><${Window} station=${account?.station_code || ''} /></div>` : html`<div class="console-body">
       <section class="left">
         <div class="panel">
           <div class="panel-title">${t('staff.operation')}</div>
@@ -153,7 +159,7 @@ function Console({ account, onLogout }) {
       <section class="right">
         <${ResultCard} result=${result} busy=${busy} />
       </section>
-    </div>
+    </div>`}
   </div>`;
 }
 
@@ -189,6 +195,12 @@ function ResultCard({ result, busy }) {
       ${result.certificate?.expires_at ? html`<div><dt>${t('staff.cert_expires')}</dt><dd id="result-cert-expires" data-testid="result-cert-expires">${fmtDateTime(result.certificate.expires_at)}</dd></div>` : null}
       ${result.pass_not_after ? html`<div><dt>${t('staff.pass_expires')}</dt><dd>${fmtDateTime(result.pass_not_after, true)}</dd></div>` : null}
     </dl>` : null}
+    ${result.kind === 'slip' ? html`<div class="slip-info" data-testid="result-slip" data-used-elsewhere=${result.used_elsewhere ? 'true' : 'false'}>
+      <div class="muted">纸质证明 · paper slip</div>
+      ${h.photo ? html`<img class="holder-photo" src=${h.photo} alt="" data-testid="result-photo" />` : null}
+      ${result.used_elsewhere ? html`<div class="replay" data-testid="result-used-elsewhere">⚠ 2 小时内已在其他车站进站 · admitted at another station within 2 h</div>` : null}
+      ${result.uses?.length ? html`<ul class="uses" data-testid="result-uses">${result.uses.map((u) => html`<li>${fmtTime(u.at)} ${u.station_code} ${t('op.' + u.operation)}</li>`)}</ul>` : null}
+    </div>` : null}
   </div>`;
 }
 

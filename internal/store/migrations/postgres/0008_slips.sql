@@ -1,0 +1,41 @@
+-- The manual window, the kiosk and the paper certificate (slip).
+--
+-- Accounts gain the role officer.
+ALTER TABLE accounts DROP CONSTRAINT accounts_role_check;
+ALTER TABLE accounts ADD CONSTRAINT accounts_role_check CHECK (role IN ('passenger', 'staff', 'officer', 'admin'));
+
+-- A station is its three-letter telegraph code. Codes that become one by
+-- upper-casing are; the others stay as they are, and `tempid migrate`
+-- lists them (store.NonconformingStations) for an operator to fix.
+UPDATE accounts SET station_code = upper(station_code)
+WHERE station_code IS NOT NULL AND upper(station_code) ~ '^[A-Z]{3}$';
+UPDATE terminals SET station_code = upper(station_code) WHERE upper(station_code) ~ '^[A-Z]{3}$';
+UPDATE verifications SET station_code = upper(station_code)
+WHERE station_code IS NOT NULL AND upper(station_code) ~ '^[A-Z]{3}$';
+
+-- Terminals have a kind: a fixed gate, a staff-held scanner, or a kiosk
+-- that issues slips.
+ALTER TABLE terminals ADD COLUMN kind TEXT NOT NULL DEFAULT 'handheld' CHECK (kind IN ('gate', 'handheld', 'kiosk'));
+
+-- Certificates have a channel. A slip records where and by whom it was
+-- issued, how the officer confirmed the person, why it superseded an
+-- active certificate early, and its text (for reprints; it holds only the
+-- masked identity and the sealed number).
+ALTER TABLE certificates ADD COLUMN channel TEXT NOT NULL DEFAULT 'app' CHECK (channel IN ('app', 'window', 'kiosk'));
+ALTER TABLE certificates ADD COLUMN station_code TEXT;
+ALTER TABLE certificates ADD COLUMN issued_by TEXT;
+ALTER TABLE certificates ADD COLUMN method TEXT;
+ALTER TABLE certificates ADD COLUMN document_type TEXT;
+ALTER TABLE certificates ADD COLUMN supersede_reason TEXT;
+ALTER TABLE certificates ADD COLUMN slip TEXT;
+CREATE INDEX certificates_by_issuer ON certificates (issued_by, issued_at);
+
+-- Kiosk slips and kiosk face checks belong to this one account row, as a
+-- certificate and a face check must (the same shape as on SQLite, which
+-- cannot drop a NOT NULL without rebuilding the tables). The terminal is
+-- recorded in issued_by and in the face check's session_id. The row can
+-- never log in: a username sign-up refuses, no password hash, disabled. A
+-- window slip belongs to the officer's account, and its face_check_id is
+-- 'none:' and the certificate's id (unique, and no face check has it).
+INSERT INTO accounts (id, username, password_hash, role, created_at, disabled_at)
+VALUES ('00000000000000000000000000000001', '(kiosk)', '', 'passenger', 0, 0);
