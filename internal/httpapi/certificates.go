@@ -40,10 +40,15 @@ func (s *Server) applyCertificate(w http.ResponseWriter, r *http.Request, p prin
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	res, err := s.Issuance.Apply(r.Context(), issuance.Application{
+	return s.apply(w, r, issuance.Application{
 		Actor: p.actor(), AccountID: p.account.ID, SessionID: p.session.ID, FaceCheckID: in.FaceCheckID,
 		Name: in.Name, IDNumber: in.IDNumber, CityCode: in.CityCode,
 	})
+}
+
+// apply issues a certificate for an account's or a guest's application.
+func (s *Server) apply(w http.ResponseWriter, r *http.Request, a issuance.Application) error {
+	res, err := s.Issuance.Apply(r.Context(), a)
 	if err != nil {
 		return err
 	}

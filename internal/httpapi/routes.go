@@ -19,7 +19,7 @@ type endpoint struct {
 
 // endpoints is every route of the API, in one table, in the order of
 // API.md. The handlers are filed by resource: session.go, accounts.go,
-// regions.go, facechecks.go, certificates.go, verifications.go, admin.go
+// regions.go, facechecks.go, certificates.go, guest.go, verifications.go, admin.go
 // and health.go.
 func (s *Server) endpoints() []endpoint {
 	return []endpoint{
@@ -37,6 +37,13 @@ func (s *Server) endpoints() []endpoint {
 		{"GET /api/v1/certificates/{id}", passenger, s.getCertificate},
 		{"POST /api/v1/certificates/{id}/passes", passenger, s.withKeys(s.newPass)},
 		{"GET /api/v1/quota", passenger, s.getQuota},
+
+		// Guests (no account).
+		{"POST /api/v1/guest/face-checks", guest, s.startGuestFaceCheck},
+		{"POST /api/v1/guest/face-checks/{id}/capture", guest, s.captureFaceCheck},
+		{"POST /api/v1/guest/certificates", guest, s.applyGuestCertificate},
+		{"POST /api/v1/guest/passes", guest, s.withKeys(s.newGuestPass)},
+		{"POST /api/v1/guest/certificate-status", guest, s.withKeys(s.guestCertificateStatus)},
 
 		// Staff and terminals.
 		{"GET /api/v1/verifier", staffOrTerminal, s.getVerifier},

@@ -219,3 +219,28 @@ func ValidStation(code string) bool {
 		return !('0' <= r && r <= '9' || 'A' <= r && r <= 'Z' || 'a' <= r && r <= 'z')
 	}) < 0
 }
+
+// CertificateOfCode returns the certificate a current code names, for the
+// phone that drew it (a guest's app, which has no session to ask with):
+// the code proves that the caller holds a pass of that certificate and
+// its device key. Every step of CREDENTIAL.md but the revocation check
+// must pass; the certificate's status is the answer, so a revoked or
+// superseded certificate is what the app learns here. Nothing is
+// recorded: the code stays usable at a gate.
+func (s *Service) CertificateOfCode(ctx context.Context, code string) (store.Certificate, error) {
+	if code == "" || len(code) > credential.MaxCodeLen {
+		return store.Certificate{}, problem.New(problem.ValidationFailed, "code: 1 to %d characters", credential.MaxCodeLen)
+	}
+	trust := s.Keys.Trust(s.Clock.Now())
+	trust.SealKeys, trust.Revoked = nil, nil
+	v := s.Verifier.Verify(code, s.Clock.Now(), trust)
+	if !v.Valid {
+		return store.Certificate{}, problem.New(problem.ValidationFailed, "code: not a current code of a pass (%s)", v.Reason).
+			With("reason", string(v.Reason))
+	}
+	c, err := s.Store.Certificate(ctx, hex.EncodeToString(v.Code.Pass.CertID[:]))
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Certificate{}, problem.New(problem.NotFound, "no such certificate")
+	}
+	return c, err
+}
