@@ -77,6 +77,12 @@ func newApp(t *testing.T, s *store.Store) *app { return newAppAt(t, s, time.Now(
 // newAppAt is newApp with the clock at a chosen time.
 func newAppAt(t *testing.T, s *store.Store, at time.Time) *app {
 	t.Helper()
+	return newAppWith(t, s, at, policy.Default())
+}
+
+// newAppWith is newAppAt with a chosen policy.
+func newAppWith(t *testing.T, s *store.Store, at time.Time, pol policy.Settings) *app {
+	t.Helper()
 	kr, err := pii.ParseKeyring(pii.NewKeyFile())
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +90,7 @@ func newAppAt(t *testing.T, s *store.Store, at time.Time) *app {
 	clk := clock.NewManual(at.Truncate(time.Second))
 	logs := &syncBuffer{}
 	w, err := tempidapp.New(context.Background(), tempidapp.Config{Store: s, Keys: kr, Registry: registry.Development{},
-		Provider: face.NewSimulator(), Policy: policy.Default(), Clock: clk, Password: accounts.TestPassword,
+		Provider: face.NewSimulator(), Policy: pol, Clock: clk, Password: accounts.TestPassword,
 		Log: slog.New(slog.NewJSONHandler(logs, nil)), Demo: true, Metrics: metrics.New()})
 	if err != nil {
 		t.Fatal(err)
