@@ -75,6 +75,26 @@ export const get = (path) => request('GET', path);
 export const post = (path, body = {}) => request('POST', path, body);
 export const del = (path) => request('DELETE', path);
 
+/**
+ * postOnce sends a request that must not take effect twice (an
+ * application: API.md "Retries without issuing twice") with an
+ * Idempotency-Key, and sends it again with the same key after a network
+ * error or a 503, so a lost answer is fetched rather than issued again.
+ */
+export async function postOnce(path, body, { tries = 3 } = {}) {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  const key = btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  for (let i = 1; ; i++) {
+    try {
+      return await request('POST', path, body, { headers: { 'Idempotency-Key': key } });
+    } catch (err) {
+      const again = err.code === 'network' || err.status === 503 || err.code === 'request_in_progress';
+      if (!again || i >= tries) throw err;
+      await new Promise((r) => setTimeout(r, 500 * i));
+    }
+  }
+}
+
 /** qs builds a query string from the non-empty members of params. */
 export function qs(params) {
   const u = new URLSearchParams();

@@ -1,11 +1,13 @@
 // The passenger app (/): sign up, log in, apply for the electronic
 // temporary boarding identity certificate with a face check, and show its
-// rotating QR code, following the 12306 app's flow.
+// rotating QR code, following the 12306 app's flow. Without an account
+// (a guest, API.md "Guest") it applies and shows the certificate too: the
+// pass then lives in memory only, so every opening asks for a face check.
 import { render } from 'preact';
 import { useEffect, useState, useRef } from 'preact/hooks';
 import { html, useLang, initLang, LangSwitch, Alert, Field, Icon, Spinner } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
-import { get, post, del, qs, setCsrf } from '../lib/api.js';
+import { get, post, postOnce, del, qs, setCsrf } from '../lib/api.js';
 import { errorText } from '../lib/errors.js';
 import { validate, normalize } from '../lib/idnumber.js';
 import { fmtDateTime, monthOf, toMs } from '../lib/format.js';
@@ -26,6 +28,9 @@ function App() {
   const [stored, setStored] = useState(null);
   const [screen, setScreen] = useState({ name: 'loading' });
   const [flash, setFlash] = useState('');
+  // guest is true while a passenger without an account uses the app; their
+  // certificate and pass are in `stored`, in memory only.
+  const [guest, setGuest] = useState(false);
 
   async function start() {
     setBoot('loading');
@@ -60,6 +65,41 @@ function App() {
   useEffect(() => {
     start();
   }, []);
+
+  // The guest's screens: the empty apply form, and 查看 (name + ID, then a
+  // view face check).
+  function guestApply(draft) {
+    setGuest(true);
+    setScreen({ name: 'apply', draft });
+  }
+  function guestView(draft, error) {
+    setGuest(true);
+    setScreen({ name: 'guest-view', draft, error });
+  }
+  function guestIssued(certificate, pass) {
+    // Only the device key is stored: a reload asks for the face check again.
+    setStored({ certificate, pass });
+    setScreen({ name: 'cert' });
+  }
+  function leaveGuest() {
+    setGuest(false);
+    setStored(null);
+    setScreen({ name: 'login' });
+  }
+  // guestStatus asks, with the code just drawn, whether the certificate is
+  // still active, so that the app stops drawing codes for a revoked or
+  // superseded one. A guest has no session to ask with otherwise.
+  async function guestStatus(code) {
+    try {
+      const r = await post('/api/v1/guest/certificate-status', { code });
+      const c = r.certificate;
+      if (c && c.status !== 'active') {
+        setStored((st) => (st && st.certificate?.id === c.id ? { ...st, certificate: { ...st.certificate, status: c.status } } : st));
+      }
+    } catch {
+      // Offline or refused: the gate checks the status anyway.
+    }
+  }
 
   async function logout() {
     try {
@@ -121,6 +161,7 @@ function App() {
     case 'login':
       title = t('auth.login.title');
       body = html`<${Login} flash=${flash} onSignup=${() => { setFlash(''); setScreen({ name: 'signup' }); }}
+        onGuestApply=${() => { setFlash(''); guestApply(); }} onGuestView=${() => { setFlash(''); guestView(); }}
         onLoggedIn=${async (res) => { setFlash(''); setCsrf(res.csrf_token); setAccount(res.account);
           const local = await loadPass();
           if (local && local.account_id && local.account_id !== res.account?.id) { await clearDevice(); setStored(null); } else setStored(local);
@@ -141,8 +182,20 @@ function App() {
       break;
     case 'apply':
       title = t('apply.title');
-      back = () => setScreen({ name: 'home' });
-      body = html`<${Apply} account=${account} draft=${s.draft} error=${s.error} onAuthLost=${onAuthLost}
+      back = () => (guest ? leaveGuest() : setScreen({ name: 'home' }));
+      body = guest ? html`<${Apply} guest=${true} draft=${s.draft} error=${s.error} onAuthLost=${onAuthLost}
+        onView=${(draft) => guestView(draft)}
+        onNext=${(draft) => setScreen({
+          name: 'consent',
+          subjectName: draft.name,
+          request: { purpose: 'apply', subject: { name: draft.name, id_number: draft.id_number }, guest: true },
+          onPassed: async (faceCheckId) => {
+            const res = await postOnce('/api/v1/guest/certificates', { face_check_id: faceCheckId, name: draft.name, id_number: draft.id_number, city_code: draft.city.code });
+            guestIssued(res.certificate, res.pass);
+          },
+          back: { name: 'apply', draft },
+          draft,
+        })} />` : html`<${Apply} account=${account} draft=${s.draft} error=${s.error} onAuthLost=${onAuthLost}
         onNext=${(draft) => setScreen({
           name: 'consent',
           subjectName: draft.name,
@@ -155,6 +208,22 @@ function App() {
           draft,
         })} />`;
       break;
+    case 'guest-view':
+      title = t('guest.view.title');
+      back = leaveGuest;
+      body = html`<${GuestView} draft=${s.draft} error=${s.error} onApply=${() => guestApply()}
+        onNext=${(draft) => setScreen({
+          name: 'consent',
+          subjectName: draft.name,
+          request: { purpose: 'view', subject: { name: draft.name, id_number: draft.id_number }, guest: true },
+          onPassed: async (faceCheckId) => {
+            const res = await post('/api/v1/guest/passes', { face_check_id: faceCheckId });
+            guestIssued(res.certificate, res.pass);
+          },
+          onError: (err) => guestView(draft, err),
+          back: { name: 'guest-view', draft },
+        })} />`;
+      break;
     case 'consent':
       title = t('consent.title');
       back = () => setScreen(s.back);
@@ -165,6 +234,7 @@ function App() {
       title = t('face.title');
       back = () => setScreen(s.back);
       const fatal = (err) => {
+        if (s.onError) return s.onError(err);
         if (err.code === 'unauthenticated') return onAuthLost();
         if (s.draft) setScreen({ name: 'apply', draft: s.draft, error: err });
         else setScreen({ ...s.back, error: err });
@@ -175,6 +245,7 @@ function App() {
           try {
             await s.onPassed(id);
           } catch (err) {
+            if (s.onError) return s.onError(err);
             if (err.code === 'unauthenticated') return onAuthLost();
             if (s.draft) return setScreen({ name: 'apply', draft: s.draft, error: err });
             setScreen({ name: 'home', error: err });
@@ -184,6 +255,14 @@ function App() {
     }
     case 'cert':
       title = t('cert.title');
+      if (guest) {
+        back = leaveGuest;
+        body = html`<${CertScreen} stored=${stored} onCode=${guestStatus}
+          onFaceAgain=${() => guestView({ name: '', id_number: '' })}
+          onRenew=${() => guestApply()}
+          onApplyNew=${() => guestApply()} />`;
+        break;
+      }
       back = boot === 'offline' ? null : () => setScreen({ name: 'home' });
       body = html`<${CertScreen} stored=${stored} offline=${boot === 'offline'}
         onFaceAgain=${() => (boot === 'offline' ? start() : startView(stored.certificate))}
@@ -197,7 +276,7 @@ function App() {
     body = html`<div><${Alert}>${errorText(s.error)}</${Alert}>${body}</div>`;
   }
 
-  return html`<div class="app" data-screen=${s.name}>
+  return html`<div class="app" data-screen=${s.name} data-guest=${guest ? 'true' : 'false'}>
     <header class="topbar">
       ${back ? html`<button class="icon-btn" onClick=${back} aria-label=${t('common.back')} id="nav-back" data-testid="nav-back"><${Icon} name="back" /></button>` : html`<span class="icon-btn-space"></span>`}
       <h1 id="screen-title">${title}</h1>
@@ -207,7 +286,7 @@ function App() {
   </div>`;
 }
 
-function Login({ onLoggedIn, onSignup, flash }) {
+function Login({ onLoggedIn, onSignup, onGuestApply, onGuestView, flash }) {
   useLang();
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
@@ -240,6 +319,51 @@ function Login({ onLoggedIn, onSignup, flash }) {
       <button class="btn btn-primary btn-block btn-lg" type="submit" id="login-submit" data-testid="login-submit" disabled=${busy}>${busy ? t('common.loading') : t('auth.login')}</button>
     </form>
     <button class="btn btn-link btn-block" id="to-signup" data-testid="to-signup" onClick=${onSignup}>${t('auth.to_signup')}</button>
+    <div class="card guest-entry" id="guest-entry" data-testid="guest-entry">
+      <div class="card-title">${t('guest.title')}</div>
+      <p class="muted small" id="guest-hint" data-testid="guest-hint">${t('guest.hint')}</p>
+      <button class="btn btn-primary btn-block" id="guest-view" data-testid="guest-view" onClick=${onGuestView}>${t('guest.view')}</button>
+      <button class="btn btn-outline btn-block" id="guest-apply" data-testid="guest-apply" onClick=${onGuestApply}>${t('guest.apply')}</button>
+    </div>
+  </section>`;
+}
+
+// GuestView asks a passenger without an account for the name and ID
+// number of the certificate to show; a face check follows. Nothing typed
+// here is stored.
+function GuestView({ draft, error, onNext, onApply }) {
+  useLang();
+  const [name, setName] = useState(draft?.name ?? '');
+  const [idNumber, setIdNumber] = useState(draft?.id_number ?? '');
+  const [errs, setErrs] = useState({});
+  useEffect(() => {
+    if (!error) return;
+    if (error.code === 'invalid_id_number') setErrs({ id_number: errorText(error, { idNumber }) });
+    else if (error.code === 'not_found') setErrs({ form: t('guest.view.none'), code: error.code });
+    else setErrs({ form: errorText(error), code: error.code });
+  }, [error]);
+  function submit(e) {
+    e.preventDefault();
+    const next = {};
+    if (!name.trim()) next.name = t('apply.name.required');
+    const bad = validate(idNumber, now());
+    if (bad) next.id_number = t('id.' + bad);
+    setErrs(next);
+    if (Object.keys(next).length) return;
+    onNext({ name: name.trim(), id_number: normalize(idNumber) });
+  }
+  return html`<section class="screen apply">
+    <p class="lead">${t('guest.view.subtitle')}</p>
+    <form class="card form" onSubmit=${submit} id="guest-view-form" data-testid="guest-view-form" novalidate>
+      <${Field} label=${t('apply.name')} id="guest-view-name" error=${errs.name}>
+        <input id="guest-view-name" data-testid="guest-view-name" value=${name} autocomplete="name" onInput=${(e) => setName(e.currentTarget.value)} /></${Field}>
+      <${Field} label=${t('apply.id_number')} id="guest-view-id-number" error=${errs.id_number}>
+        <input id="guest-view-id-number" data-testid="guest-view-id-number" value=${idNumber} maxlength="20" autocapitalize="characters" autocomplete="off" spellcheck="false"
+          onInput=${(e) => setIdNumber(e.currentTarget.value)} /></${Field}>
+      ${errs.form ? html`<div class="alert alert-error" role="alert" id="guest-view-error" data-testid="guest-view-error" data-code=${errs.code || ''}>${errs.form}</div>` : null}
+      <button class="btn btn-primary btn-block btn-lg" type="submit" id="guest-view-submit" data-testid="guest-view-submit">${t('guest.view.submit')}</button>
+    </form>
+    ${errs.code === 'not_found' ? html`<button class="btn btn-link btn-block" id="guest-view-apply" data-testid="guest-view-apply" onClick=${onApply}>${t('guest.apply')}</button>` : null}
   </section>`;
 }
 
@@ -387,7 +511,7 @@ function CityPicker({ onPick, onClose }) {
   </div>`;
 }
 
-function Apply({ account, draft, error: initialError, onNext, onAuthLost }) {
+function Apply({ account, guest, draft, error: initialError, onNext, onView, onAuthLost }) {
   useLang();
   const [name, setName] = useState(draft?.name ?? (isPlainName(account?.name) ? account.name : ''));
   const [idNumber, setIdNumber] = useState(draft?.id_number ?? (isFullId(account?.id_number) ? account.id_number : ''));
@@ -444,6 +568,8 @@ function Apply({ account, draft, error: initialError, onNext, onAuthLost }) {
     setErrs(next);
     if (Object.keys(next).length) return;
     const id = normalize(idNumber);
+    // A guest learns R2 and R5 only after the face check (API.md "Guest").
+    if (guest) return onNext({ name: name.trim(), id_number: id, city });
     // Spare a face check that could not lead anywhere: a person with no
     // applications left this month is told in place (R2).
     setBusy(true);
@@ -466,6 +592,8 @@ function Apply({ account, draft, error: initialError, onNext, onAuthLost }) {
   const locText = loc === 'locating' ? t('apply.city.locating') : loc === 'none' ? t('apply.city.none') : loc === 'denied' ? t('apply.city.denied') : '';
   return html`<section class="screen apply">
     <p class="lead">${t('apply.subtitle')}</p>
+    ${guest ? html`<div class="alert alert-info" id="apply-guest-hint" data-testid="apply-guest-hint">${t('guest.hint')}
+      <button type="button" class="btn btn-link" id="apply-to-view" data-testid="apply-to-view" onClick=${() => onView()}>${t('guest.view')}</button></div>` : null}
     <form class="card form" onSubmit=${submit} id="apply-form" data-testid="apply-form" novalidate>
       <${Field} label=${t('apply.name')} id="apply-name" error=${errs.name}>
         <input id="apply-name" data-testid="apply-name" value=${name} placeholder=${t('apply.name.placeholder')} autocomplete="name"
