@@ -3,6 +3,7 @@
 
 GO       ?= go
 BIN      := bin/tempid
+DEV_BIN  := bin/tempid-dev
 LISTEN   ?= 127.0.0.1:8080
 PKGS     := ./...
 
@@ -20,8 +21,11 @@ web:
 		else echo "npm not found: the web apps are not built (install Node.js and run make web)"; fi; \
 	fi
 
+# build makes both binaries: tempid, what an operator runs, and
+# tempid-dev, the developer's tools (simulated phone, load, seed).
 build: web
 	$(GO) build -o $(BIN) ./cmd/tempid
+	$(GO) build -o $(DEV_BIN) ./cmd/tempid-dev
 
 run: build
 	$(BIN) serve --demo --listen $(LISTEN)
@@ -54,7 +58,7 @@ bench-go:
 
 # bench-load starts a demo server on a fresh SQLite directory and runs the
 # load scenarios against it for a few seconds each (docs/performance.md).
-# BENCH_LISTEN must be a loopback address; tempid load refuses any other.
+# BENCH_LISTEN must be a loopback address; tempid-dev load refuses any other.
 BENCH_LISTEN ?= 127.0.0.1:18089
 BENCH_ARGS   ?= --concurrency 8 --duration 10s
 bench-load: build
@@ -64,7 +68,7 @@ bench-load: build
 	for i in $$(seq 1 100); do curl -sf http://$(BENCH_LISTEN)/readyz >/dev/null && break; sleep 0.2; done; \
 	status=0; \
 	for scenario in issue verify mixed quota; do \
-		$(BIN) load --server http://$(BENCH_LISTEN) --scenario $$scenario --demo-admin $(BENCH_ARGS) \
+		$(DEV_BIN) load --server http://$(BENCH_LISTEN) --scenario $$scenario --demo-admin $(BENCH_ARGS) \
 			$$( [ $$scenario = issue ] && echo --count 500 ) $$( [ $$scenario = mixed ] && echo --count 40 ) $$( [ $$scenario = verify ] && echo --count 3000 ) || status=1; \
 	done; \
 	exit $$status

@@ -13,6 +13,7 @@ set -euo pipefail
 server=${1:-http://127.0.0.1:8080}
 api_key=${2:?give the terminal API key the demo server printed}
 tempid=${TEMPID:-bin/tempid}
+tempid_dev=${TEMPID_DEV:-bin/tempid-dev}
 photo=internal/face/facetest/testdata/sample.jpg
 work=$(mktemp -d)
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval('d' + sys.argv[1]))" "$1"; }
@@ -22,7 +23,7 @@ csrf=$(curl -sf -c "$work/jar" -H 'Content-Type: application/json' \
   -d '{"username":"passenger","password":"tempid-demo-1"}' "$server/api/v1/session" | json '["csrf_token"]')
 
 echo "2. a simulated phone makes its device key"
-jwk=$("$tempid" device new --out "$work/device.pem")
+jwk=$("$tempid_dev" device new --out "$work/device.pem")
 
 echo "3. face check for the application (the demo simulator wants one face in the photo)"
 check=$(curl -sf -b "$work/jar" -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
@@ -38,7 +39,7 @@ answer=$(curl -s -b "$work/jar" -H "X-CSRF-Token: $csrf" -H 'Content-Type: appli
 pass=$(echo "$answer" | json '["pass"]["pass"]' 2>/dev/null) || { echo "refused: $answer"; exit 1; }
 
 echo "5. the phone's code for this minute, and its QR"
-code=$("$tempid" code --pass "$pass" --device-key "$work/device.pem")
+code=$("$tempid_dev" code --pass "$pass" --device-key "$work/device.pem")
 "$tempid" qr --out code.png "$code"
 echo "   ${code:0:40}… (${#code} characters), drawn in code.png"
 

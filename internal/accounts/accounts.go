@@ -29,7 +29,7 @@ import (
 // Service manages accounts, sessions and terminals.
 type Service struct {
 	Store    *store.Store
-	Keys     *pii.Keyring
+	PII      *pii.Keyring
 	Registry registry.Registry
 	Issuance *issuance.Service
 	Policy   policy.Settings
@@ -118,15 +118,15 @@ func (s *Service) SignUp(ctx context.Context, in SignUp) (store.Account, error) 
 		Username:     in.Username,
 		PasswordHash: s.Password.hash(in.Password),
 		Role:         store.RolePassenger,
-		NameCT:       s.Keys.SealString(subj.Name, "account.name:"+id),
-		IDNumberCT:   s.Keys.SealString(subj.IDNumber.String(), "account.id_number:"+id),
+		NameCT:       s.PII.SealString(subj.Name, "account.name:"+id),
+		IDNumberCT:   s.PII.SealString(subj.IDNumber.String(), "account.id_number:"+id),
 		IDIndex:      s.Issuance.HolderIndex(subj.IDNumber),
 		NameMasked:   idnumber.MaskName(subj.Name),
 		IDMasked:     subj.IDNumber.Masked(),
 		CreatedAt:    s.Clock.Now(),
 	}
 	if phone != "" {
-		a.PhoneCT = s.Keys.SealString(phone, "account.phone:"+id)
+		a.PhoneCT = s.PII.SealString(phone, "account.phone:"+id)
 	}
 	if err := s.Store.CreateAccount(ctx, store.AccountActor(id), a); err != nil {
 		return store.Account{}, err
@@ -139,10 +139,10 @@ func (s *Service) Identity(a store.Account) (name string, id string, err error) 
 	if a.NameCT == nil {
 		return "", "", nil
 	}
-	if name, err = s.Keys.OpenString(a.NameCT, "account.name:"+a.ID); err != nil {
+	if name, err = s.PII.OpenString(a.NameCT, "account.name:"+a.ID); err != nil {
 		return "", "", err
 	}
-	id, err = s.Keys.OpenString(a.IDNumberCT, "account.id_number:"+a.ID)
+	id, err = s.PII.OpenString(a.IDNumberCT, "account.id_number:"+a.ID)
 	return name, id, err
 }
 
@@ -225,8 +225,8 @@ type LoggedIn struct {
 // logins are refused with rate_limited until the window has passed.
 func (s *Service) Login(ctx context.Context, username, password, ip string) (LoggedIn, error) {
 	now := s.Clock.Now()
-	acctKey := s.Keys.BlindIndex("login_username", store.NormalizeUsername(username))
-	ipKey := s.Keys.BlindIndex("login_ip", ip)
+	acctKey := s.PII.BlindIndex("login_username", store.NormalizeUsername(username))
+	ipKey := s.PII.BlindIndex("login_ip", ip)
 	since := now.Add(-s.Policy.LoginWindow)
 	accountFailures := 0
 	for _, lim := range []struct {

@@ -7,24 +7,9 @@ import (
 	"time"
 
 	"tempid/internal/accounts"
-	"tempid/internal/clock"
-	"tempid/internal/issuance"
-	"tempid/internal/policy"
 	"tempid/internal/problem"
 	"tempid/internal/store"
 )
-
-// openAccounts opens the database and the master keys of a command that
-// manages accounts or terminals; the caller closes the store.
-func openAccounts(ctx context.Context, e *env, sf *storageFlags) (*accounts.Service, error) {
-	keys, st, err := sf.openWithKeys(ctx, e, false)
-	if err != nil {
-		return nil, err
-	}
-	pol := policy.Default()
-	iss := &issuance.Service{Store: st, Keys: keys, Policy: pol, Clock: clock.Real{}}
-	return &accounts.Service{Store: st, Keys: keys, Issuance: iss, Policy: pol, Clock: clock.Real{}, Password: accounts.DefaultPassword}, nil
-}
 
 func runStaff(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] != "add" {
@@ -44,12 +29,12 @@ func runStaff(ctx context.Context, e *env, args []string) error {
 	if err != nil && line == "" {
 		return fmt.Errorf("read the password from standard input: %w", err)
 	}
-	svc, err := openAccounts(ctx, e, &sf)
+	w, err := sf.openApp(ctx, e, false, nil)
 	if err != nil {
 		return err
 	}
-	defer svc.Store.Close()
-	a, err := svc.CreateStaff(ctx, store.CLI, *username, trimLine(line), *role, *station)
+	defer w.Store.Close()
+	a, err := w.Accounts.CreateStaff(ctx, store.CLI, *username, trimLine(line), *role, *station)
 	if err != nil {
 		return err
 	}
@@ -71,12 +56,12 @@ func runTerminal(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	svc, err := openAccounts(ctx, e, &sf)
+	w, err := sf.openApp(ctx, e, false, nil)
 	if err != nil {
 		return err
 	}
-	defer svc.Store.Close()
-	nt, err := svc.CreateTerminal(ctx, store.CLI, *name, *station, *offline)
+	defer w.Store.Close()
+	nt, err := w.Accounts.CreateTerminal(ctx, store.CLI, *name, *station, *offline)
 	if err != nil {
 		return err
 	}

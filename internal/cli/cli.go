@@ -1,7 +1,8 @@
-// Package cli is the tempid command line: one binary with subcommands,
-// every flag also read from the environment as TEMPID_<FLAG>. Run returns
-// the exit code: 0 success, 1 failure (or a verdict that is not valid),
-// 2 usage error.
+// Package cli is the tempid command line: binaries with subcommands,
+// every flag also read from the environment as TEMPID_<FLAG>. Run is
+// tempid, what an operator runs; RunDev is tempid-dev, the developer's
+// tools (dev.go). Both return the exit code: 0 success, 1 failure (or a
+// verdict that is not valid), 2 usage error.
 package cli
 
 import (
@@ -25,8 +26,10 @@ type command struct {
 	run   func(ctx context.Context, e *env, args []string) error
 }
 
-// env is what a subcommand may use of the process.
+// env is what a subcommand may use of the process; prog is the name of
+// the binary, for messages.
 type env struct {
+	prog           string
 	stdin          io.Reader
 	stdout, stderr io.Writer
 }
@@ -42,25 +45,25 @@ func commands() []command {
 		{"bundle", "bundle fetch: save a terminal's trust bundle", runBundle},
 		{"verify", "verify a code offline against a trust bundle", runVerify},
 		{"qr", "draw a code as a QR symbol", runQR},
-		{"device", "device new: make a simulated phone's device key", runDevice},
-		{"code", "make the current code from a pass and a device key", runCode},
-		{"load", "drive a running server with simulated passengers and terminals (loopback only)", runLoad},
-		{"seed", "insert synthetic certificates for scale measurements (test databases only)", runSeed},
 		{"version", "print the version", runVersion},
 	}
 }
 
-// Run runs the command line and returns the exit code.
+// Run runs the tempid command line and returns the exit code.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	return runCommands(ctx, "tempid", commands(), args, stdin, stdout, stderr)
+}
+
+func runCommands(ctx context.Context, prog string, cmds []command, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{prog: prog, stdin: stdin, stdout: stdout, stderr: stderr}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		printUsage(stderr)
+		printUsage(stderr, prog, cmds)
 		if len(args) == 0 {
 			return 2
 		}
 		return 0
 	}
-	for _, c := range commands() {
+	for _, c := range cmds {
 		if c.name == args[0] {
 			err := c.run(ctx, e, args[1:])
 			switch {
@@ -71,13 +74,13 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			case errors.Is(err, errNotValid):
 				return 1
 			default:
-				fmt.Fprintf(stderr, "tempid %s: %v\n", c.name, err)
+				fmt.Fprintf(stderr, "%s %s: %v\n", prog, c.name, err)
 				return 1
 			}
 		}
 	}
-	fmt.Fprintf(stderr, "tempid: unknown command %q\n\n", args[0])
-	printUsage(stderr)
+	fmt.Fprintf(stderr, "%s: unknown command %q\n\n", prog, args[0])
+	printUsage(stderr, prog, cmds)
 	return 2
 }
 
@@ -85,9 +88,9 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // than valid: exit code 1 with nothing more printed.
 var errNotValid = errors.New("not valid")
 
-func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: tempid <command> [flags]\n\ncommands:")
-	for _, c := range commands() {
+func printUsage(w io.Writer, prog string, cmds []command) {
+	fmt.Fprintf(w, "usage: %s <command> [flags]\n\ncommands:\n", prog)
+	for _, c := range cmds {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.usage)
 	}
 	fmt.Fprintln(w, "\nEvery flag can also be set in the environment: --master-key-file is TEMPID_MASTER_KEY_FILE.")
@@ -95,7 +98,7 @@ func printUsage(w io.Writer) {
 
 // newFlags returns a flag set for a subcommand that prints to e.stderr.
 func newFlags(e *env, name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("tempid "+name, flag.ContinueOnError)
+	fs := flag.NewFlagSet(e.prog+" "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	return fs
 }
@@ -132,6 +135,6 @@ func runVersion(_ context.Context, e *env, args []string) error {
 	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
 		version = info.Main.Version
 	}
-	fmt.Fprintf(e.stdout, "tempid %s (credential TID1, API v1)\n", version)
+	fmt.Fprintf(e.stdout, "%s %s (credential TID1, API v1)\n", e.prog, version)
 	return nil
 }

@@ -3,12 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -20,9 +14,6 @@ import (
 	"time"
 
 	"tempid/internal/bundle"
-	"tempid/internal/clock"
-	"tempid/internal/credential"
-	"tempid/internal/keys"
 	"tempid/internal/policy"
 	"tempid/internal/qr"
 	"tempid/internal/store"
@@ -41,12 +32,12 @@ func runKeys(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	kr, st, err := sf.openWithKeys(ctx, e, false)
+	a, err := sf.openApp(ctx, e, false, nil)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	ks := &keys.Service{Store: st, Keys: kr, Policy: policy.Default(), Clock: clock.Real{}}
+	defer a.Store.Close()
+	ks := a.Signing
 	if err := ks.Load(ctx); err != nil {
 		return err
 	}
@@ -239,78 +230,4 @@ func runQR(_ context.Context, e *env, args []string) error {
 		return err
 	}
 	return writeAtomically(*out, buf.Bytes(), 0o644)
-}
-
-// runDevice is `tempid device new`: a simulated phone's device key.
-func runDevice(_ context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] != "new" {
-		fmt.Fprintln(e.stderr, "usage: tempid device new --out key.pem")
-		return errUsage
-	}
-	fs := newFlags(e, "device new")
-	out := fs.String("out", "", "file for the private key (PKCS #8 PEM)")
-	if err := parse(fs, args[1:]); err != nil {
-		return err
-	}
-	if *out == "" {
-		fmt.Fprintln(e.stderr, "tempid device new: --out is required")
-		return errUsage
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return err
-	}
-	if _, err := os.Stat(*out); err == nil {
-		return fmt.Errorf("%s exists; not overwriting a device key", *out)
-	}
-	if err := writeAtomically(*out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "%s\n", credential.JWK(&key.PublicKey))
-	return nil
-}
-
-// runCode is `tempid code`: make the current code from a pass and a device
-// key, as the phone does every minute.
-func runCode(_ context.Context, e *env, args []string) error {
-	fs := newFlags(e, "code")
-	passB64 := fs.String("pass", "", "the pass, base64url as the API returns it")
-	keyFile := fs.String("device-key", "", "the device key file (from tempid device new)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *passB64 == "" || *keyFile == "" {
-		fmt.Fprintln(e.stderr, "usage: tempid code --pass B64 --device-key FILE")
-		return errUsage
-	}
-	pass, err := base64.RawURLEncoding.DecodeString(strings.TrimSpace(*passB64))
-	if err != nil {
-		return fmt.Errorf("--pass: not base64url: %w", err)
-	}
-	pemBytes, err := os.ReadFile(*keyFile)
-	if err != nil {
-		return err
-	}
-	block, _ := pem.Decode(pemBytes)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return errors.New("--device-key: not a PKCS #8 PEM private key")
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return fmt.Errorf("--device-key: %w", err)
-	}
-	key, ok := k.(*ecdsa.PrivateKey)
-	if !ok {
-		return errors.New("--device-key: not an ECDSA P-256 key")
-	}
-	code, err := credential.MakeCode(pass, credential.StepAt(time.Now()), key, rand.Reader)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(e.stdout, code)
-	return nil
 }

@@ -56,13 +56,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	pol := policy.Default()
-	a, err := app.New(ctx, app.Config{Store: st, Keys: keys, Registry: reg, Provider: provider, Policy: pol, Clock: clock.Real{},
+	a, err := app.New(ctx, app.Config{Store: st, PII: keys, Registry: reg, Provider: provider, Policy: policy.Default(), Clock: clock.Real{},
 		Password: accounts.DefaultPassword, Log: log, Demo: *demo, Metrics: metrics.New()})
 	if err != nil {
 		return err
 	}
-	api, acc, credKeys := a.API, a.Accounts, a.Keys
+	api := a.API
 	// Listen before seeding, so a busy port fails before demo logins are printed.
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -71,7 +70,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	web := webui.Handler(*webDir)
 	api.Extra = append(api.Extra, func(mux *http.ServeMux) { mux.Handle("/", web) })
 	if *demo {
-		if err := seedDemo(ctx, e, acc, demoIDNumber); err != nil {
+		if err := seedDemo(ctx, e, a.Accounts, demoIDNumber); err != nil {
 			ln.Close()
 			return err
 		}
@@ -84,16 +83,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	sealerDone := make(chan struct{})
-	sealCtx, stopSealer := context.WithCancel(context.Background())
-	go func() {
-		defer close(sealerDone)
-		sealAudit(sealCtx, st, log)
-	}()
-	// Reload keys every minute so that nodes follow each other's
-	// rotations, and rotate when the schedule says so.
-	go credKeys.Run(sealCtx, time.Minute, log)
-	go purgeExpired(sealCtx, st, pol, log)
+	stopBackground := a.Background(log)
 	log.Info("tempid serving", "url", "http://"+ln.Addr().String()+"/", "database", st.Dialect(), "demo", *demo)
 	fmt.Fprintf(e.stdout, "tempid is running: open http://%s/\n", ln.Addr())
 
@@ -101,8 +91,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
-		stopSealer()
-		<-sealerDone
+		stopBackground()
 		return err
 	case <-ctx.Done():
 	}
@@ -110,8 +99,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
-	stopSealer()
-	<-sealerDone
+	stopBackground()
 	if err := st.SealAllAudit(shutdownCtx, time.Now()); err != nil {
 		log.Error("final audit sealing", "err", err)
 	}
@@ -119,33 +107,6 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		err = nil
 	}
 	return err
-}
-
-// sealAudit chains pending audit entries every second until ctx ends.
-func sealAudit(ctx context.Context, st interface {
-	SealAudit(context.Context, time.Time, int) (int, error)
-}, log *slog.Logger) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		for {
-			n, err := st.SealAudit(ctx, time.Now(), 2000)
-			if err != nil {
-				if ctx.Err() == nil {
-					log.Error("audit sealing", "err", err)
-				}
-				break
-			}
-			if n < 2000 {
-				break
-			}
-		}
-	}
 }
 
 // demoIDNumber is the demo passenger's (valid, invented) ID number.

@@ -10,7 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"tempid/internal/accounts"
+	"tempid/internal/app"
+	"tempid/internal/clock"
 	"tempid/internal/pii"
+	"tempid/internal/policy"
+	"tempid/internal/registry"
 	"tempid/internal/store"
 )
 
@@ -48,6 +53,22 @@ func (f *storageFlags) openWithKeys(ctx context.Context, e *env, demoKey bool) (
 		return nil, nil, err
 	}
 	return keys, st, nil
+}
+
+// openApp opens the master keys and the store and wires the services
+// with app.Wire, as every command that works on the data does; the caller
+// closes a.Store. The registry is for commands that sign passengers up.
+func (f *storageFlags) openApp(ctx context.Context, e *env, demoKey bool, reg registry.Registry) (*app.App, error) {
+	keys, st, err := f.openWithKeys(ctx, e, demoKey)
+	if err != nil {
+		return nil, err
+	}
+	a, err := app.Wire(app.Config{Store: st, PII: keys, Registry: reg, Policy: policy.Default(), Clock: clock.Real{}, Password: accounts.DefaultPassword})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
 }
 
 // keyring loads the master keys: from --master-key-file, else from

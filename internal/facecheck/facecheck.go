@@ -61,7 +61,7 @@ func (s *Service) Begin(ctx context.Context, in Start) (store.FaceCheck, error) 
 	guest := in.AccountID == store.GuestAccountID
 	now := s.Clock.Now()
 	if guest {
-		if err := s.guestThrottle(ctx, store.ThrottleGuestIP, s.Issuance.Keys.BlindIndex("guest_ip", in.ClientIP),
+		if err := s.guestThrottle(ctx, store.ThrottleGuestIP, s.Issuance.PII.BlindIndex("guest_ip", in.ClientIP),
 			s.Policy.GuestFaceChecksPerIP, now); err != nil {
 			return store.FaceCheck{}, err
 		}

@@ -57,7 +57,7 @@ func newEnv(t *testing.T, s *store.Store) *env {
 	keys, _ := pii.ParseKeyring(pii.NewKeyFile())
 	clk := clock.NewManual(time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC))
 	pol := policy.Default()
-	iss := &issuance.Service{Store: s, Keys: keys, Policy: pol, Clock: clk}
+	iss := &issuance.Service{Store: s, PII: keys, Policy: pol, Clock: clk}
 	p := &fakeProvider{}
 	acct := store.NewID()
 	if err := s.CreateAccount(context.Background(), store.CLI, store.Account{ID: acct, Username: "u" + acct, PasswordHash: "x", Role: store.RolePassenger, CreatedAt: clk.Now()}); err != nil {

@@ -234,10 +234,10 @@ func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request, _ principal
 }
 
 func (s *Server) rotateKeys(w http.ResponseWriter, r *http.Request, p principal) error {
-	if s.Keys == nil {
+	if s.Signing == nil {
 		return problem.New(problem.Unavailable, "the credential keys are not configured on this server")
 	}
-	k, created, err := s.Keys.Rotate(r.Context(), p.actor())
+	k, created, err := s.Signing.Rotate(r.Context(), p.actor())
 	if err != nil {
 		return err
 	}

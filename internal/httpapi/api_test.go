@@ -68,6 +68,16 @@ type app struct {
 	accounts *accounts.Service
 	keys     *keys.Service
 	logs     *syncBuffer
+
+	codesMu sync.Mutex
+	codes   []string // every code a phone showed, for the log scan
+}
+
+// shown remembers a code a phone showed: no code may appear in the logs.
+func (a *app) shown(code string) {
+	a.codesMu.Lock()
+	defer a.codesMu.Unlock()
+	a.codes = append(a.codes, code)
 }
 
 // newApp is the whole API on s, wired as serve wires it, with the clock at
@@ -89,18 +99,19 @@ func newAppWith(t *testing.T, s *store.Store, at time.Time, pol policy.Settings)
 	}
 	clk := clock.NewManual(at.Truncate(time.Second))
 	logs := &syncBuffer{}
-	w, err := tempidapp.New(context.Background(), tempidapp.Config{Store: s, Keys: kr, Registry: registry.Development{},
+	w, err := tempidapp.New(context.Background(), tempidapp.Config{Store: s, PII: kr, Registry: registry.Development{},
 		Provider: face.NewSimulator(), Policy: pol, Clock: clk, Password: accounts.TestPassword,
 		Log: slog.New(slog.NewJSONHandler(logs, nil)), Demo: true, Metrics: metrics.New()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, acc, ks := w.API, w.Accounts, w.Keys
+	api, acc, ks := w.API, w.Accounts, w.Signing
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
 	a := &app{t: t, srv: srv, store: s, clock: clk, accounts: acc, keys: ks, logs: logs}
-	// Every test of this package is also a log scan: no full ID number or
-	// name of anyone it created may appear in what the server logged.
+	// Every test of this package is also a log scan: no full ID number,
+	// name or code of anyone it created may appear in what the server
+	// logged.
 	t.Cleanup(func() { assertNothingPersonalLogged(t, a, everyone()...) })
 	return a
 }
@@ -384,6 +395,14 @@ func assertNothingPersonalLogged(t *testing.T, a *app, people ...person) {
 	if len(logs) == 0 {
 		t.Error("no logs captured")
 	}
+	a.codesMu.Lock()
+	for _, c := range a.codes {
+		if len(c) > 60 && strings.Contains(logs, c[len(credential.Prefix):60]) {
+			t.Error("a code appears in the logs")
+			break
+		}
+	}
+	a.codesMu.Unlock()
 	for _, p := range people {
 		// Names of one character would match anything; the tests' names have two or more.
 		if strings.Contains(logs, p.id.String()) || (utf8.RuneCountInString(p.name) > 1 && strings.Contains(logs, p.name)) {
@@ -882,7 +901,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 		t.Run(fmt.Sprintf("demo=%v", demo), func(t *testing.T) {
 			s := storetest.Open(t, "sqlite")
 			kr, _ := pii.ParseKeyring(pii.NewKeyFile())
-			w, err := tempidapp.New(context.Background(), tempidapp.Config{Store: s, Keys: kr, Registry: registry.Development{},
+			w, err := tempidapp.New(context.Background(), tempidapp.Config{Store: s, PII: kr, Registry: registry.Development{},
 				Policy: policy.Default(), Clock: clock.Real{}, Password: accounts.TestPassword, Demo: demo})
 			if err != nil {
 				t.Fatal(err)

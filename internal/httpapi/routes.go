@@ -93,7 +93,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 // failing with a nil pointer.
 func (s *Server) withKeys(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, p principal) error {
-		if s.Keys == nil || s.Verifications == nil || s.Issuance == nil || s.Issuance.Passes == nil {
+		if s.Signing == nil || s.Verifications == nil || s.Issuance == nil || s.Issuance.Passes == nil {
 			return problem.New(problem.Unavailable, "the credential keys are not configured on this server")
 		}
 		return h(w, r, p)

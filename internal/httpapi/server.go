@@ -19,11 +19,11 @@ import (
 	"tempid/internal/issuance"
 	"tempid/internal/keys"
 	"tempid/internal/metrics"
+	"tempid/internal/online"
 	"tempid/internal/policy"
 	"tempid/internal/problem"
 	"tempid/internal/regions"
 	"tempid/internal/store"
-	"tempid/internal/verification"
 )
 
 // Server serves the API.
@@ -36,10 +36,10 @@ type Server struct {
 	Cities     *regions.Index
 	Policy     policy.Settings
 	Clock      clock.Clock
-	// Keys signs passes and bundles and publishes the issuer keys.
-	Keys *keys.Service
+	// Signing signs passes and bundles and publishes the issuer keys.
+	Signing *keys.Service
 	// Verifications verifies codes online.
-	Verifications *verification.Service
+	Verifications *online.Service
 	// Demo allows the session cookie without Secure on plain HTTP.
 	Demo bool
 	// Metrics, if set, are observed and served at /metrics.

@@ -18,11 +18,11 @@ import (
 	"tempid/internal/credential"
 	"tempid/internal/idnumber"
 	"tempid/internal/issuance"
+	"tempid/internal/online"
 	"tempid/internal/pii"
 	"tempid/internal/policy"
 	"tempid/internal/store"
 	"tempid/internal/store/storetest"
-	"tempid/internal/verification"
 )
 
 // BenchmarkOnlineVerification measures POST /api/v1/verifications through
@@ -40,7 +40,7 @@ func BenchmarkOnlineVerification(b *testing.B) {
 	}
 	base := time.Now().Truncate(time.Minute)
 	clk := clock.NewManual(base)
-	w, err := tempidapp.New(ctx, tempidapp.Config{Store: s, Keys: kr, Policy: policy.Default(), Clock: clk, Password: accounts.TestPassword})
+	w, err := tempidapp.New(ctx, tempidapp.Config{Store: s, PII: kr, Policy: policy.Default(), Clock: clk, Password: accounts.TestPassword})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -56,8 +56,8 @@ func BenchmarkOnlineVerification(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	ops := []string{verification.Entry, verification.TicketCheck, verification.IDCheck, verification.TicketPurchase,
-		verification.Refund, verification.Change, verification.ReimbursementVoucher}
+	ops := []string{online.Entry, online.TicketCheck, online.IDCheck, online.TicketPurchase,
+		online.Refund, online.Change, online.ReimbursementVoucher}
 	const minutes = 20 // within the pass's 30 minutes
 	perCert := len(ops) * minutes
 	n := b.N/perCert + 1

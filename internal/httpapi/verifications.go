@@ -7,8 +7,8 @@ import (
 
 	"tempid/internal/httpapi/apiv1"
 	"tempid/internal/keys"
+	"tempid/internal/online"
 	"tempid/internal/problem"
-	"tempid/internal/verification"
 )
 
 // bundleNextUpdate is how soon a terminal should fetch its next trust
@@ -23,7 +23,7 @@ func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request, p principal)
 	}
 	station := in.StationCode
 	switch {
-	case station != "" && !verification.ValidStation(station):
+	case station != "" && !online.ValidStation(station):
 		return problem.New(problem.ValidationFailed, "station_code: 1 to 16 letters or digits")
 	case p.terminal != nil && station != "" && station != p.terminal.StationCode:
 		// A terminal is registered at one station; a different one in the
@@ -34,7 +34,7 @@ func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request, p principal)
 	case station == "":
 		station = p.account.StationCode
 	}
-	res, err := s.Verifications.Verify(r.Context(), verification.Request{
+	res, err := s.Verifications.Verify(r.Context(), online.Request{
 		Code: in.Code, Operation: in.Operation, StationCode: station, Verifier: p.actor(),
 	})
 	if err != nil {
@@ -77,7 +77,7 @@ func (s *Server) trustBundle(w http.ResponseWriter, r *http.Request, p principal
 	if err != nil {
 		return err
 	}
-	raw, err := s.Keys.Bundle(now, keys.BundleInput{
+	raw, err := s.Signing.Bundle(now, keys.BundleInput{
 		RevokedCertificates: certs, RevokedDevices: devices, WithSealKeys: true, NextUpdate: bundleNextUpdate,
 	})
 	if err != nil {
@@ -90,7 +90,7 @@ func (s *Server) trustBundle(w http.ResponseWriter, r *http.Request, p principal
 }
 
 func (s *Server) wellKnownKeys(w http.ResponseWriter, r *http.Request, _ principal) error {
-	published := s.Keys.Published(s.Clock.Now())
+	published := s.Signing.Published(s.Clock.Now())
 	out := apiv1.PublishedKeys{Keys: make([]apiv1.PublishedKey, 0, len(published))}
 	for _, k := range published {
 		out.Keys = append(out.Keys, apiv1.PublishedKey{

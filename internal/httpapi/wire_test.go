@@ -7,9 +7,9 @@ import (
 
 	"tempid/internal/face/facetest"
 	"tempid/internal/httpapi/apiv1"
+	"tempid/internal/online"
 	"tempid/internal/store"
 	"tempid/internal/store/storetest"
-	"tempid/internal/verification"
 )
 
 // volatile are the members whose values change from run to run: they are
@@ -71,11 +71,11 @@ func TestAnswersKeepTheirBytes(t *testing.T) {
 
 		h := &holder{c: c, p: p, certID: certID}
 		h.setPass(r)
-		check("valid verification", a.verify(gate, h.code(a.clock.Now()), verification.Entry), 200,
+		check("valid verification", a.verify(gate, h.code(a.clock.Now()), online.Entry), 200,
 			`{"certificate":{"expires_at":"<time>","id":"<id>","status":"active"},"holder":{"id_number_masked":"`+p.id.Masked()+`","name":"赵*","name_masked":"赵*"},"pass_not_after":"<time>","replay":false,"verdict":"valid","verified_at":"<time>"}`)
-		check("counter verification", a.verify(gate, h.code(a.clock.Now()), verification.Refund), 200,
+		check("counter verification", a.verify(gate, h.code(a.clock.Now()), online.Refund), 200,
 			`{"certificate":{"expires_at":"<time>","id":"<id>","status":"active"},"holder":{"id_number":"`+p.id.String()+`","id_number_masked":"`+p.id.Masked()+`","name":"赵*","name_masked":"赵*"},"pass_not_after":"<time>","replay":false,"verdict":"valid","verified_at":"<time>"}`)
-		check("malformed verification", a.verify(gate, "TID1:NOT A CODE", verification.Entry), 200,
+		check("malformed verification", a.verify(gate, "TID1:NOT A CODE", online.Entry), 200,
 			`{"reason":"malformed","replay":false,"verdict":"invalid","verified_at":"<time>"}`)
 		check("verifier", a.bearer("GET", "/api/v1/verifier", gate, nil), 200,
 			`{"terminal":{"created_at":"<time>","id":"<id>","name":"Gate 1","offline":false,"station_code":"BJP"}}`)

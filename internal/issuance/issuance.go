@@ -54,7 +54,7 @@ type PassOutput struct {
 // Service issues, lists and revokes certificates.
 type Service struct {
 	Store  *store.Store
-	Keys   *pii.Keyring
+	PII    *pii.Keyring
 	Policy policy.Settings
 	Clock  clock.Clock
 	Cities CityBook
@@ -92,13 +92,13 @@ func (s *Service) ParseSubject(name, id string) (Subject, error) {
 // HolderIndex is the blind index that stands for an ID number in the
 // database.
 func (s *Service) HolderIndex(id idnumber.Number) []byte {
-	return s.Keys.BlindIndex("id_number", id.String())
+	return s.PII.BlindIndex("id_number", id.String())
 }
 
 // NameIndex is the blind index of a name, to compare a face check's subject
 // with an application's without storing the name in the clear.
 func (s *Service) NameIndex(name string) []byte {
-	return s.Keys.BlindIndex("name", strings.TrimSpace(name))
+	return s.PII.BlindIndex("name", strings.TrimSpace(name))
 }
 
 // Application asks for a certificate.
@@ -142,8 +142,8 @@ func (s *Service) Apply(ctx context.Context, a Application) (Result, error) {
 		ID:          id,
 		HolderIndex: holder,
 		AccountID:   a.AccountID,
-		NameCT:      s.Keys.SealString(subj.Name, "certificate.name:"+id),
-		IDNumberCT:  s.Keys.SealString(subj.IDNumber.String(), "certificate.id_number:"+id),
+		NameCT:      s.PII.SealString(subj.Name, "certificate.name:"+id),
+		IDNumberCT:  s.PII.SealString(subj.IDNumber.String(), "certificate.id_number:"+id),
 		NameMasked:  idnumber.MaskName(subj.Name),
 		IDMasked:    subj.IDNumber.Masked(),
 		CityCode:    a.CityCode,
@@ -265,10 +265,10 @@ func (s *Service) Revoke(ctx context.Context, actor store.Actor, id, reason stri
 // OpenIDNumber decrypts a certificate's ID number, for counter operations
 // and sealing.
 func (s *Service) OpenIDNumber(c store.Certificate) (string, error) {
-	return s.Keys.OpenString(c.IDNumberCT, "certificate.id_number:"+c.ID)
+	return s.PII.OpenString(c.IDNumberCT, "certificate.id_number:"+c.ID)
 }
 
 // OpenName decrypts a certificate holder's name.
 func (s *Service) OpenName(c store.Certificate) (string, error) {
-	return s.Keys.OpenString(c.NameCT, "certificate.name:"+c.ID)
+	return s.PII.OpenString(c.NameCT, "certificate.name:"+c.ID)
 }

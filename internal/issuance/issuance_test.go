@@ -33,7 +33,7 @@ func newEnv(t *testing.T, s *store.Store, p policy.Settings) *env {
 		t.Fatal(err)
 	}
 	c := clock.NewManual(time.Date(2026, 3, 10, 8, 0, 0, 0, cst))
-	return &env{t: t, store: s, clock: c, svc: &Service{Store: s, Keys: keys, Policy: p, Clock: c}}
+	return &env{t: t, store: s, clock: c, svc: &Service{Store: s, PII: keys, Policy: p, Clock: c}}
 }
 
 func (e *env) account(name string) string {
@@ -432,6 +432,27 @@ func TestRefusalsLeaveNothingBehind(t *testing.T) {
 		}
 		if _, err := e.apply(acct, check, subj); err != nil {
 			t.Errorf("the face check was used up by a rolled back transaction: %v", err)
+		}
+	})
+}
+
+// An account reads the certificates it applied for; anyone else's, and an
+// id that does not exist, are the same not_found, so ids cannot be probed.
+func TestCertificateOfIsTheApplicantsOnly(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		e := newEnv(t, s, policy.Default())
+		alice, bob := e.account("alice"), e.account("bob")
+		c := e.mustApply(alice, person(41)).Certificate
+		ctx := context.Background()
+		if got, err := e.svc.CertificateOf(ctx, alice, c.ID); err != nil || got.ID != c.ID {
+			t.Fatalf("the applicant reads %v, %v", got.ID, err)
+		}
+		for name, id := range map[string]string{"another account's": c.ID, "no such": store.NewID()} {
+			got, err := e.svc.CertificateOf(ctx, bob, id)
+			wantCode(t, err, problem.NotFound)
+			if got.ID != "" {
+				t.Errorf("%s certificate: %v returned with the refusal", name, got.ID)
+			}
 		}
 	})
 }

@@ -51,7 +51,7 @@ const DefaultLifetime = 30 * 24 * time.Hour
 // other methods are useful.
 type Service struct {
 	Store  *store.Store
-	Keys   *pii.Keyring
+	PII    *pii.Keyring
 	Policy policy.Settings
 	Clock  clock.Clock
 	// Lifetime is a key's planned signing window; zero means DefaultLifetime.
@@ -139,7 +139,7 @@ func (s *Service) reload(ctx context.Context) error {
 	}
 	is := make([]issuerKey, 0, len(rows))
 	for _, r := range rows {
-		seed, err := s.Keys.Unwrap(r.PrivateCT, issuerAAD(r.ID))
+		seed, err := s.PII.Unwrap(r.PrivateCT, issuerAAD(r.ID))
 		if err != nil {
 			return fmt.Errorf("issuer key %s: %w", r.KID, err)
 		}
@@ -155,7 +155,7 @@ func (s *Service) reload(ctx context.Context) error {
 	}
 	ss := make([]sealKey, 0, len(seals))
 	for _, r := range seals {
-		key, err := s.Keys.Unwrap(r.KeyCT, sealAAD(r.KID))
+		key, err := s.PII.Unwrap(r.KeyCT, sealAAD(r.KID))
 		if err != nil {
 			return fmt.Errorf("seal key %04x: %w", r.KID, err)
 		}
@@ -191,7 +191,7 @@ func (s *Service) newPair(start, end, now time.Time, seals []store.SealKey) (*st
 	kid := credential.KeyID(pub)
 	id := store.NewID()
 	issuer := store.IssuerKey{
-		ID: id, KID: hex.EncodeToString(kid[:]), PublicKey: pub, PrivateCT: s.Keys.Wrap(seed, issuerAAD(id)),
+		ID: id, KID: hex.EncodeToString(kid[:]), PublicKey: pub, PrivateCT: s.PII.Wrap(seed, issuerAAD(id)),
 		NotBefore: start, NotAfter: end, CreatedAt: now,
 	}
 	used := map[uint16]bool{}
@@ -212,7 +212,7 @@ func (s *Service) newPair(start, end, now time.Time, seals []store.SealKey) (*st
 	}
 	secret := make([]byte, credential.SealKeySize)
 	rand.Read(secret)
-	seal := store.SealKey{KID: sealKID, KeyCT: s.Keys.Wrap(secret, sealAAD(sealKID)), NotBefore: start, NotAfter: end, CreatedAt: now}
+	seal := store.SealKey{KID: sealKID, KeyCT: s.PII.Wrap(secret, sealAAD(sealKID)), NotBefore: start, NotAfter: end, CreatedAt: now}
 	return &store.KeyPair{Issuer: issuer, Seal: seal}, nil
 }
 

@@ -29,7 +29,7 @@ var start = time.Date(2026, 3, 10, 8, 0, 0, 0, time.UTC)
 
 func newService(t testing.TB, s *store.Store, kr *pii.Keyring, c clock.Clock) *keys.Service {
 	t.Helper()
-	ks := &keys.Service{Store: s, Keys: kr, Policy: policy.Default(), Clock: c}
+	ks := &keys.Service{Store: s, PII: kr, Policy: policy.Default(), Clock: c}
 	if err := ks.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestTheFirstStartCreatesOneKeyThatSignsAtOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				services[i] = &keys.Service{Store: s, Keys: kr, Policy: policy.Default(), Clock: c}
+				services[i] = &keys.Service{Store: s, PII: kr, Policy: policy.Default(), Clock: c}
 				if err := services[i].Load(context.Background()); err != nil {
 					t.Error(err)
 				}
@@ -122,7 +122,7 @@ func TestTheFirstStartCreatesOneKeyThatSignsAtOnce(t *testing.T) {
 			t.Error("the private key is stored in the clear")
 		}
 		// Another master key cannot load the keys.
-		other := &keys.Service{Store: s, Keys: keyring(t), Policy: policy.Default(), Clock: c}
+		other := &keys.Service{Store: s, PII: keyring(t), Policy: policy.Default(), Clock: c}
 		if err := other.Load(context.Background()); err == nil {
 			t.Error("keys loaded under another master key")
 		}
@@ -210,7 +210,7 @@ func TestRotationPublishesTheNewKeyADayBeforeItSigns(t *testing.T) {
 			t.Error("the old key is still published after its last pass expired")
 		}
 		// Another node reading the database agrees on the schedule.
-		other := newService(t, s, ks.Keys, c)
+		other := newService(t, s, ks.PII, c)
 		if sg, err := other.Signer(next.NotBefore.Add(time.Second)); err != nil || hex.EncodeToString(sg.KID[:]) != next.KID {
 			t.Errorf("another node signs with %x (%v), want %s", sg.KID, err, next.KID)
 		}

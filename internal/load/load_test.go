@@ -34,7 +34,7 @@ func startInProcess(t *testing.T, s *store.Store) inProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := app.New(ctx, app.Config{Store: s, Keys: kr, Registry: registry.Development{}, Provider: face.NewSimulator(),
+	w, err := app.New(ctx, app.Config{Store: s, PII: kr, Registry: registry.Development{}, Provider: face.NewSimulator(),
 		Policy: policy.Default(), Clock: clock.Real{}, Password: accounts.TestPassword, Demo: true})
 	if err != nil {
 		t.Fatal(err)

@@ -341,7 +341,7 @@ func isUniqueViolation(err error) bool {
 // issue time is printed in its pass.)
 func NewID() string { return NewIDAt(time.Now()) }
 
-// NewIDAt returns a new identifier for a row made at t: what tempid seed
+// NewIDAt returns a new identifier for a row made at t: what tempid-dev seed
 // gives the certificates it dates in the past, so that a seeded database
 // has its identifiers in the order a live one would.
 func NewIDAt(t time.Time) string {

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"tempid/internal/online"
 	"tempid/internal/store"
 	"tempid/internal/store/storetest"
-	"tempid/internal/verification"
 )
 
 // A claimed code is valid once per verifier and operation, a replay for
@@ -16,7 +16,7 @@ import (
 func TestEveryOperationIsClaimedOncePerCode(t *testing.T) {
 	// Every operation verification accepts, so that a new one without a
 	// bit in store.operationBits fails here.
-	ops := verification.Operations()
+	ops := online.Operations()
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		gate, other := store.TerminalActor("gate"), store.TerminalActor("other")
@@ -101,10 +101,10 @@ func TestClaimsMadeBeforeMigration3AreKept(t *testing.T) {
 				verifier, op string
 				replay       bool
 			}{
-				{"terminal:gate", verification.Entry, true},
-				{"terminal:gate", verification.Refund, true},
-				{"terminal:other", verification.TicketCheck, true},
-				{"terminal:gate", verification.TicketCheck, false},
+				{"terminal:gate", online.Entry, true},
+				{"terminal:gate", online.Refund, true},
+				{"terminal:other", online.TicketCheck, true},
+				{"terminal:gate", online.TicketCheck, false},
 			} {
 				v := store.Verification{ID: store.NewID(), CertificateID: "c0ffee", Step: 42, Operation: tc.op,
 					Verifier: tc.verifier, Verdict: store.VerdictValid, At: time.Now()}

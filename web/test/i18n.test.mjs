@@ -22,3 +22,15 @@ test('t fills in parameters and switches language', () => {
   assert.match(t('err.face_checks_locked'), /manual window/);
   setLang('zh');
 });
+
+test('no translated string is cut by hand: every text is a key of its own', async () => {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const dir = new URL('../src/', import.meta.url);
+  for (const app of ['passenger', 'staff', 'admin', 'lib']) {
+    for (const f of await readdir(new URL(app + '/', dir))) {
+      if (!f.endsWith('.js')) continue;
+      const src = await readFile(new URL(app + '/' + f, dir), 'utf8');
+      assert.doesNotMatch(src, /\bt\([^)]*\)\s*\.(split|slice|substring|substr)\(/, `${app}/${f} cuts a translated string`);
+    }
+  }
+});

@@ -32,7 +32,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { html, useConsoleSession, useLang, initLang, LangSwitch, StaffLogin, Icon, Spinner, Alert, Field } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
-import { get, post, del, qs, setCsrf } from '../lib/api.js';
+import { get, post, del, qs, setCsrf, onAuthLost } from '../lib/api.js';
 import { errorText, shortReason } from '../lib/errors.js';
 import { fmtDateTime, toMs, dateInputToRFC3339 } from '../lib/format.js';
 import { normalize } from '../lib/idnumber.js';
@@ -52,12 +52,13 @@ const TABS = [
 function App() {
   useLang();
   const [state, account, setState, setAccount] = useConsoleSession(['admin']);
+  useEffect(() => onAuthLost(() => setState('out')), []);
   if (state === 'loading') return html`<div class="console-login"><${Spinner} /></div>`;
   if (state === 'out') {
     return html`<${StaffLogin} title=${t('admin.title')} subtitle="tempid · 12306" roles=${['admin']}
       onLoggedIn=${(r) => { setAccount(r.account); setState('in'); }} />`;
   }
-  return html`<${Shell} account=${account} onAuthLost=${() => setState('out')} onLogout=${async () => {
+  return html`<${Shell} account=${account} onLogout=${async () => {
     try { await del('/api/v1/session'); } catch { /* log out locally anyway */ }
     setCsrf(''); setAccount(null); setState('out');
   }} />`;
@@ -77,7 +78,7 @@ function useHashTab() {
   return [tab, (k) => { location.hash = k; setTab(k); }];
 }
 
-function Shell({ account, onLogout, onAuthLost }) {
+function Shell({ account, onLogout }) {
   useLang();
   const [tab, setTab] = useHashTab();
   const views = { dashboard: Dashboard, certificates: Certificates, audit: Audit, terminals: Terminals, staff: Staff, keys: Keys };
@@ -94,13 +95,13 @@ function Shell({ account, onLogout, onAuthLost }) {
     </aside>
     <main class="main" id=${'view-' + tab} data-testid=${'view-' + tab}>
       <h1 class="page-title">${t('admin.tab.' + tab)}</h1>
-      <${View} onAuthLost=${onAuthLost} />
+      <${View} />
     </main>
   </div>`;
 }
 
 /** useLoad runs a GET and keeps {data, error, loading}; reload() runs it again. */
-function useLoad(fn, deps, onAuthLost) {
+function useLoad(fn, deps) {
   const [s, set] = useState({ data: null, error: null, loading: true });
   const [n, setN] = useState(0);
   useEffect(() => {
@@ -109,15 +110,25 @@ function useLoad(fn, deps, onAuthLost) {
     fn()
       .then((data) => live && set({ data, error: null, loading: false }))
       .catch((error) => {
-        if (!live) return;
-        if (error.status === 401 && onAuthLost) onAuthLost();
-        set({ data: null, error, loading: false });
+        if (live) set({ data: null, error, loading: false });
       });
     return () => {
       live = false;
     };
   }, [...deps, n]);
   return { ...s, reload: () => setN((x) => x + 1) };
+}
+
+/**
+ * List is a panel's list: a spinner while it loads, its error, the empty
+ * text when it has no items (none while empty is ''), or the table given
+ * as its child.
+ */
+function List({ loading, error, items, empty, emptyTestid, children }) {
+  if (loading) return html`<${Spinner} />`;
+  if (error) return html`<${Alert}>${errorText(error)}</${Alert}>`;
+  if (items.length === 0 && empty) return html`<div class="muted empty" data-testid=${emptyTestid}>${empty}</div>`;
+  return children;
 }
 
 const HOUR = 3600 * 1000;
@@ -135,7 +146,7 @@ function fillHours(points, fromMs, toMs_, make) {
 
 const PALETTE = ['#1b5fd6', '#12a150', '#e88a00', '#8b5cf6', '#d92d20', '#0ea5e9', '#db2777', '#65a30d', '#64748b', '#0d9488'];
 
-function Dashboard({ onAuthLost }) {
+function Dashboard() {
   useLang();
   const [range, setRange] = useState('24h');
   const [stamp, setStamp] = useState(() => now());
@@ -144,7 +155,7 @@ function Dashboard({ onAuthLost }) {
   const fromMs = toMs_ - span;
   const { data, error, loading } = useLoad(
     () => get('/api/v1/admin/stats' + qs({ from: new Date(fromMs).toISOString(), to: new Date(toMs_).toISOString(), bucket: 'hour' })),
-    [range, stamp], onAuthLost);
+    [range, stamp]);
   const issuance = fillHours(data?.issuance, fromMs, toMs_, (p, at) => ({ at, count: p?.count || 0 }));
   const verifs = fillHours(data?.verifications, fromMs, toMs_, (p, at) => ({ at, valid: p?.valid || 0, invalid: p?.invalid || 0 }));
   const issued = issuance.reduce((s, p) => s + p.count, 0);
@@ -188,7 +199,7 @@ function Kpi({ label, value, tone, testid }) {
 const STATUSES = ['active', 'superseded', 'revoked', 'expired'];
 const statusBadge = (s) => html`<span class=${'badge ' + ({ active: 'badge-ok', revoked: 'badge-bad', superseded: 'badge-warn' }[s] || 'badge-muted')}>${t('status.' + s)}</span>`;
 
-function Certificates({ onAuthLost }) {
+function Certificates() {
   useLang();
   const [f, setF] = useState({ id_number: '', status: '', from: '', to: '' });
   const [res, setRes] = useState(null);
@@ -207,7 +218,7 @@ function Certificates({ onAuthLost }) {
       }));
       setRes(r.certificates || []);
     } catch (err) {
-      if (err.status === 401) return onAuthLost();
+      if (err.status === 401) return; // onAuthLost shows the login
       setError(err);
     } finally {
       setBusy(false);
@@ -225,7 +236,7 @@ function Certificates({ onAuthLost }) {
     </form>
     ${error ? html`<${Alert}>${errorText(error)}</${Alert}>` : null}
     ${res === null ? null : html`<div class="panel table-wrap">
-      ${res.length === 0 ? html`<div class="muted empty" data-testid="cert-results-empty">${t('admin.search.empty')}</div>` : html`<table class="table" data-testid="cert-results">
+      <${List} items=${res} empty=${t('admin.search.empty')} emptyTestid="cert-results-empty"><table class="table" data-testid="cert-results">
         <thead><tr><th>${t('admin.col.id')}</th><th>${t('admin.col.holder')}</th><th>${t('admin.col.id_number')}</th><th>${t('admin.col.city')}</th>
           <th>${t('admin.col.status')}</th><th>${t('admin.col.issued_at')}</th><th>${t('admin.col.expires_at')}</th><th>${t('admin.col.actions')}</th></tr></thead>
         <tbody>${res.map((c) => html`<tr data-testid="cert-row" data-id=${c.id} data-status=${c.status}>
@@ -236,7 +247,7 @@ function Certificates({ onAuthLost }) {
             ? html`<${RevokeForm} id=${c.id} onDone=${(cert) => { setRevoking(null); setRes(res.map((x) => (x.id === c.id ? { ...x, ...cert } : x))); }} onCancel=${() => setRevoking(null)} />`
             : html`<button class="btn btn-small btn-danger" data-testid="cert-revoke" data-id=${c.id} onClick=${() => setRevoking(c.id)}>${t('admin.revoke')}</button>`)
             : c.revoke_reason ? html`<span class="muted small" data-testid="cert-revoke-reason">${c.revoke_reason}</span>` : null}</td>
-        </tr>`)}</tbody></table>`}
+        </tr>`)}</tbody></table></${List}>
     </div>`}
   </div>`;
 }
@@ -261,7 +272,7 @@ function RevokeForm({ id, onDone, onCancel }) {
   </form>`;
 }
 
-function Audit({ onAuthLost }) {
+function Audit() {
   useLang();
   const [entries, setEntries] = useState([]);
   const [more, setMore] = useState(true);
@@ -278,7 +289,7 @@ function Audit({ onAuthLost }) {
       setEntries(reset ? got : [...entries, ...got]);
       setMore(got.length === LIMIT);
     } catch (err) {
-      if (err.status === 401) return onAuthLost();
+      if (err.status === 401) return; // onAuthLost shows the login
       setError(err);
     } finally {
       setBusy(false);
@@ -304,20 +315,20 @@ function Audit({ onAuthLost }) {
       ${check.ok ? t('admin.audit.ok', { entries: check.entries }) : t('admin.audit.bad', { entries: check.entries, first_bad: check.first_bad ?? '?' })}</div>` : null}
     ${error ? html`<${Alert}>${errorText(error)}</${Alert}>` : null}
     <div class="panel table-wrap">
-      ${entries.length === 0 && !busy ? html`<div class="muted empty">${t('admin.audit.empty')}</div>` : html`<table class="table" data-testid="audit-table">
+      <${List} items=${entries} empty=${busy ? '' : t('admin.audit.empty')}><table class="table" data-testid="audit-table">
         <thead><tr><th>#</th><th>${t('admin.audit.at')}</th><th>${t('admin.audit.actor')}</th><th>${t('admin.audit.action')}</th><th>${t('admin.audit.object')}</th><th>${t('admin.audit.detail')}</th></tr></thead>
         <tbody>${entries.map((e) => html`<tr data-testid="audit-row" data-id=${e.id}>
           <td class="mono small">${e.id}</td><td class="nowrap">${fmtDateTime(e.at, true)}</td><td>${e.actor}</td>
           <td><span class="badge badge-blue">${e.action}</span></td><td class="mono small">${e.object}</td>
-          <td class="small detail">${typeof e.detail === 'string' ? e.detail : e.detail ? JSON.stringify(e.detail) : ''}</td></tr>`)}</tbody></table>`}
+          <td class="small detail">${typeof e.detail === 'string' ? e.detail : e.detail ? JSON.stringify(e.detail) : ''}</td></tr>`)}</tbody></table></${List}>
       ${busy ? html`<${Spinner} />` : more && entries.length ? html`<div class="center"><button class="btn btn-ghost" onClick=${() => load(false)} data-testid="audit-more">${t('admin.audit.more')}</button></div>` : null}
     </div>
   </div>`;
 }
 
-function Terminals({ onAuthLost }) {
+function Terminals() {
   useLang();
-  const list = useLoad(() => get('/api/v1/admin/terminals'), [], onAuthLost);
+  const list = useLoad(() => get('/api/v1/admin/terminals'), []);
   const [f, setF] = useState({ name: '', station_code: '', offline: false });
   const [created, setCreated] = useState(null);
   const [error, setError] = useState(null);
@@ -360,19 +371,19 @@ function Terminals({ onAuthLost }) {
     </form>
     <div class="panel table-wrap">
       <div class="panel-title">${t('admin.terminal.list')}</div>
-      ${list.loading && !list.data ? html`<${Spinner} />` : list.error ? html`<${Alert}>${errorText(list.error)}</${Alert}>` : terminals.length === 0 ? html`<div class="muted empty">${t('admin.terminal.empty')}</div>` : html`<table class="table" data-testid="terminal-table">
-        <thead><tr><th>${t('admin.terminal.name')}</th><th>${t('admin.terminal.station')}</th><th>${t('admin.terminal.offline').split('（')[0].split(' (')[0]}</th><th>${t('admin.terminal.created_at')}</th><th>${t('admin.col.status')}</th><th></th></tr></thead>
+      <${List} loading=${list.loading && !list.data} error=${list.error} items=${terminals} empty=${t('admin.terminal.empty')}><table class="table" data-testid="terminal-table">
+        <thead><tr><th>${t('admin.terminal.name')}</th><th>${t('admin.terminal.station')}</th><th>${t('admin.terminal.offline.column')}</th><th>${t('admin.terminal.created_at')}</th><th>${t('admin.col.status')}</th><th></th></tr></thead>
         <tbody>${terminals.map((x) => html`<tr data-testid="terminal-row" data-id=${x.id}>
           <td>${x.name}</td><td class="mono">${x.station_code}</td><td>${x.offline ? t('common.yes') : t('common.no')}</td><td>${fmtDateTime(x.created_at)}</td>
           <td>${x.revoked_at ? html`<span class="badge badge-muted">${t('admin.terminal.revoked')}</span>` : html`<span class="badge badge-ok">${t('admin.terminal.active')}</span>`}</td>
-          <td>${x.revoked_at ? null : html`<button class="btn btn-small btn-danger" data-testid="terminal-revoke" data-id=${x.id} onClick=${() => revoke(x.id)}>${t('admin.revoke')}</button>`}</td></tr>`)}</tbody></table>`}
+          <td>${x.revoked_at ? null : html`<button class="btn btn-small btn-danger" data-testid="terminal-revoke" data-id=${x.id} onClick=${() => revoke(x.id)}>${t('admin.revoke')}</button>`}</td></tr>`)}</tbody></table></${List}>
     </div>
   </div>`;
 }
 
-function Staff({ onAuthLost }) {
+function Staff() {
   useLang();
-  const list = useLoad(() => get('/api/v1/admin/staff'), [], onAuthLost);
+  const list = useLoad(() => get('/api/v1/admin/staff'), []);
   const [f, setF] = useState({ username: '', password: '', role: 'staff', station_code: '' });
   const [msg, setMsg] = useState('');
   const [error, setError] = useState(null);
@@ -407,17 +418,17 @@ function Staff({ onAuthLost }) {
     </form>
     <div class="panel table-wrap">
       <div class="panel-title">${t('admin.staff.list')}</div>
-      ${list.loading && !list.data ? html`<${Spinner} />` : list.error ? html`<${Alert}>${errorText(list.error)}</${Alert}>` : staff.length === 0 ? html`<div class="muted empty">${t('admin.staff.empty')}</div>` : html`<table class="table" data-testid="staff-table">
+      <${List} loading=${list.loading && !list.data} error=${list.error} items=${staff} empty=${t('admin.staff.empty')}><table class="table" data-testid="staff-table">
         <thead><tr><th>${t('admin.staff.username')}</th><th>${t('admin.staff.role')}</th><th>${t('admin.terminal.station')}</th></tr></thead>
         <tbody>${staff.map((x) => html`<tr data-testid="staff-row" data-id=${x.id}><td>${x.username}</td>
-          <td><span class=${'badge ' + (x.role === 'admin' ? 'badge-blue' : 'badge-muted')}>${t('admin.staff.role.' + x.role)}</span></td><td class="mono">${x.station_code || '—'}</td></tr>`)}</tbody></table>`}
+          <td><span class=${'badge ' + (x.role === 'admin' ? 'badge-blue' : 'badge-muted')}>${t('admin.staff.role.' + x.role)}</span></td><td class="mono">${x.station_code || '—'}</td></tr>`)}</tbody></table></${List}>
     </div>
   </div>`;
 }
 
-function Keys({ onAuthLost }) {
+function Keys() {
   useLang();
-  const list = useLoad(() => get('/.well-known/tempid/keys'), [], onAuthLost);
+  const list = useLoad(() => get('/.well-known/tempid/keys'), []);
   const [msg, setMsg] = useState('');
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
@@ -430,7 +441,7 @@ function Keys({ onAuthLost }) {
       setMsg(t('admin.keys.rotated'));
       list.reload();
     } catch (err) {
-      if (err.status === 401) return onAuthLost();
+      if (err.status === 401) return; // onAuthLost shows the login
       setError(err);
     } finally {
       setBusy(false);
@@ -447,14 +458,14 @@ function Keys({ onAuthLost }) {
     ${msg ? html`<${Alert} kind="ok" testid="keys-rotated">${msg}</${Alert}>` : null}
     <div class="panel table-wrap">
       <div class="panel-title">${t('admin.keys.published')}</div>
-      ${list.loading && !list.data ? html`<${Spinner} />` : keys.length === 0 ? html`<div class="muted empty">${t('admin.keys.empty')}</div>` : html`<table class="table" data-testid="keys-table">
+      <${List} loading=${list.loading && !list.data} error=${list.error} items=${keys} empty=${t('admin.keys.empty')}><table class="table" data-testid="keys-table">
         <thead><tr><th>${t('admin.keys.kid')}</th><th>${t('admin.keys.alg')}</th><th>${t('admin.keys.public_key')}</th><th>${t('admin.keys.not_before')}</th><th>${t('admin.keys.not_after')}</th><th></th></tr></thead>
         <tbody>${keys.map((k) => {
           const live = toMs(k.not_before) <= nowMs && (!k.not_after || nowMs < toMs(k.not_after));
           return html`<tr data-testid="key-row" data-kid=${k.kid}><td class="mono">${k.kid}</td><td>${k.alg}</td>
             <td class="mono small key">${k.public_key}</td><td>${fmtDateTime(k.not_before)}</td><td>${k.not_after ? fmtDateTime(k.not_after) : '—'}</td>
             <td>${live ? html`<span class="badge badge-ok">${t('status.active')}</span>` : toMs(k.not_before) > nowMs ? html`<span class="badge badge-blue">${fmtDateTime(k.not_before)}</span>` : html`<span class="badge badge-muted">${t('status.expired')}</span>`}</td></tr>`;
-        })}</tbody></table>`}
+        })}</tbody></table></${List}>
     </div>
   </div>`;
 }

@@ -1,8 +1,23 @@
 // The HTTP API v1 client of the web apps (API.md). Browser sessions use
 // the cookie; every state-changing request carries the CSRF token from the
 // session answer. Errors become ApiError with the problem's stable `code`.
+// A session that ends under the app (a 401 while it held one) is an event,
+// onAuthLost, so that no screen has to pass a callback down for it.
 
 let csrfToken = '';
+const authLost = new EventTarget();
+
+/**
+ * onAuthLost calls f when a request is answered 401 while the app held a
+ * session (it expired or was ended elsewhere); returns the unsubscribe.
+ * The token is forgotten first, so f is called once per session. A 401 on
+ * the logout itself is not news and calls nothing.
+ */
+export function onAuthLost(f) {
+  const h = () => f();
+  authLost.addEventListener('lost', h);
+  return () => authLost.removeEventListener('lost', h);
+}
 
 /** setCsrf keeps the CSRF token of the current session. */
 export function setCsrf(token) {
@@ -66,6 +81,10 @@ export async function request(method, path, body, { headers = {} } = {}) {
     const ra = res.headers.get('Retry-After');
     const retryAfter = ra && /^\d+$/.test(ra.trim()) ? Number(ra.trim()) : null;
     const problem = data && typeof data === 'object' ? data : {};
+    if (res.status === 401 && csrfToken && !(method === 'DELETE' && path === '/api/v1/session')) {
+      csrfToken = '';
+      authLost.dispatchEvent(new Event('lost'));
+    }
     throw new ApiError(res.status, problem.code || codeForStatus(res.status), problem, retryAfter);
   }
   return data;

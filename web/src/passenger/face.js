@@ -36,8 +36,9 @@ export function ConsentScreen({ subjectName, onAgree, onDecline }) {
 
 /**
  * FaceScreen runs one face check: request = {purpose: 'apply', subject} or
- * {purpose: 'view', certificate_id}; for a guest {purpose, subject, guest: true}. onPassed(faceCheckId) continues the
- * flow; onFatal(err) hands errors that belong to the previous screen back.
+ * {purpose: 'view', certificate_id}; for a guest {purpose, subject, guest:
+ * true}. onPassed(faceCheckId) continues the flow; onFatal(err) hands
+ * errors that belong to the previous screen back.
  */
 export function FaceScreen({ request: req, subjectName, onPassed, onFatal, onCancel }) {
   useLang();

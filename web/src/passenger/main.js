@@ -7,7 +7,7 @@ import { render } from 'preact';
 import { useEffect, useState, useRef } from 'preact/hooks';
 import { html, useLang, initLang, LangSwitch, Alert, Field, Icon, Spinner } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
-import { get, post, postOnce, del, qs, setCsrf } from '../lib/api.js';
+import { get, post, postOnce, del, qs, setCsrf, onAuthLost } from '../lib/api.js';
 import { errorText } from '../lib/errors.js';
 import { validate, normalize } from '../lib/idnumber.js';
 import { fmtDateTime, monthOf, toMs } from '../lib/format.js';
@@ -21,129 +21,181 @@ const isFullId = (s) => typeof s === 'string' && /^\d{17}[\dXx]$/.test(s);
 const isPlainName = (s) => typeof s === 'string' && s !== '' && !s.includes('*');
 const maskId = (s) => (s.length === 18 ? s.slice(0, 4) + '*'.repeat(10) + s.slice(14) : s);
 
-function App() {
-  useLang();
+/**
+ * useSession keeps who is logged in and the pass stored on this device.
+ * A stored pass belongs to the account that got it: when another account
+ * logs in on the device, the device key and pass are cleared (R4). A
+ * session that ends under the app (lib/api.js onAuthLost) calls lost.
+ */
+function useSession(lost) {
   const [boot, setBoot] = useState('loading'); // loading | ready | offline
   const [account, setAccount] = useState(null);
   const [stored, setStored] = useState(null);
-  const [screen, setScreen] = useState({ name: 'loading' });
-  const [flash, setFlash] = useState('');
-  // guest is true while a passenger without an account uses the app; their
-  // certificate and pass are in `stored`, in memory only.
-  const [guest, setGuest] = useState(false);
+  useEffect(() => onAuthLost(() => {
+    setAccount(null);
+    lost();
+  }), []);
 
-  async function start() {
-    setBoot('loading');
-    const local = await loadPass();
-    try {
-      const res = await get('/api/v1/session');
+  // adopt takes a session answer: its CSRF token and account, and the
+  // device's pass if it is this account's.
+  async function adopt(res, local) {
+    setCsrf(res.csrf_token);
+    setAccount(res.account);
+    if (local && local.account_id && res.account?.id && local.account_id !== res.account.id) {
+      await clearDevice();
+      setStored(null);
+    } else {
+      setStored(local);
+    }
+    setBoot('ready');
+  }
+
+  return {
+    boot, account, stored,
+    // resume asks the server for this browser's session and answers
+    // 'home', 'login', 'offline' (no network, but a stored pass) or the
+    // error.
+    async resume() {
+      setBoot('loading');
+      const local = await loadPass();
+      try {
+        await adopt(await get('/api/v1/session'), local);
+        return 'home';
+      } catch (err) {
+        setStored(local);
+        if (err.status === 401) {
+          setBoot('ready');
+          return 'login';
+        }
+        if (local?.certificate) {
+          // The network is cut: the stored pass still makes codes (R3).
+          setBoot('offline');
+          return 'offline';
+        }
+        setBoot('ready');
+        return err;
+      }
+    },
+    async loggedIn(res) {
+      await adopt(res, await loadPass());
+    },
+    signedUp(res) {
       setCsrf(res.csrf_token);
       setAccount(res.account);
-      if (local && local.account_id && res.account?.id && local.account_id !== res.account.id) {
-        await clearDevice();
-        setStored(null);
-      } else {
-        setStored(local);
+      setStored(null);
+    },
+    async logout() {
+      try {
+        await del('/api/v1/session');
+      } catch {
+        // Logging out locally matters most: the device key goes either way (R4).
       }
-      setBoot('ready');
-      setScreen({ name: 'home' });
-    } catch (err) {
-      setStored(local);
-      if (err.status === 401) {
-        setBoot('ready');
-        setScreen({ name: 'login' });
-      } else if (local?.certificate) {
-        // The network is cut: the stored pass still makes codes (R3).
-        setBoot('offline');
-        setScreen({ name: 'cert' });
-      } else {
-        setBoot('ready');
-        setScreen({ name: 'error', error: err });
-      }
-    }
+      await clearDevice();
+      setCsrf('');
+      setAccount(null);
+      setStored(null);
+    },
+    async issued(certificate, pass) {
+      await savePass(account?.id, certificate, pass);
+      setStored({ account_id: account?.id, certificate, pass });
+    },
+    // A guest's certificate and pass are kept in memory only: the device
+    // key is all that is stored, so a reload asks for the face check again.
+    guestIssued(certificate, pass) {
+      setStored({ certificate, pass });
+    },
+    leaveGuest() {
+      setStored(null);
+    },
+    // guestStatus marks the guest's certificate with its status on the
+    // server, once it is no longer active.
+    guestStatus(c) {
+      setStored((st) => (st && st.certificate?.id === c.id && c.status !== 'active'
+        ? { ...st, certificate: { ...st.certificate, status: c.status } } : st));
+    },
+  };
+}
+
+// The face-check screens (consent, face) are data: what the check is for.
+// For an application, {purpose: 'apply', draft}; for a new pass of a
+// certificate, {purpose: 'view', certificate}. A guest's (guest: true)
+// names the person in draft for both purposes (API.md "Guest").
+const faceRequest = (s) => (s.guest
+  ? { purpose: s.purpose, subject: { name: s.draft.name, id_number: s.draft.id_number }, guest: true }
+  : s.purpose === 'apply'
+    ? { purpose: 'apply', subject: { name: s.draft.name, id_number: s.draft.id_number } }
+    : { purpose: 'view', certificate_id: s.certificate.id });
+const faceSubject = (s) => (s.purpose === 'apply' || s.guest ? s.draft.name : s.certificate.holder?.name_masked);
+const faceBack = (s) => (s.guest
+  ? (s.purpose === 'apply' ? { name: 'apply', guest: true, draft: s.draft } : { name: 'guest-view', draft: s.draft })
+  : s.purpose === 'apply' ? { name: 'apply', draft: s.draft } : { name: 'home' });
+
+// faceCheckPassed finishes what a passed face check was for: the
+// application, or a new pass of the certificate. It returns the
+// certificate and its pass.
+async function faceCheckPassed(s, faceCheckId) {
+  if (s.guest && s.purpose === 'apply') {
+    const d = s.draft;
+    const res = await postOnce('/api/v1/guest/certificates', { face_check_id: faceCheckId, name: d.name, id_number: d.id_number, city_code: d.city.code });
+    return [res.certificate, res.pass];
+  }
+  if (s.guest) {
+    // The person's active certificate, whichever phone applied for it.
+    const res = await post('/api/v1/guest/passes', { face_check_id: faceCheckId });
+    return [res.certificate, res.pass];
+  }
+  if (s.purpose === 'apply') {
+    const d = s.draft;
+    const res = await post('/api/v1/certificates', { face_check_id: faceCheckId, name: d.name, id_number: d.id_number, city_code: d.city.code });
+    return [res.certificate, res.pass];
+  }
+  const id = encodeURIComponent(s.certificate.id);
+  const res = await post(`/api/v1/certificates/${id}/passes`, { face_check_id: faceCheckId });
+  let cert = s.certificate;
+  try {
+    cert = (await get(`/api/v1/certificates/${id}`)).certificate || cert;
+  } catch {
+    // The pass is what matters; the stored certificate will do.
+  }
+  return [cert, res.pass];
+}
+
+function App() {
+  useLang();
+  const [screen, setScreen] = useState({ name: 'loading' });
+  const [flash, setFlash] = useState('');
+  const session = useSession(() => {
+    setScreen({ name: 'login' });
+    setFlash(t('err.unauthenticated'));
+  });
+  const { boot, account, stored } = session;
+
+  async function start() {
+    const next = await session.resume();
+    if (next === 'home' || next === 'login') setScreen({ name: next });
+    else if (next === 'offline') setScreen({ name: 'cert' });
+    else setScreen({ name: 'error', error: next });
   }
   useEffect(() => {
     start();
   }, []);
 
-  // The guest's screens: the empty apply form, and 查看 (name + ID, then a
-  // view face check).
-  function guestApply(draft) {
-    setGuest(true);
-    setScreen({ name: 'apply', draft });
-  }
-  function guestView(draft, error) {
-    setGuest(true);
-    setScreen({ name: 'guest-view', draft, error });
-  }
-  function guestIssued(certificate, pass) {
-    // Only the device key is stored: a reload asks for the face check again.
-    setStored({ certificate, pass });
-    setScreen({ name: 'cert' });
-  }
-  function leaveGuest() {
-    setGuest(false);
-    setStored(null);
+  const startView = (certificate) => setScreen({ name: 'consent', purpose: 'view', certificate });
+  const guestApply = (draft) => setScreen({ name: 'apply', guest: true, draft });
+  const guestView = (draft) => setScreen({ name: 'guest-view', draft });
+  const leaveGuest = () => {
+    session.leaveGuest();
     setScreen({ name: 'login' });
-  }
-  // guestStatus asks, with the code just drawn, whether the certificate is
-  // still active, so that the app stops drawing codes for a revoked or
-  // superseded one. A guest has no session to ask with otherwise.
+  };
+  // guestStatus asks, with the code just drawn, whether the guest's
+  // certificate is still active, so that the app stops drawing codes for a
+  // revoked or superseded one; a guest has no session to ask with.
   async function guestStatus(code) {
     try {
-      const r = await post('/api/v1/guest/certificate-status', { code });
-      const c = r.certificate;
-      if (c && c.status !== 'active') {
-        setStored((st) => (st && st.certificate?.id === c.id ? { ...st, certificate: { ...st.certificate, status: c.status } } : st));
-      }
+      session.guestStatus((await post('/api/v1/guest/certificate-status', { code })).certificate);
     } catch {
       // Offline or refused: the gate checks the status anyway.
     }
-  }
-
-  async function logout() {
-    try {
-      await del('/api/v1/session');
-    } catch {
-      // Logging out locally matters most: the device key goes either way (R4).
-    }
-    await clearDevice();
-    setCsrf('');
-    setAccount(null);
-    setStored(null);
-    setScreen({ name: 'login' });
-  }
-
-  function onAuthLost() {
-    setAccount(null);
-    setScreen({ name: 'login' });
-    setFlash(t('err.unauthenticated'));
-  }
-
-  async function issued(certificate, pass) {
-    await savePass(account?.id, certificate, pass);
-    setStored({ account_id: account?.id, certificate, pass });
-    setScreen({ name: 'cert' });
-  }
-
-  // startView runs a `view` face check for a certificate and fetches a pass.
-  function startView(certificate) {
-    setScreen({
-      name: 'consent',
-      subjectName: certificate.holder?.name_masked,
-      request: { purpose: 'view', certificate_id: certificate.id },
-      onPassed: async (faceCheckId) => {
-        const res = await post(`/api/v1/certificates/${encodeURIComponent(certificate.id)}/passes`, { face_check_id: faceCheckId });
-        let cert = certificate;
-        try {
-          cert = (await get(`/api/v1/certificates/${encodeURIComponent(certificate.id)}`)).certificate || certificate;
-        } catch {
-          // The pass is what matters; the stored certificate will do.
-        }
-        await issued(cert, res.pass);
-      },
-      back: { name: 'home' },
-    });
   }
 
   const s = screen;
@@ -162,105 +214,74 @@ function App() {
       title = t('auth.login.title');
       body = html`<${Login} flash=${flash} onSignup=${() => { setFlash(''); setScreen({ name: 'signup' }); }}
         onGuestApply=${() => { setFlash(''); guestApply(); }} onGuestView=${() => { setFlash(''); guestView(); }}
-        onLoggedIn=${async (res) => { setFlash(''); setCsrf(res.csrf_token); setAccount(res.account);
-          const local = await loadPass();
-          if (local && local.account_id && local.account_id !== res.account?.id) { await clearDevice(); setStored(null); } else setStored(local);
-          setBoot('ready'); setScreen({ name: 'home' }); }} />`;
+        onLoggedIn=${async (res) => { setFlash(''); await session.loggedIn(res); setScreen({ name: 'home' }); }} />`;
       break;
     case 'signup':
       title = t('auth.signup.title');
       back = () => setScreen({ name: 'login' });
-      body = html`<${Signup} onDone=${(res) => { setCsrf(res.csrf_token); setAccount(res.account); setStored(null); setScreen({ name: 'home' }); }}
+      body = html`<${Signup} onDone=${(res) => { session.signedUp(res); setScreen({ name: 'home' }); }}
         onLogin=${() => setScreen({ name: 'login' })} />`;
       break;
     case 'home':
       title = t('app.brand');
-      body = html`<${Home} account=${account} stored=${stored} onAuthLost=${onAuthLost}
+      body = html`<${Home} account=${account} stored=${stored}
         onApply=${() => setScreen({ name: 'apply' })}
         onShow=${() => setScreen({ name: 'cert' })}
-        onView=${startView} onLogout=${logout} />`;
+        onView=${startView} onLogout=${async () => { await session.logout(); setScreen({ name: 'login' }); }} />`;
       break;
     case 'apply':
       title = t('apply.title');
-      back = () => (guest ? leaveGuest() : setScreen({ name: 'home' }));
-      body = guest ? html`<${Apply} guest=${true} draft=${s.draft} error=${s.error} onAuthLost=${onAuthLost}
-        onView=${(draft) => guestView(draft)}
-        onNext=${(draft) => setScreen({
-          name: 'consent',
-          subjectName: draft.name,
-          request: { purpose: 'apply', subject: { name: draft.name, id_number: draft.id_number }, guest: true },
-          onPassed: async (faceCheckId) => {
-            const res = await postOnce('/api/v1/guest/certificates', { face_check_id: faceCheckId, name: draft.name, id_number: draft.id_number, city_code: draft.city.code });
-            guestIssued(res.certificate, res.pass);
-          },
-          back: { name: 'apply', draft },
-          draft,
-        })} />` : html`<${Apply} account=${account} draft=${s.draft} error=${s.error} onAuthLost=${onAuthLost}
-        onNext=${(draft) => setScreen({
-          name: 'consent',
-          subjectName: draft.name,
-          request: { purpose: 'apply', subject: { name: draft.name, id_number: draft.id_number } },
-          onPassed: async (faceCheckId) => {
-            const res = await post('/api/v1/certificates', { face_check_id: faceCheckId, name: draft.name, id_number: draft.id_number, city_code: draft.city.code });
-            await issued(res.certificate, res.pass);
-          },
-          back: { name: 'apply', draft },
-          draft,
-        })} />`;
+      back = s.guest ? leaveGuest : () => setScreen({ name: 'home' });
+      body = html`<${Apply} account=${s.guest ? null : account} guest=${!!s.guest} draft=${s.draft} error=${s.error}
+        onView=${() => guestView()}
+        onNext=${(draft) => setScreen({ name: 'consent', purpose: 'apply', guest: s.guest, draft })} />`;
       break;
     case 'guest-view':
       title = t('guest.view.title');
       back = leaveGuest;
       body = html`<${GuestView} draft=${s.draft} error=${s.error} onApply=${() => guestApply()}
-        onNext=${(draft) => setScreen({
-          name: 'consent',
-          subjectName: draft.name,
-          request: { purpose: 'view', subject: { name: draft.name, id_number: draft.id_number }, guest: true },
-          onPassed: async (faceCheckId) => {
-            const res = await post('/api/v1/guest/passes', { face_check_id: faceCheckId });
-            guestIssued(res.certificate, res.pass);
-          },
-          onError: (err) => guestView(draft, err),
-          back: { name: 'guest-view', draft },
-        })} />`;
+        onNext=${(draft) => setScreen({ name: 'consent', purpose: 'view', guest: true, draft })} />`;
       break;
     case 'consent':
       title = t('consent.title');
-      back = () => setScreen(s.back);
-      body = html`<${ConsentScreen} subjectName=${s.subjectName} onDecline=${() => setScreen(s.back)}
+      back = () => setScreen(faceBack(s));
+      body = html`<${ConsentScreen} subjectName=${faceSubject(s)} onDecline=${() => setScreen(faceBack(s))}
         onAgree=${() => setScreen({ ...s, name: 'face' })} />`;
       break;
     case 'face': {
       title = t('face.title');
-      back = () => setScreen(s.back);
-      const fatal = (err) => {
-        if (s.onError) return s.onError(err);
-        if (err.code === 'unauthenticated') return onAuthLost();
-        if (s.draft) setScreen({ name: 'apply', draft: s.draft, error: err });
-        else setScreen({ ...s.back, error: err });
+      back = () => setScreen(faceBack(s));
+      // A lost session is already handled (onAuthLost); anything else goes
+      // back to the form or the home screen with the error.
+      const failed = (err, fallback) => {
+        if (err.code === 'unauthenticated') return;
+        if (s.guest) return setScreen({ ...faceBack(s), error: err });
+        setScreen(s.purpose === 'apply' ? { name: 'apply', draft: s.draft, error: err } : { ...fallback, error: err });
       };
-      body = html`<${FaceScreen} key=${s.request.purpose + (s.request.certificate_id || '')} request=${s.request} subjectName=${s.subjectName}
-        onCancel=${() => setScreen(s.back)} onFatal=${fatal}
+      const request = faceRequest(s);
+      body = html`<${FaceScreen} key=${request.purpose + (request.certificate_id || '')} request=${request} subjectName=${faceSubject(s)}
+        onCancel=${() => setScreen(faceBack(s))} onFatal=${(err) => failed(err, faceBack(s))}
         onPassed=${async (id) => {
           try {
-            await s.onPassed(id);
+            const [certificate, pass] = await faceCheckPassed(s, id);
+            if (s.guest) {
+              session.guestIssued(certificate, pass);
+              return setScreen({ name: 'cert', guest: true });
+            }
+            await session.issued(certificate, pass);
+            setScreen({ name: 'cert' });
           } catch (err) {
-            if (s.onError) return s.onError(err);
-            if (err.code === 'unauthenticated') return onAuthLost();
-            if (s.draft) return setScreen({ name: 'apply', draft: s.draft, error: err });
-            setScreen({ name: 'home', error: err });
+            failed(err, { name: 'home' });
           }
         }} />`;
       break;
     }
     case 'cert':
       title = t('cert.title');
-      if (guest) {
+      if (s.guest) {
         back = leaveGuest;
         body = html`<${CertScreen} stored=${stored} onCode=${guestStatus}
-          onFaceAgain=${() => guestView({ name: '', id_number: '' })}
-          onRenew=${() => guestApply()}
-          onApplyNew=${() => guestApply()} />`;
+          onFaceAgain=${() => guestView()} onRenew=${() => guestApply()} onApplyNew=${() => guestApply()} />`;
         break;
       }
       back = boot === 'offline' ? null : () => setScreen({ name: 'home' });
@@ -276,7 +297,7 @@ function App() {
     body = html`<div><${Alert}>${errorText(s.error)}</${Alert}>${body}</div>`;
   }
 
-  return html`<div class="app" data-screen=${s.name} data-guest=${guest ? 'true' : 'false'}>
+  return html`<div class="app" data-screen=${s.name} data-guest=${s.guest ? 'true' : 'false'}>
     <header class="topbar">
       ${back ? html`<button class="icon-btn" onClick=${back} aria-label=${t('common.back')} id="nav-back" data-testid="nav-back"><${Icon} name="back" /></button>` : html`<span class="icon-btn-space"></span>`}
       <h1 id="screen-title">${title}</h1>
@@ -408,21 +429,22 @@ function Signup({ onDone, onLogin }) {
   </section>`;
 }
 
-function Home({ account, stored, onApply, onShow, onView, onLogout, onAuthLost }) {
+function Home({ account, stored, onApply, onShow, onView, onLogout }) {
   useLang();
   const [quota, setQuota] = useState(null);
   const [month, setMonth] = useState(0);
   const [history, setHistory] = useState(null);
   const [histError, setHistError] = useState('');
   useEffect(() => {
-    get('/api/v1/quota').then((r) => setQuota(r.quota)).catch((err) => err.status === 401 && onAuthLost());
+    // A 401 is onAuthLost's; without a quota the card shows a dash.
+    get('/api/v1/quota').then((r) => setQuota(r.quota)).catch(() => {});
   }, []);
   useEffect(() => {
     setHistory(null);
     setHistError('');
     get('/api/v1/certificates' + qs({ month: monthOf(now(), month) }))
       .then((r) => setHistory(r.certificates || []))
-      .catch((err) => (err.status === 401 ? onAuthLost() : setHistError(errorText(err))));
+      .catch((err) => err.status !== 401 && setHistError(errorText(err)));
   }, [month]);
 
   const nowMs = now();
@@ -511,7 +533,7 @@ function CityPicker({ onPick, onClose }) {
   </div>`;
 }
 
-function Apply({ account, guest, draft, error: initialError, onNext, onView, onAuthLost }) {
+function Apply({ account, guest, draft, error: initialError, onNext, onView }) {
   useLang();
   const [name, setName] = useState(draft?.name ?? (isPlainName(account?.name) ? account.name : ''));
   const [idNumber, setIdNumber] = useState(draft?.id_number ?? (isFullId(account?.id_number) ? account.id_number : ''));
@@ -581,7 +603,7 @@ function Apply({ account, guest, draft, error: initialError, onNext, onView, onA
         return;
       }
     } catch (err) {
-      if (err.status === 401) return onAuthLost();
+      if (err.status === 401) return; // onAuthLost shows the login
       // 404: a person this account has not applied for yet — nothing to tell.
     } finally {
       setBusy(false);

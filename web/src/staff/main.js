@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import jsQR from 'jsqr';
 import { html, useConsoleSession, useLang, initLang, LangSwitch, StaffLogin, Icon, Spinner } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
-import { get, post, del, setCsrf } from '../lib/api.js';
+import { get, post, del, setCsrf, onAuthLost } from '../lib/api.js';
 import { errorText, reasonText, shortReason } from '../lib/errors.js';
 import { fmtDateTime, fmtTime } from '../lib/format.js';
 import './staff.css';
@@ -34,6 +34,7 @@ function cleanScan(s) {
 function App() {
   useLang();
   const [state, account, setState, setAccount] = useConsoleSession(['staff', 'admin']);
+  useEffect(() => onAuthLost(() => setState('out')), []);
   if (state === 'loading') return html`<div class="console-login"><${Spinner} /></div>`;
   if (state === 'out') {
     return html`<${StaffLogin} title=${t('staff.title')} subtitle=${t('staff.console')} roles=${['staff', 'admin']}
@@ -43,10 +44,10 @@ function App() {
     try { await del('/api/v1/session'); } catch { /* the local log-out still happens */ }
     sessionStorage.removeItem(HISTORY_KEY);
     setCsrf(''); setAccount(null); setState('out');
-  }} onAuthLost=${() => setState('out')} />`;
+  }} />`;
 }
 
-function Console({ account, onLogout, onAuthLost }) {
+function Console({ account, onLogout }) {
   useLang();
   const [operation, setOperation] = useState(() => {
     const saved = sessionStorage.getItem(OP_KEY);
@@ -98,7 +99,7 @@ function Console({ account, onLogout, onAuthLost }) {
         return next;
       });
     } catch (err) {
-      if (err.status === 401) return onAuthLost();
+      if (err.status === 401) return; // onAuthLost shows the login
       setResult({ error: errorText(err), operation, at: new Date().toISOString() });
     } finally {
       busyRef.current = false;

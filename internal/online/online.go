@@ -1,10 +1,10 @@
-// Package verification answers, online, whether a scanned code lets its
+// Package online answers, online, whether a scanned code lets its
 // holder through a railway operation: the steps of CREDENTIAL.md (package
 // verify) with the server's published keys and the database's revocations,
 // then the certificate's status in the database, then the one-time use of
 // the code, recorded with its audit entry. An invalid code is an answer,
 // not an error.
-package verification
+package online
 
 import (
 	"context"
@@ -33,15 +33,17 @@ const (
 	TicketCheck          = "ticket_check"
 )
 
-// counter operations are the ones at a ticket counter that must match the
-// full ID number against the ticketing system; only they are shown it (R6).
-var operations = map[string]bool{
+// isCounterOperation holds every operation, true for the counter
+// operations: the ones at a ticket counter that must match the full ID
+// number against the ticketing system; only they are shown it (R6). An
+// operation missing from it is not an operation.
+var isCounterOperation = map[string]bool{
 	TicketPurchase: true, Refund: true, Change: true, ReimbursementVoucher: true,
 	IDCheck: false, Entry: false, TicketCheck: false,
 }
 
 // CounterOperation tells whether op is shown the full ID number.
-func CounterOperation(op string) bool { return operations[op] }
+func CounterOperation(op string) bool { return isCounterOperation[op] }
 
 // Operations lists every operation, in API.md's order.
 func Operations() []string {
@@ -51,7 +53,7 @@ func Operations() []string {
 // Service verifies codes online.
 type Service struct {
 	Store    *store.Store
-	Keys     *keys.Service
+	Signing  *keys.Service
 	Issuance *issuance.Service
 	Clock    clock.Clock
 	Verifier verify.Verifier
@@ -99,14 +101,14 @@ func signed(r verify.Reason) bool {
 
 // Verify checks a code and records its use.
 func (s *Service) Verify(ctx context.Context, r Request) (Result, error) {
-	if _, ok := operations[r.Operation]; !ok {
+	if _, ok := isCounterOperation[r.Operation]; !ok {
 		return Result{}, problem.New(problem.ValidationFailed, "operation: one of %s", strings.Join(Operations(), ", "))
 	}
 	if r.Code == "" || len(r.Code) > credential.MaxCodeLen {
 		return Result{}, problem.New(problem.ValidationFailed, "code: 1 to %d characters", credential.MaxCodeLen)
 	}
 	now := s.Clock.Now()
-	trust := s.Keys.Trust(now)
+	trust := s.Signing.Trust(now)
 	// The verifier has no use for seal keys online: the full number comes
 	// from the database, and only for counter operations.
 	trust.SealKeys = nil
@@ -231,7 +233,7 @@ func (s *Service) CertificateOfCode(ctx context.Context, code string) (store.Cer
 	if code == "" || len(code) > credential.MaxCodeLen {
 		return store.Certificate{}, problem.New(problem.ValidationFailed, "code: 1 to %d characters", credential.MaxCodeLen)
 	}
-	trust := s.Keys.Trust(s.Clock.Now())
+	trust := s.Signing.Trust(s.Clock.Now())
 	trust.SealKeys, trust.Revoked = nil, nil
 	v := s.Verifier.Verify(code, s.Clock.Now(), trust)
 	if !v.Valid {

@@ -8,11 +8,8 @@ import (
 	"time"
 
 	"tempid/internal/accounts"
-	"tempid/internal/clock"
 	"tempid/internal/idnumber"
-	"tempid/internal/issuance"
 	"tempid/internal/load"
-	"tempid/internal/policy"
 	"tempid/internal/registry"
 	"tempid/internal/store"
 )
@@ -31,22 +28,19 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *n < 1 || *n > maxSeed || *batch < 1 || *batch > 100000 || *days < 1 || *days > 3650 {
-		fmt.Fprintf(e.stderr, "tempid seed: --certificates 1..%d, --batch 1..100000, --days 1..3650\n", maxSeed)
+		fmt.Fprintf(e.stderr, "tempid-dev seed: --certificates 1..%d, --batch 1..100000, --days 1..3650\n", maxSeed)
 		return errUsage
 	}
-	fmt.Fprintln(e.stderr, "tempid seed: inserting SYNTHETIC certificates: for test and measurement databases only")
+	fmt.Fprintln(e.stderr, "tempid-dev seed: inserting SYNTHETIC certificates: for test and measurement databases only")
 	// Demo rules for the key: the key file in the data directory is
 	// created if there is none, as serve --demo does, so a seeded database
 	// opens with serve --demo on the same flags.
-	keys, st, err := sf.openWithKeys(ctx, e, true)
+	a, err := sf.openApp(ctx, e, true, registry.Development{})
 	if err != nil {
 		return err
 	}
+	st, keys, iss, acc, pol := a.Store, a.Accounts.PII, a.Issuance, a.Accounts, a.Policy
 	defer st.Close()
-	pol := policy.Default()
-	iss := &issuance.Service{Store: st, Keys: keys, Policy: pol, Clock: clock.Real{}}
-	acc := &accounts.Service{Store: st, Keys: keys, Registry: registry.Development{}, Issuance: iss, Policy: pol,
-		Clock: clock.Real{}, Password: accounts.DefaultPassword}
 
 	offset := load.RandomOffset()
 	var secret [16]byte
