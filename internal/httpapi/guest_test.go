@@ -396,3 +396,19 @@ func TestParallelGuestApplicationsWithOnePassedCheckIssueOnce(t *testing.T) {
 		}
 	})
 }
+
+func TestTheGuestAccountCannotLogIn(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newApp(t, s)
+		c := a.client()
+		for _, pw := range []string{"", "x", "correct horse battery"} {
+			if r := c.login("(guest)", pw); r.status == 200 {
+				t.Fatalf("the guest account logged in with %q", pw)
+			}
+		}
+		g, err := s.Account(context.Background(), store.GuestAccountID)
+		if err != nil || g.DisabledAt.IsZero() || g.PasswordHash != "" {
+			t.Errorf("the guest account %+v (%v), want disabled with no password hash", g, err)
+		}
+	})
+}
