@@ -87,19 +87,23 @@ func newApp(t *testing.T, s *store.Store) *app { return newAppAt(t, s, time.Now(
 // newAppAt is newApp with the clock at a chosen time.
 func newAppAt(t *testing.T, s *store.Store, at time.Time) *app {
 	t.Helper()
-	return newAppWith(t, s, at, policy.Default())
+	return newAppWith(t, s, at, policy.Default(), nil)
 }
 
-// newAppWith is newAppAt with a chosen policy.
-func newAppWith(t *testing.T, s *store.Store, at time.Time, pol policy.Settings) *app {
+// newAppWith is newAppAt with a chosen policy and registry (nil: the
+// development registry, which confirms everyone).
+func newAppWith(t *testing.T, s *store.Store, at time.Time, pol policy.Settings, reg registry.Registry) *app {
 	t.Helper()
+	if reg == nil {
+		reg = registry.Development{}
+	}
 	kr, err := pii.ParseKeyring(pii.NewKeyFile())
 	if err != nil {
 		t.Fatal(err)
 	}
 	clk := clock.NewManual(at.Truncate(time.Second))
 	logs := &syncBuffer{}
-	w, err := tempidapp.New(context.Background(), tempidapp.Config{Store: s, PII: kr, Registry: registry.Development{},
+	w, err := tempidapp.New(context.Background(), tempidapp.Config{Store: s, PII: kr, Registry: reg,
 		Provider: face.NewSimulator(), Policy: pol, Clock: clk, Password: accounts.TestPassword,
 		Log: slog.New(slog.NewJSONHandler(logs, nil)), Demo: true, Metrics: metrics.New()})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"tempid/internal/face/facetest"
 	"tempid/internal/httpapi/apiv1"
 	"tempid/internal/policy"
+	"tempid/internal/registry"
 	"tempid/internal/store"
 	"tempid/internal/store/storetest"
 )
@@ -254,6 +256,36 @@ func TestGuestRefusalsWhenACheckStartsFollowAPIOrderAndSayNothingOfCertificates(
 	})
 }
 
+func TestGuestChecksOfIdentitiesTheRegistryDoesNotConfirmAreRefusedAfterConsent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		listed := newPerson("秦一")
+		reg, err := registry.ParseFile(strings.NewReader(listed.name+","+listed.id.String()+"\n"), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := newAppWith(t, s, time.Now(), policy.Default(), reg)
+		g := a.guest()
+		start := func(purpose, name, id string, consent bool) answer {
+			return g.json("POST", "/api/v1/guest/face-checks", map[string]any{"purpose": purpose,
+				"subject": map[string]any{"name": name, "id_number": id}, "device_key": g.jwk(), "consent": consent})
+		}
+		for _, tc := range []struct {
+			name   string
+			answer answer
+			status int
+			code   string
+		}{
+			{"an invalid ID number is refused before the missing consent", start("apply", "无名氏", "123", false), 400, "invalid_id_number"},
+			{"a missing consent is refused before the registry is asked", start("apply", "无名氏", listed.id.String(), false), 403, "consent_required"},
+			{"an apply check for a name the registry does not confirm is refused", start("apply", "无名氏", listed.id.String(), true), 422, "identity_mismatch"},
+			{"a view check for a name the registry does not confirm is refused", start("view", "无名氏", listed.id.String(), true), 422, "identity_mismatch"},
+			{"a check for the listed person starts", start("view", listed.name, listed.id.String(), true), 201, ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) { g.want(tc.answer, tc.status, tc.code) })
+		}
+	})
+}
+
 func TestGuestFaceChecksMustMatchTheirUse(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		a := newApp(t, s)
@@ -314,7 +346,7 @@ func TestABurstOfGuestFaceChecksFromOneIPIsThrottled(t *testing.T) {
 		{
 			pol := policy.Default()
 			pol.GuestFaceChecksPerIP, pol.GuestFaceChecksPerSubject = 5, 100
-			a := newAppWith(t, s, time.Now(), pol)
+			a := newAppWith(t, s, time.Now(), pol, nil)
 			g := a.guest()
 			for i := range 5 {
 				// Refused starts count too: trying ID numbers costs as
@@ -344,7 +376,7 @@ func TestGuestFaceChecksForOnePersonAreThrottled(t *testing.T) {
 		{
 			pol := policy.Default()
 			pol.GuestFaceChecksPerIP, pol.GuestFaceChecksPerSubject = 100, 3
-			a := newAppWith(t, s, time.Now(), pol)
+			a := newAppWith(t, s, time.Now(), pol, nil)
 			g := a.guest()
 			me := newPerson("韩八")
 			for range 3 {
