@@ -9,12 +9,12 @@ import (
 	"os/signal"
 	"syscall"
 
-	"tempid/internal/cli"
+	"tempid/internal/devcli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.RunDev(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	code := devcli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }

@@ -1,8 +1,9 @@
-// Package cli is the tempid command line: binaries with subcommands,
-// every flag also read from the environment as TEMPID_<FLAG>. Run is
-// tempid, what an operator runs; RunDev is tempid-dev, the developer's
-// tools (dev.go). Both return the exit code: 0 success, 1 failure (or a
-// verdict that is not valid), 2 usage error.
+// Package cli is the tempid command line, what an operator runs: one
+// binary with subcommands, every flag also read from the environment as
+// TEMPID_<FLAG>. Run returns the exit code: 0 success, 1 failure (or a
+// verdict that is not valid), 2 usage error. The developer's tools
+// (package devcli, the tempid-dev binary) are built on the same parts:
+// Command, Env, NewFlags, Parse, StorageFlags and RunCommands.
 package cli
 
 import (
@@ -16,26 +17,26 @@ import (
 	"strings"
 )
 
-// errUsage marks a usage error (exit code 2); the message was printed.
-var errUsage = errors.New("usage")
+// ErrUsage marks a usage error (exit code 2); the message was printed.
+var ErrUsage = errors.New("usage")
 
-// command is one subcommand.
-type command struct {
-	name  string
-	usage string
-	run   func(ctx context.Context, e *env, args []string) error
+// Command is one subcommand.
+type Command struct {
+	Name  string
+	Usage string
+	Run   func(ctx context.Context, e *Env, args []string) error
 }
 
-// env is what a subcommand may use of the process; prog is the name of
+// Env is what a subcommand may use of the process; Prog is the name of
 // the binary, for messages.
-type env struct {
-	prog           string
-	stdin          io.Reader
-	stdout, stderr io.Writer
+type Env struct {
+	Prog           string
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
 }
 
-func commands() []command {
-	return []command{
+func commands() []Command {
+	return []Command{
 		{"serve", "run the service", runServe},
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"audit", "audit verify: check the audit chain", runAudit},
@@ -45,17 +46,19 @@ func commands() []command {
 		{"bundle", "bundle fetch: save a terminal's trust bundle", runBundle},
 		{"verify", "verify a code offline against a trust bundle", runVerify},
 		{"qr", "draw a code as a QR symbol", runQR},
-		{"version", "print the version", runVersion},
+		{"version", "print the version", RunVersion},
 	}
 }
 
 // Run runs the tempid command line and returns the exit code.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	return runCommands(ctx, "tempid", commands(), args, stdin, stdout, stderr)
+	return RunCommands(ctx, "tempid", commands(), args, stdin, stdout, stderr)
 }
 
-func runCommands(ctx context.Context, prog string, cmds []command, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{prog: prog, stdin: stdin, stdout: stdout, stderr: stderr}
+// RunCommands runs the command line of the binary prog, whose commands are
+// cmds, and returns the exit code.
+func RunCommands(ctx context.Context, prog string, cmds []Command, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &Env{Prog: prog, Stdin: stdin, Stdout: stdout, Stderr: stderr}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		printUsage(stderr, prog, cmds)
 		if len(args) == 0 {
@@ -64,17 +67,17 @@ func runCommands(ctx context.Context, prog string, cmds []command, args []string
 		return 0
 	}
 	for _, c := range cmds {
-		if c.name == args[0] {
-			err := c.run(ctx, e, args[1:])
+		if c.Name == args[0] {
+			err := c.Run(ctx, e, args[1:])
 			switch {
 			case err == nil:
 				return 0
-			case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+			case errors.Is(err, ErrUsage), errors.Is(err, flag.ErrHelp):
 				return 2
-			case errors.Is(err, errNotValid):
+			case errors.Is(err, ErrNotValid):
 				return 1
 			default:
-				fmt.Fprintf(stderr, "%s %s: %v\n", prog, c.name, err)
+				fmt.Fprintf(stderr, "%s %s: %v\n", prog, c.Name, err)
 				return 1
 			}
 		}
@@ -84,30 +87,30 @@ func runCommands(ctx context.Context, prog string, cmds []command, args []string
 	return 2
 }
 
-// errNotValid is returned by commands whose answer is a verdict other
+// ErrNotValid is returned by commands whose answer is a verdict other
 // than valid: exit code 1 with nothing more printed.
-var errNotValid = errors.New("not valid")
+var ErrNotValid = errors.New("not valid")
 
-func printUsage(w io.Writer, prog string, cmds []command) {
+func printUsage(w io.Writer, prog string, cmds []Command) {
 	fmt.Fprintf(w, "usage: %s <command> [flags]\n\ncommands:\n", prog)
 	for _, c := range cmds {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.usage)
+		fmt.Fprintf(w, "  %-9s %s\n", c.Name, c.Usage)
 	}
 	fmt.Fprintln(w, "\nEvery flag can also be set in the environment: --master-key-file is TEMPID_MASTER_KEY_FILE.")
 }
 
-// newFlags returns a flag set for a subcommand that prints to e.stderr.
-func newFlags(e *env, name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(e.prog+" "+name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+// NewFlags returns a flag set for a subcommand that prints to e.Stderr.
+func NewFlags(e *Env, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(e.Prog+" "+name, flag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
 	return fs
 }
 
-// parse parses args, then fills every flag not given on the command line
+// Parse parses args, then fills every flag not given on the command line
 // from its TEMPID_* environment variable.
-func parse(fs *flag.FlagSet, args []string) error {
+func Parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return ErrUsage
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
@@ -126,15 +129,16 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return err
 }
 
-func runVersion(_ context.Context, e *env, args []string) error {
-	fs := newFlags(e, "version")
-	if err := parse(fs, args); err != nil {
+// RunVersion prints the version of the binary.
+func RunVersion(_ context.Context, e *Env, args []string) error {
+	fs := NewFlags(e, "version")
+	if err := Parse(fs, args); err != nil {
 		return err
 	}
 	version := "devel"
 	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
 		version = info.Main.Version
 	}
-	fmt.Fprintf(e.stdout, "%s %s (credential TID1, API v1)\n", e.prog, version)
+	fmt.Fprintf(e.Stdout, "%s %s (credential TID1, API v1)\n", e.Prog, version)
 	return nil
 }

@@ -21,18 +21,18 @@ import (
 )
 
 // runKeys is `tempid keys rotate`: schedule the next issuer key.
-func runKeys(ctx context.Context, e *env, args []string) error {
+func runKeys(ctx context.Context, e *Env, args []string) error {
 	if len(args) == 0 || args[0] != "rotate" {
-		fmt.Fprintln(e.stderr, "usage: tempid keys rotate [--data D | --database DSN] [--master-key-file F]")
-		return errUsage
+		fmt.Fprintln(e.Stderr, "usage: tempid keys rotate [--data D | --database DSN] [--master-key-file F]")
+		return ErrUsage
 	}
-	fs := newFlags(e, "keys rotate")
-	var sf storageFlags
-	sf.register(fs)
-	if err := parse(fs, args[1:]); err != nil {
+	fs := NewFlags(e, "keys rotate")
+	var sf StorageFlags
+	sf.Register(fs)
+	if err := Parse(fs, args[1:]); err != nil {
 		return err
 	}
-	a, err := sf.openApp(ctx, e, false, nil)
+	a, err := sf.OpenApp(ctx, e, false, nil)
 	if err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func runKeys(ctx context.Context, e *env, args []string) error {
 	if !created {
 		what = "already scheduled"
 	}
-	fmt.Fprintf(e.stdout, "issuer key %s %s: published now, signs from %s until %s\n",
+	fmt.Fprintf(e.Stdout, "issuer key %s %s: published now, signs from %s until %s\n",
 		k.KID, what, k.NotBefore.Format(time.RFC3339), k.NotAfter.Format(time.RFC3339))
 	return nil
 }
@@ -58,22 +58,22 @@ func runKeys(ctx context.Context, e *env, args []string) error {
 const maxFetch = bundle.MaxSize
 
 // runBundle is `tempid bundle fetch`: save a terminal's trust bundle.
-func runBundle(ctx context.Context, e *env, args []string) error {
+func runBundle(ctx context.Context, e *Env, args []string) error {
 	if len(args) == 0 || args[0] != "fetch" {
-		fmt.Fprintln(e.stderr, "usage: tempid bundle fetch --server URL --api-key KEY --out FILE [--trusted-keys FILE]")
-		return errUsage
+		fmt.Fprintln(e.Stderr, "usage: tempid bundle fetch --server URL --api-key KEY --out FILE [--trusted-keys FILE]")
+		return ErrUsage
 	}
-	fs := newFlags(e, "bundle fetch")
+	fs := NewFlags(e, "bundle fetch")
 	server := fs.String("server", "", "base URL of the tempid server, http:// or https://")
 	apiKey := fs.String("api-key", "", "the terminal's API key (TEMPID_API_KEY keeps it out of the process list)")
 	out := fs.String("out", "", "file to write the bundle to")
 	trusted := fs.String("trusted-keys", "", trustedKeysUsage)
-	if err := parse(fs, args[1:]); err != nil {
+	if err := Parse(fs, args[1:]); err != nil {
 		return err
 	}
 	if *server == "" || *apiKey == "" || *out == "" {
-		fmt.Fprintln(e.stderr, "tempid bundle fetch: --server, --api-key and --out are required")
-		return errUsage
+		fmt.Fprintln(e.Stderr, "tempid bundle fetch: --server, --api-key and --out are required")
+		return ErrUsage
 	}
 	u, err := url.Parse(*server)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -108,18 +108,18 @@ func runBundle(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomically(*out, raw, 0o600); err != nil {
+	if err := WriteAtomically(*out, raw, 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "trust bundle issued %s saved to %s: %d issuer keys, %d revoked certificates, %d revoked devices, %d seal keys\n",
+	fmt.Fprintf(e.Stdout, "trust bundle issued %s saved to %s: %d issuer keys, %d revoked certificates, %d revoked devices, %d seal keys\n",
 		p.IssuedAt.Format(time.RFC3339), *out, len(p.IssuerKeys), len(p.RevokedCertificates), len(p.RevokedDevices), len(p.SealKeys))
 	return nil
 }
 
-// writeAtomically writes a temporary file next to path and renames it
+// WriteAtomically writes a temporary file next to path and renames it
 // over path, so that a reader (a gate) sees the old file or the new one,
 // never half of one.
-func writeAtomically(path string, data []byte, mode os.FileMode) error {
+func WriteAtomically(path string, data []byte, mode os.FileMode) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
@@ -149,9 +149,9 @@ const trustedKeysUsage = "the issuer keys to trust as bundle signers: a copy of 
 // pinnedKeys reads --trusted-keys. Without it a bundle is checked for
 // damage only, not for who signed it (bundle.Open with nil), and the
 // command says so: a gate must always pin.
-func pinnedKeys(e *env, file, cmd string) ([]verify.IssuerKey, error) {
+func pinnedKeys(e *Env, file, cmd string) ([]verify.IssuerKey, error) {
 	if file == "" {
-		fmt.Fprintf(e.stderr, "warning: tempid %s without --trusted-keys checks the bundle for damage, not who signed it\n", cmd)
+		fmt.Fprintf(e.Stderr, "warning: tempid %s without --trusted-keys checks the bundle for damage, not who signed it\n", cmd)
 		return nil, nil
 	}
 	raw, err := os.ReadFile(file)
@@ -166,18 +166,18 @@ func pinnedKeys(e *env, file, cmd string) ([]verify.IssuerKey, error) {
 }
 
 // runVerify is `tempid verify --bundle FILE CODE`: the offline verdict.
-func runVerify(_ context.Context, e *env, args []string) error {
-	fs := newFlags(e, "verify")
+func runVerify(_ context.Context, e *Env, args []string) error {
+	fs := NewFlags(e, "verify")
 	file := fs.String("bundle", "", "trust bundle file (from tempid bundle fetch)")
 	showID := fs.Bool("show-id", false, "print the unsealed ID number in full (counter operations only)")
 	freshness := fs.Duration("freshness", policy.Default().BundleFreshness, "how old the bundle may be before the verdict is stale_bundle")
 	trusted := fs.String("trusted-keys", "", trustedKeysUsage)
-	if err := parse(fs, args); err != nil {
+	if err := Parse(fs, args); err != nil {
 		return err
 	}
 	if *file == "" || fs.NArg() != 1 {
-		fmt.Fprintln(e.stderr, "usage: tempid verify --bundle FILE [--trusted-keys FILE] [--show-id] CODE")
-		return errUsage
+		fmt.Fprintln(e.Stderr, "usage: tempid verify --bundle FILE [--trusted-keys FILE] [--show-id] CODE")
+		return ErrUsage
 	}
 	raw, err := os.ReadFile(*file)
 	if err != nil {
@@ -193,41 +193,41 @@ func runVerify(_ context.Context, e *env, args []string) error {
 	}
 	v := bundle.Verify(strings.TrimSpace(fs.Arg(0)), time.Now(), p, *freshness, verify.Verifier{})
 	if !v.Valid {
-		fmt.Fprintf(e.stdout, "invalid: %s\n", v.Reason)
-		return errNotValid
+		fmt.Fprintf(e.Stdout, "invalid: %s\n", v.Reason)
+		return ErrNotValid
 	}
 	pass := v.Code.Pass
-	fmt.Fprintf(e.stdout, "valid\nholder: %s %s\npass until: %s\n", pass.NameMasked, pass.IDMasked, pass.NotAfter.Format(time.RFC3339))
+	fmt.Fprintf(e.Stdout, "valid\nholder: %s %s\npass until: %s\n", pass.NameMasked, pass.IDMasked, pass.NotAfter.Format(time.RFC3339))
 	if v.IDNumber != "" {
 		id := v.IDNumber
 		if !*showID {
 			id = id[:4] + strings.Repeat("*", len(id)-8) + id[len(id)-4:]
 		}
-		fmt.Fprintf(e.stdout, "id number (sealed): %s\n", id)
+		fmt.Fprintf(e.Stdout, "id number (sealed): %s\n", id)
 	}
 	return nil
 }
 
 // runQR is `tempid qr`: draw a code.
-func runQR(_ context.Context, e *env, args []string) error {
-	fs := newFlags(e, "qr")
+func runQR(_ context.Context, e *Env, args []string) error {
+	fs := NewFlags(e, "qr")
 	format := fs.String("format", "png", "png or svg")
 	out := fs.String("out", "", "file to write (default standard output)")
 	module := fs.Int("module", 8, "pixels (PNG) or units (SVG) per module")
-	if err := parse(fs, args); err != nil {
+	if err := Parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(e.stderr, "usage: tempid qr [--format png|svg] [--out FILE] CODE")
-		return errUsage
+		fmt.Fprintln(e.Stderr, "usage: tempid qr [--format png|svg] [--out FILE] CODE")
+		return ErrUsage
 	}
 	var buf bytes.Buffer
 	if err := qr.Render(&buf, strings.TrimSpace(fs.Arg(0)), *format, *module); err != nil {
 		return err
 	}
 	if *out == "" {
-		_, err := buf.WriteTo(e.stdout)
+		_, err := buf.WriteTo(e.Stdout)
 		return err
 	}
-	return writeAtomically(*out, buf.Bytes(), 0o644)
+	return WriteAtomically(*out, buf.Bytes(), 0o644)
 }

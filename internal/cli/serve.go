@@ -21,19 +21,19 @@ import (
 	"tempid/internal/webui"
 )
 
-func runServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "serve")
-	var sf storageFlags
-	sf.register(fs)
+func runServe(ctx context.Context, e *Env, args []string) error {
+	fs := NewFlags(e, "serve")
+	var sf StorageFlags
+	sf.Register(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on")
 	demo := fs.Bool("demo", false, "development mode: development identity registry and face simulator, demo accounts, a generated master key")
 	registryFile := fs.String("registry-file", "", "CSV file of persons (name,id_number) to confirm identities against")
 	debugListen := fs.String("debug-listen", "", "serve Go profiles (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060; off when empty")
 	webDir := fs.String("web-dir", "", "serve the web apps from this directory instead of the embedded copy (development: npm run watch)")
-	if err := parse(fs, args); err != nil {
+	if err := Parse(fs, args); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := slog.New(slog.NewJSONHandler(e.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	warn := func(msg string) { log.Warn(msg) }
 	if *demo {
 		log.Warn("DEMO MODE: development identity registry (confirms every well-formed name and ID number) and face simulator (detects a face, compares nothing). Never use demo mode with real passengers.")
@@ -85,7 +85,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	stopBackground := a.Background(log)
 	log.Info("tempid serving", "url", "http://"+ln.Addr().String()+"/", "database", st.Dialect(), "demo", *demo)
-	fmt.Fprintf(e.stdout, "tempid is running: open http://%s/\n", ln.Addr())
+	fmt.Fprintf(e.Stdout, "tempid is running: open http://%s/\n", ln.Addr())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

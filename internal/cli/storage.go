@@ -19,20 +19,21 @@ import (
 	"tempid/internal/store"
 )
 
-// storageFlags are the flags every command that opens the database takes.
-type storageFlags struct {
+// StorageFlags are the flags every command that opens the database takes.
+type StorageFlags struct {
 	data          string
 	database      string
 	masterKeyFile string
 }
 
-func (f *storageFlags) register(fs *flag.FlagSet) {
+// Register adds the storage flags to fs.
+func (f *StorageFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.data, "data", "data", "directory of the embedded SQLite database (and, with --demo, the generated master key)")
 	fs.StringVar(&f.database, "database", "", "PostgreSQL URL (postgres://…); empty means SQLite in --data")
 	fs.StringVar(&f.masterKeyFile, "master-key-file", "", "file of master keys (TEMPID_MASTER_KEY may hold the contents instead)")
 }
 
-func (f *storageFlags) open(ctx context.Context) (*store.Store, error) {
+func (f *StorageFlags) open(ctx context.Context) (*store.Store, error) {
 	return store.Open(ctx, store.Options{DSN: f.database, DataDir: f.data})
 }
 
@@ -43,8 +44,8 @@ const demoKeyFile = "master.key"
 // demoKey is set, as keyring does) and opens the store: what every
 // command that reads or writes sealed data starts with. Warnings go to
 // standard error.
-func (f *storageFlags) openWithKeys(ctx context.Context, e *env, demoKey bool) (*pii.Keyring, *store.Store, error) {
-	keys, err := f.keyring(demoKey, func(msg string) { fmt.Fprintln(e.stderr, "warning:", msg) })
+func (f *StorageFlags) openWithKeys(ctx context.Context, e *Env, demoKey bool) (*pii.Keyring, *store.Store, error) {
+	keys, err := f.keyring(demoKey, func(msg string) { fmt.Fprintln(e.Stderr, "warning:", msg) })
 	if err != nil {
 		return nil, nil, err
 	}
@@ -55,10 +56,10 @@ func (f *storageFlags) openWithKeys(ctx context.Context, e *env, demoKey bool) (
 	return keys, st, nil
 }
 
-// openApp opens the master keys and the store and wires the services
+// OpenApp opens the master keys and the store and wires the services
 // with app.Wire, as every command that works on the data does; the caller
 // closes a.Store. The registry is for commands that sign passengers up.
-func (f *storageFlags) openApp(ctx context.Context, e *env, demoKey bool, reg registry.Registry) (*app.App, error) {
+func (f *StorageFlags) OpenApp(ctx context.Context, e *Env, demoKey bool, reg registry.Registry) (*app.App, error) {
 	keys, st, err := f.openWithKeys(ctx, e, demoKey)
 	if err != nil {
 		return nil, err
@@ -74,7 +75,7 @@ func (f *storageFlags) openApp(ctx context.Context, e *env, demoKey bool, reg re
 // keyring loads the master keys: from --master-key-file, else from
 // TEMPID_MASTER_KEY, else — only in demo mode — from a key file created in
 // the data directory on first start.
-func (f *storageFlags) keyring(demo bool, warn func(string)) (*pii.Keyring, error) {
+func (f *StorageFlags) keyring(demo bool, warn func(string)) (*pii.Keyring, error) {
 	switch {
 	case f.masterKeyFile != "":
 		b, err := os.ReadFile(f.masterKeyFile)
@@ -111,11 +112,11 @@ func (f *storageFlags) keyring(demo bool, warn func(string)) (*pii.Keyring, erro
 	return pii.ParseKeyring(b)
 }
 
-func runMigrate(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "migrate")
-	var sf storageFlags
-	sf.register(fs)
-	if err := parse(fs, args); err != nil {
+func runMigrate(ctx context.Context, e *Env, args []string) error {
+	fs := NewFlags(e, "migrate")
+	var sf StorageFlags
+	sf.Register(fs)
+	if err := Parse(fs, args); err != nil {
 		return err
 	}
 	s, err := sf.open(ctx)
@@ -123,20 +124,20 @@ func runMigrate(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	fmt.Fprintf(e.stdout, "migrations applied (%s)\n", s.Dialect())
+	fmt.Fprintf(e.Stdout, "migrations applied (%s)\n", s.Dialect())
 	return nil
 }
 
-func runAudit(ctx context.Context, e *env, args []string) error {
+func runAudit(ctx context.Context, e *Env, args []string) error {
 	if len(args) == 0 || args[0] != "verify" {
-		fmt.Fprintln(e.stderr, "usage: tempid audit verify [--data D | --database DSN]")
-		return errUsage
+		fmt.Fprintln(e.Stderr, "usage: tempid audit verify [--data D | --database DSN]")
+		return ErrUsage
 	}
-	fs := newFlags(e, "audit verify")
-	var sf storageFlags
-	sf.register(fs)
+	fs := NewFlags(e, "audit verify")
+	var sf StorageFlags
+	sf.Register(fs)
 	seal := fs.Bool("seal", true, "seal pending entries before checking")
-	if err := parse(fs, args[1:]); err != nil {
+	if err := Parse(fs, args[1:]); err != nil {
 		return err
 	}
 	s, err := sf.open(ctx)
@@ -154,14 +155,14 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if rep.FirstBad != nil {
-		fmt.Fprintf(e.stdout, "audit chain BROKEN after %d good entries: first bad %s\n", rep.Entries, rep.FirstBad)
-		return errNotValid
+		fmt.Fprintf(e.Stdout, "audit chain BROKEN after %d good entries: first bad %s\n", rep.Entries, rep.FirstBad)
+		return ErrNotValid
 	}
-	fmt.Fprintf(e.stdout, "audit chain ok: %d entries", rep.Entries)
+	fmt.Fprintf(e.Stdout, "audit chain ok: %d entries", rep.Entries)
 	if rep.Pending > 0 {
-		fmt.Fprintf(e.stdout, ", %d pending sealing", rep.Pending)
+		fmt.Fprintf(e.Stdout, ", %d pending sealing", rep.Pending)
 	}
-	fmt.Fprintln(e.stdout)
+	fmt.Fprintln(e.Stdout)
 	return nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"tempid/internal/bundle"
 	"tempid/internal/cli"
 	"tempid/internal/credential"
+	"tempid/internal/devcli"
 	"tempid/internal/face/facetest"
 	"tempid/internal/httpapi/apiv1"
 	"tempid/internal/keys"
@@ -643,7 +644,7 @@ func run(t *testing.T, args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	runner := cli.Run
 	if args[0] == "device" || args[0] == "code" {
-		runner = cli.RunDev
+		runner = devcli.Run
 	}
 	code := runner(context.Background(), args, strings.NewReader(""), &out, &errb)
 	return code, out.String(), errb.String()

@@ -1,4 +1,4 @@
-package cli
+package devcli
 
 import (
 	"context"
@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"tempid/internal/cli"
 	"tempid/internal/load"
+	"tempid/internal/store"
 )
 
 // defaultCapture is the face photograph the load generator sends, read
@@ -16,8 +18,8 @@ import (
 // is deliberately not embedded in the binary.
 const defaultCapture = "internal/face/facetest/testdata/sample.jpg"
 
-func runLoad(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "load")
+func runLoad(ctx context.Context, e *cli.Env, args []string) error {
+	fs := cli.NewFlags(e, "load")
 	servers := fs.String("server", "http://127.0.0.1:8080", "server base URL, or several separated by commas (loopback addresses only)")
 	scenario := fs.String("scenario", load.ScenarioIssue, "issue, verify, mixed or quota")
 	duration := fs.Duration("duration", 30*time.Second, "bound of the timed phase (at most 10m)")
@@ -27,7 +29,7 @@ func runLoad(ctx context.Context, e *env, args []string) error {
 	apiKey := fs.String("api-key", "", "terminal API key for verifications (demo mode prints one at start-up)")
 	demoAdmin := fs.Bool("demo-admin", false, "without --api-key, register a terminal by logging in as the demo admin (demo servers only)")
 	capture := fs.String("capture", defaultCapture, "JPEG sent to every face check (the development simulator passes the sample portrait)")
-	if err := parse(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	img, err := os.ReadFile(*capture)
@@ -37,30 +39,26 @@ func runLoad(ctx context.Context, e *env, args []string) error {
 	cfg := load.Config{
 		Servers: strings.Split(*servers, ","), Scenario: *scenario, Duration: *duration, Count: *count,
 		Concurrency: *concurrency, Passengers: *passengers, APIKey: *apiKey, Capture: img,
-		Progress: e.stderr, Interactive: isTerminal(e.stderr),
+		Progress: e.Stderr, Interactive: isTerminal(e.Stderr),
 	}
 	if *demoAdmin && *apiKey == "" {
-		for _, u := range demoUsers {
-			if u.username == "admin" {
-				cfg.AdminUser, cfg.AdminPassword = u.username, u.password
-			}
-		}
+		cfg.AdminUser, cfg.AdminPassword = cli.DemoLogin(store.RoleAdmin)
 	}
 	rep, err := load.Run(ctx, cfg)
 	if errors.Is(err, load.ErrNoVerification) {
-		fmt.Fprintf(e.stdout, "scenario %s: not measured: %v\n", *scenario, err)
-		return errNotValid
+		fmt.Fprintf(e.Stdout, "scenario %s: not measured: %v\n", *scenario, err)
+		return cli.ErrNotValid
 	}
 	if errors.Is(err, context.Canceled) && rep != nil {
 		// Interrupted: what was measured so far is still worth showing.
-		rep.Write(e.stdout)
+		rep.Write(e.Stdout)
 	}
 	if err != nil {
 		return err
 	}
-	rep.Write(e.stdout)
+	rep.Write(e.Stdout)
 	if rep.Measure.Errors() > 0 || rep.Prepare.Errors() > 0 {
-		return errNotValid
+		return cli.ErrNotValid
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package cli
+package devcli
 
 import (
 	"context"
@@ -14,23 +14,24 @@ import (
 	"strings"
 	"time"
 
+	"tempid/internal/cli"
 	"tempid/internal/credential"
 )
 
 // runDevice is `tempid-dev device new`: a simulated phone's device key.
-func runDevice(_ context.Context, e *env, args []string) error {
+func runDevice(_ context.Context, e *cli.Env, args []string) error {
 	if len(args) == 0 || args[0] != "new" {
-		fmt.Fprintln(e.stderr, "usage: tempid-dev device new --out key.pem")
-		return errUsage
+		fmt.Fprintln(e.Stderr, "usage: tempid-dev device new --out key.pem")
+		return cli.ErrUsage
 	}
-	fs := newFlags(e, "device new")
+	fs := cli.NewFlags(e, "device new")
 	out := fs.String("out", "", "file for the private key (PKCS #8 PEM)")
-	if err := parse(fs, args[1:]); err != nil {
+	if err := cli.Parse(fs, args[1:]); err != nil {
 		return err
 	}
 	if *out == "" {
-		fmt.Fprintln(e.stderr, "tempid-dev device new: --out is required")
-		return errUsage
+		fmt.Fprintln(e.Stderr, "tempid-dev device new: --out is required")
+		return cli.ErrUsage
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -43,25 +44,25 @@ func runDevice(_ context.Context, e *env, args []string) error {
 	if _, err := os.Stat(*out); err == nil {
 		return fmt.Errorf("%s exists; not overwriting a device key", *out)
 	}
-	if err := writeAtomically(*out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	if err := cli.WriteAtomically(*out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s\n", credential.JWK(&key.PublicKey))
+	fmt.Fprintf(e.Stdout, "%s\n", credential.JWK(&key.PublicKey))
 	return nil
 }
 
 // runCode is `tempid-dev code`: make the current code from a pass and a device
 // key, as the phone does every minute.
-func runCode(_ context.Context, e *env, args []string) error {
-	fs := newFlags(e, "code")
+func runCode(_ context.Context, e *cli.Env, args []string) error {
+	fs := cli.NewFlags(e, "code")
 	passB64 := fs.String("pass", "", "the pass, base64url as the API returns it")
 	keyFile := fs.String("device-key", "", "the device key file (from tempid-dev device new)")
-	if err := parse(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *passB64 == "" || *keyFile == "" {
-		fmt.Fprintln(e.stderr, "usage: tempid-dev code --pass B64 --device-key FILE")
-		return errUsage
+		fmt.Fprintln(e.Stderr, "usage: tempid-dev code --pass B64 --device-key FILE")
+		return cli.ErrUsage
 	}
 	pass, err := base64.RawURLEncoding.DecodeString(strings.TrimSpace(*passB64))
 	if err != nil {
@@ -87,6 +88,6 @@ func runCode(_ context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(e.stdout, code)
+	fmt.Fprintln(e.Stdout, code)
 	return nil
 }

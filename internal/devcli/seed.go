@@ -1,4 +1,4 @@
-package cli
+package devcli
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tempid/internal/accounts"
+	"tempid/internal/cli"
 	"tempid/internal/idnumber"
 	"tempid/internal/load"
 	"tempid/internal/registry"
@@ -17,25 +18,25 @@ import (
 // maxSeed bounds one seeding run.
 const maxSeed = 10_000_000
 
-func runSeed(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "seed")
-	var sf storageFlags
-	sf.register(fs)
+func runSeed(ctx context.Context, e *cli.Env, args []string) error {
+	fs := cli.NewFlags(e, "seed")
+	var sf cli.StorageFlags
+	sf.Register(fs)
 	n := fs.Int("certificates", 10000, "synthetic certificates to insert, one per distinct synthetic person")
 	batch := fs.Int("batch", 5000, "certificates per transaction")
 	days := fs.Int("days", 365, "spread issuance times over this many past days (the retention period)")
-	if err := parse(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *n < 1 || *n > maxSeed || *batch < 1 || *batch > 100000 || *days < 1 || *days > 3650 {
-		fmt.Fprintf(e.stderr, "tempid-dev seed: --certificates 1..%d, --batch 1..100000, --days 1..3650\n", maxSeed)
-		return errUsage
+		fmt.Fprintf(e.Stderr, "tempid-dev seed: --certificates 1..%d, --batch 1..100000, --days 1..3650\n", maxSeed)
+		return cli.ErrUsage
 	}
-	fmt.Fprintln(e.stderr, "tempid-dev seed: inserting SYNTHETIC certificates: for test and measurement databases only")
+	fmt.Fprintln(e.Stderr, "tempid-dev seed: inserting SYNTHETIC certificates: for test and measurement databases only")
 	// Demo rules for the key: the key file in the data directory is
 	// created if there is none, as serve --demo does, so a seeded database
 	// opens with serve --demo on the same flags.
-	a, err := sf.openApp(ctx, e, true, registry.Development{})
+	a, err := sf.OpenApp(ctx, e, true, registry.Development{})
 	if err != nil {
 		return err
 	}
@@ -85,7 +86,7 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 		}
 		done += len(certs)
 		el := time.Since(start).Seconds()
-		fmt.Fprintf(e.stderr, "seeded %d/%d certificates (%.0f/s)\n", done, *n, float64(done)/el)
+		fmt.Fprintf(e.Stderr, "seeded %d/%d certificates (%.0f/s)\n", done, *n, float64(done)/el)
 	}
 	elapsed := time.Since(start)
 	after, err := st.SizeBytes(ctx)
@@ -96,9 +97,9 @@ func runSeed(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "seeded %d certificates in %.1fs (%.0f/s) on %s; %d certificates in the database\n",
+	fmt.Fprintf(e.Stdout, "seeded %d certificates in %.1fs (%.0f/s) on %s; %d certificates in the database\n",
 		*n, elapsed.Seconds(), float64(*n)/elapsed.Seconds(), st.Dialect(), total)
-	fmt.Fprintf(e.stdout, "database size %d bytes (grew by %d): %.0f bytes per seeded certificate\n",
+	fmt.Fprintf(e.Stdout, "database size %d bytes (grew by %d): %.0f bytes per seeded certificate\n",
 		after, after-before, float64(after-before)/float64(*n))
 	return nil
 }
