@@ -2,8 +2,10 @@ package browsertest
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -130,4 +132,24 @@ func TestAGuestAppliesWithoutAnAccountAndShowsTheCodeAgainAfterAReloadAndOnAnoth
 	if v := verifyOnline(t, other.srv, code3, "id_check"); v.Verdict != "valid" {
 		t.Fatalf("the other phone's code: verdict %q reason %q, want valid", v.Verdict, v.Reason)
 	}
+
+	// The certificate is revoked: with its next code the app asks
+	// certificate-status and stops drawing codes.
+	admin := newAPIClient(t, tb.srv)
+	var session struct {
+		CSRFToken string `json:"csrf_token"`
+	}
+	admin.must("POST", "/api/v1/session", map[string]any{"username": "admin", "password": tb.srv.passwords["admin"]}, &session)
+	admin.csrf = session.CSRFToken
+	id := certOf(t, code3)
+	admin.must("POST", "/api/v1/admin/certificates/"+hex.EncodeToString(id[:])+"/revoke", map[string]any{"reason": "test"}, nil)
+	// The next step starts when the page clock passes the next minute; keep
+	// the page no more than the verifiers' skew ahead of the server.
+	next := time.Until(time.Now().Truncate(time.Minute).Add(time.Minute))
+	if next > 25*time.Second {
+		time.Sleep(next - 25*time.Second)
+		next = 25 * time.Second
+	}
+	other.setClock(next + time.Second)
+	other.waitFor("the certificate shown revoked, with no code", `document.getElementById('cert-status')?.dataset.status === 'revoked' && !document.getElementById('cert-code')`)
 }
