@@ -40,14 +40,16 @@ type Service struct {
 	ReturnURL string
 }
 
-// Start is a request to start a face check.
+// Start is a request to start a face check. A guest (AccountID is
+// store.GuestAccountID) names the subject for both purposes; an account's
+// view check names its certificate.
 type Start struct {
 	AccountID     string
 	SessionID     string
 	Purpose       string
-	Name          string // apply
-	IDNumber      string // apply
-	CertificateID string // view
+	Name          string // apply, and a guest's view
+	IDNumber      string // apply, and a guest's view
+	CertificateID string // an account's view
 	DeviceKeyJWK  []byte
 	Consent       bool
 	// NoDevice marks a kiosk's check: the slip is paper, so no device key
@@ -55,13 +57,42 @@ type Start struct {
 	NoDevice bool
 	// Actor is recorded in the audit; empty means the account.
 	Actor store.Actor
+	// ClientIP is the guest's address, for the guest throttle.
+	ClientIP string
 }
 
 // maxDelay caps the growing delay after consecutive failures.
 const maxDelay = time.Hour
 
-// Begin validates a request and records a pending check.
+// Begin validates a request and records a pending check. It refuses in
+// API.md's order: invalid_id_number, consent_required, identity_mismatch.
+// It never says whether the subject has a certificate: for a guest that
+// is answered only after the face check (SPEC "Guest").
 func (s *Service) Begin(ctx context.Context, in Start) (store.FaceCheck, error) {
+	guest := in.AccountID == store.GuestAccountID
+	now := s.Clock.Now()
+	if guest {
+		if err := s.guestThrottle(ctx, store.ThrottleGuestIP, s.Issuance.PII.BlindIndex("guest_ip", in.ClientIP),
+			s.Policy.GuestFaceChecksPerIP, now); err != nil {
+			return store.FaceCheck{}, err
+		}
+	}
+	bySubject := in.Purpose == store.PurposeApply || (guest && in.Purpose == store.PurposeView)
+	switch {
+	case in.Purpose != store.PurposeApply && in.Purpose != store.PurposeView:
+		return store.FaceCheck{}, problem.New(problem.ValidationFailed, "purpose: apply or view")
+	case bySubject && in.CertificateID != "":
+		return store.FaceCheck{}, problem.New(problem.ValidationFailed, "certificate_id: only for an account's view check; name the subject")
+	}
+	// API.md's order of refusals: the ID number, then consent, then the
+	// registry.
+	var subj issuance.Subject
+	if bySubject {
+		var err error
+		if subj, err = s.Issuance.ParseSubject(in.Name, in.IDNumber); err != nil {
+			return store.FaceCheck{}, err
+		}
+	}
 	if !in.Consent {
 		return store.FaceCheck{}, problem.New(problem.ConsentRequired,
 			"explicit consent to the face check is required: the image is used for this check only and is not kept")
@@ -79,33 +110,27 @@ func (s *Service) Begin(ctx context.Context, in Start) (store.FaceCheck, error) 
 		hash := credential.DeviceKeyHash(compressed)
 		deviceKey, deviceHash = compressed[:], hash[:]
 	}
-	now := s.Clock.Now()
 	var who face.Subject
 	f := store.FaceCheck{
 		ID: store.NewID(), AccountID: in.AccountID, SessionID: in.SessionID, Purpose: in.Purpose,
 		DeviceKey: deviceKey, DeviceKeyHash: deviceHash, Provider: s.Provider.Name(), Status: store.FacePending,
 		ConsentAt: now, CreatedAt: now, ExpiresAt: now.Add(s.Policy.FaceCheckPendingTTL),
 	}
-	switch in.Purpose {
-	case store.PurposeApply:
-		if in.CertificateID != "" {
-			return store.FaceCheck{}, problem.New(problem.ValidationFailed, "certificate_id: only for purpose view")
-		}
-		subj, err := s.Issuance.ParseSubject(in.Name, in.IDNumber)
-		if err != nil {
-			return store.FaceCheck{}, err
+	if bySubject {
+		holder := s.Issuance.HolderIndex(subj.IDNumber)
+		if guest {
+			if err := s.guestThrottle(ctx, store.ThrottleGuestSubject, holder, s.Policy.GuestFaceChecksPerSubject, now); err != nil {
+				return store.FaceCheck{}, err
+			}
 		}
 		if err := registry.Confirmed(ctx, s.Registry, subj.Name, subj.IDNumber); err != nil {
 			return store.FaceCheck{}, err
 		}
-		f.SubjectIndex, f.NameIndex = s.Issuance.HolderIndex(subj.IDNumber), s.Issuance.NameIndex(subj.Name)
+		f.SubjectIndex, f.NameIndex = holder, s.Issuance.NameIndex(subj.Name)
 		f.NameMasked = idnumber.MaskName(subj.Name)
 		who = face.Subject{Name: subj.Name, IDNumber: subj.IDNumber.String()}
-	case store.PurposeView:
-		c, err := s.Store.Certificate(ctx, in.CertificateID)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && c.AccountID != in.AccountID) {
-			return store.FaceCheck{}, problem.New(problem.NotFound, "no such certificate")
-		}
+	} else {
+		c, err := s.Issuance.CertificateOf(ctx, in.AccountID, in.CertificateID)
 		if err != nil {
 			return store.FaceCheck{}, err
 		}
@@ -122,8 +147,6 @@ func (s *Service) Begin(ctx context.Context, in Start) (store.FaceCheck, error) 
 		}
 		who = face.Subject{Name: name, IDNumber: number}
 		f.CertificateID, f.SubjectIndex, f.NameIndex, f.NameMasked = c.ID, c.HolderIndex, s.Issuance.NameIndex(name), c.NameMasked
-	default:
-		return store.FaceCheck{}, problem.New(problem.ValidationFailed, "purpose: apply or view")
 	}
 	if err := s.throttle(ctx, f.SubjectIndex, now); err != nil {
 		return store.FaceCheck{}, err
@@ -146,7 +169,7 @@ func (s *Service) Begin(ctx context.Context, in Start) (store.FaceCheck, error) 
 	}
 	actor := in.Actor
 	if actor == "" {
-		actor = store.AccountActor(in.AccountID)
+		actor = store.ActorOf(in.AccountID)
 	}
 	if err := s.Store.CreateFaceCheck(ctx, actor, f); err != nil {
 		return store.FaceCheck{}, err
@@ -204,6 +227,24 @@ func (s *Service) providerContext(ctx context.Context) (context.Context, context
 		timeout = 15 * time.Second
 	}
 	return context.WithTimeout(ctx, timeout)
+}
+
+// guestThrottle counts a guest's face-check start against one limit per
+// GuestWindow and refuses it, with the time until the oldest start counted
+// leaves the window, once the limit is reached. Every start is counted,
+// refused or not: a stranger trying names and ID numbers pays as much as
+// one trying faces.
+func (s *Service) guestThrottle(ctx context.Context, scope string, key []byte, limit int, now time.Time) error {
+	window := s.Policy.GuestWindow
+	n, oldest, err := s.Store.CountThrottle(ctx, scope, key, now.Add(-window))
+	if err != nil {
+		return err
+	}
+	if n >= limit {
+		return problem.New(problem.RateLimited, "too many face checks started without an account; wait before trying again").
+			Retry(max(oldest.Add(window).Sub(now), time.Second))
+	}
+	return s.Store.RecordThrottle(ctx, scope, key, now)
 }
 
 // throttle refuses a face check for a subject with too many recent
@@ -314,7 +355,7 @@ func (s *Service) complete(ctx context.Context, accountID string, f store.FaceCh
 	if res.Passed && res.Reason != "" || !res.Passed && res.Reason == "" || res.Score < 0 || res.Score > 1e6 {
 		return f, problem.New(problem.Unavailable, "the face check provider gave an answer that cannot be used; try again")
 	}
-	return s.Store.CompleteFaceCheck(ctx, store.AccountActor(accountID), f.ID, accountID, store.FaceResult{
+	return s.Store.CompleteFaceCheck(ctx, store.ActorOf(accountID), f.ID, accountID, store.FaceResult{
 		Passed: res.Passed, Score: res.Score, Reason: res.Reason, Reference: res.Reference,
 	}, s.Clock.Now())
 }

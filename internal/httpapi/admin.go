@@ -97,6 +97,9 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request, _ principal) erro
 	}
 	out := apiv1.Stats{
 		From: from, To: to, Bucket: r.URL.Query().Get("bucket"),
+		Applicants: convert(st.Applicants, func(c store.ReasonCount) apiv1.ApplicantCount {
+			return apiv1.ApplicantCount{Applicant: c.Reason, Count: c.Count}
+		}),
 		Issuance:      convert(st.Issuance, func(c store.Count) apiv1.Count { return apiv1.Count(c) }),
 		Verifications: convert(st.Verifications, func(c store.VerifyCount) apiv1.VerifyCount { return apiv1.VerifyCount(c) }),
 		Failures:      convert(st.Failures, func(c store.ReasonCount) apiv1.ReasonCount { return apiv1.ReasonCount(c) }),

@@ -31,7 +31,7 @@ func (p principal) actor() store.Actor {
 	if p.terminal != nil {
 		return store.TerminalActor(p.terminal.ID)
 	}
-	return store.AccountActor(p.account.ID)
+	return store.ActorOf(p.account.ID)
 }
 
 // auth says who may call an endpoint.
@@ -39,6 +39,7 @@ type auth int
 
 const (
 	public    auth = iota // anyone; state changes need a same-origin request
+	guest                 // anyone, as the guest account; same origin as public
 	passenger             // any logged-in account
 	staffOrTerminal
 	admin
@@ -61,6 +62,8 @@ func (a auth) String() string {
 		return "officer"
 	case kiosk:
 		return "kiosk"
+	case guest:
+		return "guest"
 	}
 	return "auth(" + strconv.Itoa(int(a)) + ")"
 }
@@ -77,8 +80,11 @@ func (s *Server) authenticate(r *http.Request, a auth) (principal, error) {
 	if stateChanging(r) && !sameOrigin(r) {
 		return p, problem.New(problem.CSRFFailed, "cross-origin request refused")
 	}
-	if a == public {
+	switch a {
+	case public:
 		return p, nil
+	case guest:
+		return guestPrincipal, nil
 	}
 	if h := r.Header.Get("Authorization"); h != "" {
 		key, ok := strings.CutPrefix(h, "Bearer ")

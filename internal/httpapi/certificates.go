@@ -47,11 +47,17 @@ func (s *Server) applyCertificate(w http.ResponseWriter, r *http.Request, p prin
 	if err != nil {
 		return err
 	}
-	return s.idempotent(w, r, "account:"+p.account.ID, body, func(ctx context.Context) (any, error) {
-		res, err := s.Issuance.Apply(ctx, issuance.Application{
-			Actor: p.actor(), AccountID: p.account.ID, SessionID: p.session.ID, FaceCheckID: in.FaceCheckID,
-			Name: in.Name, IDNumber: in.IDNumber, CityCode: in.CityCode,
-		})
+	return s.apply(w, r, "account:"+p.account.ID, body, issuance.Application{
+		Actor: p.actor(), AccountID: p.account.ID, SessionID: p.session.ID, FaceCheckID: in.FaceCheckID,
+		Name: in.Name, IDNumber: in.IDNumber, CityCode: in.CityCode,
+	})
+}
+
+// apply issues a certificate for an account's or a guest's application,
+// under an Idempotency-Key of the caller's scope when the request has one.
+func (s *Server) apply(w http.ResponseWriter, r *http.Request, scope string, body []byte, a issuance.Application) error {
+	return s.idempotent(w, r, scope, body, func(ctx context.Context) (any, error) {
+		res, err := s.Issuance.Apply(ctx, a)
 		if err != nil {
 			return nil, err
 		}

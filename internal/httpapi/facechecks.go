@@ -15,12 +15,18 @@ func (s *Server) startFaceCheck(w http.ResponseWriter, r *http.Request, p princi
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
+	return s.beginFaceCheck(w, r, p, in, "/api/v1/face-checks/")
+}
+
+// beginFaceCheck starts a check for an account or a guest; its capture
+// URL is under base.
+func (s *Server) beginFaceCheck(w http.ResponseWriter, r *http.Request, p principal, in apiv1.FaceCheckRequest, base string) error {
 	st := facecheck.Start{AccountID: p.account.ID, SessionID: p.session.ID, Purpose: in.Purpose,
-		CertificateID: in.CertificateID, DeviceKeyJWK: in.DeviceKey, Consent: in.Consent}
+		CertificateID: in.CertificateID, DeviceKeyJWK: in.DeviceKey, Consent: in.Consent, ClientIP: clientIP(r)}
 	if in.Subject != nil {
 		st.Name, st.IDNumber = in.Subject.Name, in.Subject.IDNumber
-	} else if in.Purpose == store.PurposeApply {
-		return problem.New(problem.ValidationFailed, "subject: required for purpose apply")
+	} else if in.Purpose == store.PurposeApply || (p.account.ID == store.GuestAccountID && in.Purpose == store.PurposeView) {
+		return problem.New(problem.ValidationFailed, "subject: required for purpose %s", in.Purpose)
 	}
 	f, err := s.FaceChecks.Begin(r.Context(), st)
 	if err != nil {
@@ -30,9 +36,9 @@ func (s *Server) startFaceCheck(w http.ResponseWriter, r *http.Request, p princi
 	if f.RedirectURL != "" {
 		// Hosted: the passenger goes to the provider's page, comes back to
 		// the app's /face-return, and the app asks complete_url.
-		out.RedirectURL, out.CompleteURL = f.RedirectURL, "/api/v1/face-checks/"+f.ID+"/complete"
+		out.RedirectURL, out.CompleteURL = f.RedirectURL, base+f.ID+"/complete"
 	} else {
-		out.CaptureURL = "/api/v1/face-checks/" + f.ID + "/capture"
+		out.CaptureURL = base + f.ID + "/capture"
 	}
 	writeJSON(w, http.StatusCreated, apiv1.FaceCheckResponse{FaceCheck: out})
 	return nil

@@ -25,13 +25,15 @@ import (
 func TestStateChangingEndpointsRefuseBodiesThatAreNotJSON(t *testing.T) {
 	// Endpoints that read no body, and those that read an image.
 	noBody := map[string]bool{
-		"DELETE /api/v1/session":                   true,
-		"POST /api/v1/face-checks/{id}/complete":   true,
-		"POST /api/v1/admin/keys/rotate":           true,
-		"POST /api/v1/admin/terminals/{id}/revoke": true,
+		"DELETE /api/v1/session":                       true,
+		"POST /api/v1/face-checks/{id}/complete":       true,
+		"POST /api/v1/guest/face-checks/{id}/complete": true,
+		"POST /api/v1/admin/keys/rotate":               true,
+		"POST /api/v1/admin/terminals/{id}/revoke":     true,
 	}
 	images := map[string]bool{
 		"POST /api/v1/face-checks/{id}/capture":       true,
+		"POST /api/v1/guest/face-checks/{id}/capture": true,
 		"POST /api/v1/kiosk/face-checks/{id}/capture": true,
 	}
 
@@ -70,7 +72,7 @@ func TestStateChangingEndpointsRefuseBodiesThatAreNotJSON(t *testing.T) {
 		send := func(method, path, who, contentType string, body []byte) answer {
 			t.Helper()
 			switch who {
-			case "public":
+			case "public", "guest":
 				return a.client().do(method, path, contentType, body)
 			case "passenger":
 				c := a.client()

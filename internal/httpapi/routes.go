@@ -19,7 +19,7 @@ type endpoint struct {
 
 // endpoints is every route of the API, in one table, in the order of
 // API.md. The handlers are filed by resource: session.go, accounts.go,
-// regions.go, facechecks.go, certificates.go, verifications.go, admin.go
+// regions.go, facechecks.go, certificates.go, guest.go, verifications.go, admin.go
 // and health.go.
 func (s *Server) endpoints() []endpoint {
 	return []endpoint{
@@ -46,6 +46,14 @@ func (s *Server) endpoints() []endpoint {
 		{"POST /api/v1/kiosk/face-checks", kiosk, s.startKioskFaceCheck},
 		{"POST /api/v1/kiosk/face-checks/{id}/capture", kiosk, s.captureKioskFaceCheck},
 		{"POST /api/v1/kiosk/slips", kiosk, s.withKeys(s.issueKioskSlip)},
+
+		// Guests (no account).
+		{"POST /api/v1/guest/face-checks", guest, s.startGuestFaceCheck},
+		{"POST /api/v1/guest/face-checks/{id}/capture", guest, s.captureFaceCheck},
+		{"POST /api/v1/guest/face-checks/{id}/complete", guest, s.completeFaceCheck},
+		{"POST /api/v1/guest/certificates", guest, s.applyGuestCertificate},
+		{"POST /api/v1/guest/passes", guest, s.withKeys(s.newGuestPass)},
+		{"POST /api/v1/guest/certificate-status", guest, s.withKeys(s.guestCertificateStatus)},
 
 		// Staff and terminals.
 		{"GET /api/v1/verifier", staffOrTerminal, s.getVerifier},

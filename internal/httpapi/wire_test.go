@@ -97,7 +97,7 @@ func TestAnswersKeepTheirBytes(t *testing.T) {
 		check("audit verification", admin.json("GET", "/api/v1/admin/audit/verify", nil), 200, `{"entries":`+
 			regexp.MustCompile(`"entries":(\d+)`).FindStringSubmatch(string(admin.json("GET", "/api/v1/admin/audit/verify", nil).raw))[1]+`,"ok":true,"pending":0}`)
 		check("stats", admin.json("GET", "/api/v1/admin/stats?from=2030-05-06T00:00:00Z&to=2030-05-06T06:00:00Z", nil), 200,
-			`{"bucket":"","channels":[],"cities":[],"face_failures":[],"failures":[],"from":"<time>","issuance":[],"officers":[],"to":"<time>","verifications":[]}`)
+			`{"applicants":[],"bucket":"","channels":[],"cities":[],"face_failures":[],"failures":[],"from":"<time>","issuance":[],"officers":[],"to":"<time>","verifications":[]}`)
 		check("locate", c.json("GET", "/api/v1/regions/locate?lat=0&lon=0", nil), 200, `{"city":null}`)
 		check("health", c.json("GET", "/healthz", nil), 200, `{"status":"ok"}`)
 		check("rotation", admin.json("POST", "/api/v1/admin/keys/rotate", nil), 200,

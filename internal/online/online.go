@@ -272,3 +272,28 @@ func (d *dbRevocations) Revocation(certID [16]byte, deviceHash [32]byte) verify.
 // ValidStation tells whether a station code is well formed: its
 // three-letter telegraph code, [A-Z]{3} (SPEC: accounts, staff, terminals).
 func ValidStation(code string) bool { return credential.ValidStation(code) }
+
+// CertificateOfCode returns the certificate a current code names, for the
+// phone that drew it (a guest's app, which has no session to ask with):
+// the code proves that the caller holds a pass of that certificate and
+// its device key. Every step of CREDENTIAL.md but the revocation check
+// must pass; the certificate's status is the answer, so a revoked or
+// superseded certificate is what the app learns here. Nothing is
+// recorded: the code stays usable at a gate.
+func (s *Service) CertificateOfCode(ctx context.Context, code string) (store.Certificate, error) {
+	if code == "" || len(code) > credential.MaxCodeLen {
+		return store.Certificate{}, problem.New(problem.ValidationFailed, "code: 1 to %d characters", credential.MaxCodeLen)
+	}
+	trust := s.Signing.Trust(s.Clock.Now())
+	trust.SealKeys, trust.Revoked = nil, nil
+	v := s.Verifier.Verify(code, s.Clock.Now(), trust)
+	if !v.Valid || v.Code == nil {
+		return store.Certificate{}, problem.New(problem.ValidationFailed, "code: not a current code of a pass (%s)", v.Reason).
+			With("reason", string(v.Reason))
+	}
+	c, err := s.Store.Certificate(ctx, hex.EncodeToString(v.Code.Pass.CertID[:]))
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Certificate{}, problem.New(problem.NotFound, "no such certificate")
+	}
+	return c, err
+}

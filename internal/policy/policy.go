@@ -50,6 +50,15 @@ type Settings struct {
 	LoginFailuresPerAccount   int
 	LoginFailuresPerIP        int
 	LoginWindow               time.Duration
+	// GuestFaceChecksPerIP and GuestFaceChecksPerSubject within
+	// GuestWindow bound the face checks guests may start from one IP
+	// address and for one person (SPEC "Guest"): every start counts,
+	// refused or not, so that trying names and ID numbers costs the same
+	// as trying faces. A station's Wi-Fi puts many passengers behind one
+	// address, so the IP limit is the looser one.
+	GuestFaceChecksPerIP      int
+	GuestFaceChecksPerSubject int
+	GuestWindow               time.Duration
 	// SessionLifetime is the absolute lifetime of a login session.
 	SessionLifetime time.Duration
 
@@ -96,6 +105,10 @@ func Default() Settings {
 		LoginFailuresPerIP:        100,
 		LoginWindow:               15 * time.Minute,
 		SessionLifetime:           12 * time.Hour,
+
+		GuestFaceChecksPerIP:      60,
+		GuestFaceChecksPerSubject: 10,
+		GuestWindow:               15 * time.Minute,
 
 		VerificationSkew: 30 * time.Second,
 		BundleFreshness:  24 * time.Hour,

@@ -15,11 +15,23 @@ import (
 // "system" or "cli". It is a required argument of every change.
 type Actor string
 
-// Actors that are not accounts or terminals.
+// Actors that are not accounts or terminals. Guest is a passenger
+// without an account (API.md "Guest"); the entry's object and detail say
+// which face check authorised the change.
 const (
 	System Actor = "system"
 	CLI    Actor = "cli"
+	Guest  Actor = "guest"
 )
+
+// ActorOf names the account that made a change: Guest for the guest
+// account, which stands for every passenger without one.
+func ActorOf(accountID string) Actor {
+	if accountID == GuestAccountID {
+		return Guest
+	}
+	return AccountActor(accountID)
+}
 
 // AccountActor and TerminalActor name an account or a terminal.
 func AccountActor(id string) Actor { return Actor("account:" + id) }

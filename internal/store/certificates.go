@@ -74,6 +74,28 @@ const (
 // kiosk's customers have none. The kiosk itself is in IssuedBy.
 const KioskAccountID = "00000000000000000000000000000001"
 
+// GuestAccountID is the account row that stands for every passenger
+// without an account (migration 0009): guests' face checks and
+// certificates belong to it. It cannot log in.
+const GuestAccountID = "00000000000000000000000000000000"
+
+// Applicants: who applied for a certificate, as audit and statistics
+// count them. Not to be confused with a certificate's channel (app,
+// window, kiosk).
+const (
+	ApplicantAccount = "account"
+	ApplicantGuest   = "guest"
+)
+
+// Applicant says whether a logged-in account or a guest applied for the
+// certificate.
+func (c Certificate) Applicant() string {
+	if c.AccountID == GuestAccountID {
+		return ApplicantGuest
+	}
+	return ApplicantAccount
+}
+
 // StatusAt is the certificate's status at a moment: an active certificate
 // past its expiry is expired.
 func (c Certificate) StatusAt(now time.Time) string {
@@ -195,7 +217,7 @@ func (s *Store) IssueCertificate(ctx context.Context, actor Actor, in Issuance) 
 		}
 		if err := t.audit(ctx, now, actor, "certificate.issue", "certificate:"+c.ID, map[string]any{
 			"holder": c.NameMasked, "id_number": c.IDMasked, "city": c.CityCode, "face_check": in.FaceCheck.ID,
-			"expires_at": c.ExpiresAt, "used_this_month": used + 1, "renews": activeID,
+			"expires_at": c.ExpiresAt, "used_this_month": used + 1, "renews": activeID, "applicant": c.Applicant(),
 		}); err != nil {
 			return err
 		}
@@ -236,6 +258,15 @@ func (s *Store) CertificateAndDevice(ctx context.Context, id string, deviceHash 
 func (s *Store) CertificatesOfAccount(ctx context.Context, accountID string, from, to time.Time) ([]Certificate, error) {
 	return s.certificates(ctx, `SELECT `+certificateColumns+` FROM certificates
 		WHERE account_id = $1 AND issued_at >= $2 AND issued_at < $3 ORDER BY issued_at DESC`, accountID, ms(from), ms(to))
+}
+
+// ActiveCertificateOf returns a person's active certificate at now (the
+// one with the latest expiry, should a race have left two), or
+// ErrNotFound.
+func (s *Store) ActiveCertificateOf(ctx context.Context, holderIndex []byte, now time.Time) (Certificate, error) {
+	c, err := scanCertificate(s.queryRow(ctx, `SELECT `+certificateColumns+` FROM certificates
+		WHERE holder_index = $1 AND status = 'active' AND expires_at > $2 ORDER BY expires_at DESC LIMIT 1`, holderIndex, ms(now)))
+	return c, classify(err)
 }
 
 // CertificatesOfHolder lists a person's certificates issued in [from, to),

@@ -164,7 +164,11 @@ type FaceCheckUse struct {
 	SubjectIndex  []byte // apply: the subject of the application
 	NameIndex     []byte // apply: the name of the application
 	CertificateID string // view: the certificate to be viewed
-	Now           time.Time
+	// HolderIndex, for a view check that names a person rather than a
+	// certificate (a guest's), is the holder of the certificate to be
+	// viewed: the check's subject must be that person.
+	HolderIndex []byte
+	Now         time.Time
 	// Window is how long after passing the check may be used.
 	Window time.Duration
 }
@@ -205,6 +209,12 @@ func (t *Tx) useFaceCheck(ctx context.Context, u FaceCheckUse) (FaceCheck, error
 	return f, nil
 }
 
+// UsableFor explains why the check, as read, cannot authorise u, if it
+// cannot: what a guest's pass request must know before it may say whether
+// the person has a certificate. Using the check is still decided in the
+// transaction that consumes it.
+func (f FaceCheck) UsableFor(u FaceCheckUse) error { return faceCheckUsable(f, u) }
+
 // faceCheckUsable explains why a check cannot authorise u, if it cannot.
 func faceCheckUsable(f FaceCheck, u FaceCheckUse) error {
 	switch {
@@ -218,7 +228,9 @@ func faceCheckUsable(f FaceCheck, u FaceCheckUse) error {
 		return problem.New(problem.FaceCheckMismatch, "the face check was made to %s, not to %s", f.Purpose, u.Purpose)
 	case u.Purpose == PurposeApply && (!bytes.Equal(f.SubjectIndex, u.SubjectIndex) || !bytes.Equal(f.NameIndex, u.NameIndex)):
 		return problem.New(problem.FaceCheckMismatch, "the face check was made for another person")
-	case u.Purpose == PurposeView && f.CertificateID != u.CertificateID:
+	case u.Purpose == PurposeView && u.HolderIndex != nil && (f.CertificateID != "" || !bytes.Equal(f.SubjectIndex, u.HolderIndex)):
+		return problem.New(problem.FaceCheckMismatch, "the face check was made for another person")
+	case u.Purpose == PurposeView && u.HolderIndex == nil && f.CertificateID != u.CertificateID:
 		return problem.New(problem.FaceCheckMismatch, "the face check was made for another certificate")
 	}
 	return nil

@@ -231,6 +231,9 @@ func (s *Store) RevokeTerminal(ctx context.Context, actor Actor, id string, now 
 const (
 	ThrottleLoginAccount = "login_account"
 	ThrottleLoginIP      = "login_ip"
+	// Guests' face-check starts, per IP address and per person.
+	ThrottleGuestIP      = "guest_ip"
+	ThrottleGuestSubject = "guest_subject"
 )
 
 // RecordThrottle records one failure of a throttled action. It is not

@@ -15,6 +15,9 @@ type Stats struct {
 	Cities        []CityCount    // certificates by city
 	Channels      []ReasonCount  // certificates by channel (Reason is the channel)
 	Officers      []OfficerCount // window slips per officer, most first
+	// Applicants counts the app's certificates by who applied: a
+	// logged-in account or a guest (Certificate.Applicant), in Reason.
+	Applicants []ReasonCount
 }
 
 // OfficerCount is the number of slips one officer issued at the window,
@@ -96,8 +99,14 @@ func (s *Store) StatsOf(ctx context.Context, from, to time.Time, bucket time.Dur
 		{`SELECT coalesce(reason, ''), count(*) FROM verifications WHERE verdict <> 'valid' AND at >= $1 AND at < $2 GROUP BY reason ORDER BY 2 DESC`, &st.Failures},
 		{`SELECT coalesce(reason, ''), count(*) FROM face_checks WHERE status = 'failed' AND completed_at >= $1 AND completed_at < $2 GROUP BY reason ORDER BY 2 DESC`, &st.FaceFailures},
 		{`SELECT channel, count(*) FROM certificates WHERE issued_at >= $1 AND issued_at < $2 GROUP BY channel ORDER BY 2 DESC`, &st.Channels},
+		{`SELECT CASE WHEN account_id = $3 THEN '` + ApplicantGuest + `' ELSE '` + ApplicantAccount + `' END, count(*) FROM certificates
+			WHERE channel = 'app' AND issued_at >= $1 AND issued_at < $2 GROUP BY 1 ORDER BY 1`, &st.Applicants},
 	} {
-		rows, err := s.query(ctx, q.sql, ms(from), ms(to))
+		args := []any{ms(from), ms(to)}
+		if q.out == &st.Applicants {
+			args = append(args, GuestAccountID)
+		}
+		rows, err := s.query(ctx, q.sql, args...)
 		if err != nil {
 			return st, classify(err)
 		}

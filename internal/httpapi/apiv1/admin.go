@@ -118,19 +118,27 @@ type CityCount struct {
 	Name  string `json:"name"`
 }
 
+// ApplicantCount is a number of certificates applied for by logged-in
+// accounts ("account") or by guests ("guest").
+type ApplicantCount struct {
+	Applicant string `json:"applicant"`
+	Count     int64  `json:"count"`
+}
+
 // Stats is the answer to GET /api/v1/admin/stats; Bucket is the bucket
 // as asked ("" for the default, hour).
 type Stats struct {
-	Bucket        string         `json:"bucket"`
-	Channels      []ChannelCount `json:"channels"`
-	Cities        []CityCount    `json:"cities"`
-	FaceFailures  []ReasonCount  `json:"face_failures"`
-	Failures      []ReasonCount  `json:"failures"`
-	From          time.Time      `json:"from"`
-	Issuance      []Count        `json:"issuance"`
-	Officers      []OfficerCount `json:"officers"`
-	To            time.Time      `json:"to"`
-	Verifications []VerifyCount  `json:"verifications"`
+	Applicants    []ApplicantCount `json:"applicants"`
+	Bucket        string           `json:"bucket"`
+	Channels      []ChannelCount   `json:"channels"`
+	Cities        []CityCount      `json:"cities"`
+	FaceFailures  []ReasonCount    `json:"face_failures"`
+	Failures      []ReasonCount    `json:"failures"`
+	From          time.Time        `json:"from"`
+	Issuance      []Count          `json:"issuance"`
+	Officers      []OfficerCount   `json:"officers"`
+	To            time.Time        `json:"to"`
+	Verifications []VerifyCount    `json:"verifications"`
 }
 
 // ChannelCount is the number of certificates issued through one channel:

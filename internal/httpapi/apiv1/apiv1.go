@@ -291,3 +291,29 @@ type Health struct {
 	Status    string            `json:"status"`
 	Writable  bool              `json:"writable,omitempty"`
 }
+
+// GuestPassResponse is the answer to POST /api/v1/guest/passes: the
+// subject's active certificate and a pass of it for the check's device.
+type GuestPassResponse struct {
+	Certificate Certificate `json:"certificate"`
+	Pass        Pass        `json:"pass"`
+}
+
+// CertificateStatusRequest is the body of POST
+// /api/v1/guest/certificate-status: a current code from the phone.
+type CertificateStatusRequest struct {
+	Code string `json:"code"`
+}
+
+// CertificateStatus is a certificate's id, status and expiry, as a
+// guest's app learns them with a code.
+type CertificateStatus struct {
+	ID        string    `json:"id"`
+	Status    string    `json:"status"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// CertificateStatusResponse wraps a CertificateStatus.
+type CertificateStatusResponse struct {
+	Certificate CertificateStatus `json:"certificate"`
+}

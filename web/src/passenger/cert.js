@@ -19,7 +19,7 @@ function useNow(intervalMs = 250) {
   return ms;
 }
 
-export function CertScreen({ stored, offline, onFaceAgain, onRenew, onApplyNew }) {
+export function CertScreen({ stored, offline, onFaceAgain, onRenew, onApplyNew, onCode }) {
   useLang();
   const nowMs = useNow();
   const cert = stored?.certificate;
@@ -66,6 +66,7 @@ export function CertScreen({ stored, offline, onFaceAgain, onRenew, onApplyNew }
         if (live) {
           setCode({ step, text, pass: pass.pass });
           setCodeError('');
+          onCode?.(text);
         }
       })
       .catch((e) => live && setCodeError(String(e?.message || e)));

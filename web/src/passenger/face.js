@@ -49,10 +49,11 @@ function reasonText(reason) {
 
 /**
  * FaceScreen runs one face check: request = {purpose: 'apply', subject} or
- * {purpose: 'view', certificate_id}. onPassed(faceCheckId) continues the
- * flow; onFatal(err) hands errors that belong to the previous screen back;
- * onHosted(check) sends the passenger to a hosted provider's page (the
- * check has a redirect_url instead of a capture_url).
+ * {purpose: 'view', certificate_id}; for a guest {purpose, subject, guest:
+ * true}. onPassed(faceCheckId) continues the flow; onFatal(err) hands
+ * errors that belong to the previous screen back; onHosted(check) sends
+ * the passenger to a hosted provider's page (the check has a redirect_url
+ * instead of a capture_url).
  */
 export function FaceScreen({ request: req, subjectName, onPassed, onFatal, onCancel, onHosted }) {
   useLang();
@@ -77,9 +78,10 @@ export function FaceScreen({ request: req, subjectName, onPassed, onFatal, onCan
         if (!globalThis.crypto?.subtle || !globalThis.indexedDB) throw Object.assign(new Error(), { code: 'no_webcrypto' });
         const kp = await ensureDeviceKey();
         const body = { purpose: req.purpose, device_key: await publicJwk(kp), consent: true };
-        if (req.purpose === 'apply') body.subject = req.subject;
+        // A guest names the person for both purposes (API.md "Guest").
+        if (req.purpose === 'apply' || req.guest) body.subject = req.subject;
         else body.certificate_id = req.certificate_id;
-        const res = await post('/api/v1/face-checks', body);
+        const res = await post(req.guest ? '/api/v1/guest/face-checks' : '/api/v1/face-checks', body);
         if (cancelled) return;
         setCheck(res.face_check);
         if (res.face_check.redirect_url) {

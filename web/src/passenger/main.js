@@ -1,6 +1,8 @@
 // The passenger app (/): sign up, log in, apply for the electronic
 // temporary boarding identity certificate with a face check, and show its
-// rotating QR code, following the 12306 app's flow.
+// rotating QR code, following the 12306 app's flow. Without an account
+// (a guest, API.md "Guest") it applies and shows the certificate too: the
+// pass then lives in memory only, so every opening asks for a face check.
 import { render } from 'preact';
 import { useEffect, useState, useRef } from 'preact/hooks';
 import { html, useLang, initLang, LangSwitch, Alert, Field, Icon, Spinner } from '../lib/ui.js';
@@ -102,22 +104,51 @@ function useSession(lost) {
       await savePass(account?.id, certificate, pass);
       setStored({ account_id: account?.id, certificate, pass });
     },
+    // A guest's certificate and pass are kept in memory only: the device
+    // key is all that is stored, so a reload asks for the face check again.
+    guestIssued(certificate, pass) {
+      setStored({ certificate, pass });
+    },
+    leaveGuest() {
+      setStored(null);
+    },
+    // guestStatus marks the guest's certificate with its status on the
+    // server, once it is no longer active.
+    guestStatus(c) {
+      setStored((st) => (st && st.certificate?.id === c.id && c.status !== 'active'
+        ? { ...st, certificate: { ...st.certificate, status: c.status } } : st));
+    },
   };
 }
 
 // The face-check screens (consent, face, face-return) are data: what the check is for.
 // For an application, {purpose: 'apply', draft}; for a new pass of a
-// certificate, {purpose: 'view', certificate}.
-const faceRequest = (s) => (s.purpose === 'apply'
-  ? { purpose: 'apply', subject: { name: s.draft.name, id_number: s.draft.id_number } }
-  : { purpose: 'view', certificate_id: s.certificate.id });
-const faceSubject = (s) => (s.purpose === 'apply' ? s.draft.name : s.certificate.holder?.name_masked);
-const faceBack = (s) => (s.purpose === 'apply' ? { name: 'apply', draft: s.draft } : { name: 'home' });
+// certificate, {purpose: 'view', certificate}. A guest's (guest: true)
+// names the person in draft for both purposes (API.md "Guest").
+const faceRequest = (s) => (s.guest
+  ? { purpose: s.purpose, subject: { name: s.draft.name, id_number: s.draft.id_number }, guest: true }
+  : s.purpose === 'apply'
+    ? { purpose: 'apply', subject: { name: s.draft.name, id_number: s.draft.id_number } }
+    : { purpose: 'view', certificate_id: s.certificate.id });
+const faceSubject = (s) => (s.purpose === 'apply' || s.guest ? s.draft.name : s.certificate.holder?.name_masked);
+const faceBack = (s) => (s.guest
+  ? (s.purpose === 'apply' ? { name: 'apply', guest: true, draft: s.draft } : { name: 'guest-view', draft: s.draft })
+  : s.purpose === 'apply' ? { name: 'apply', draft: s.draft } : { name: 'home' });
 
 // faceCheckPassed finishes what a passed face check was for: the
 // application, or a new pass of the certificate. It returns the
 // certificate and its pass.
 async function faceCheckPassed(s, faceCheckId) {
+  if (s.guest && s.purpose === 'apply') {
+    const d = s.draft;
+    const res = await postIdempotent('/api/v1/guest/certificates', { face_check_id: faceCheckId, name: d.name, id_number: d.id_number, city_code: d.city.code });
+    return [res.certificate, res.pass];
+  }
+  if (s.guest) {
+    // The person's active certificate, whichever phone applied for it.
+    const res = await post('/api/v1/guest/passes', { face_check_id: faceCheckId });
+    return [res.certificate, res.pass];
+  }
   if (s.purpose === 'apply') {
     const d = s.draft;
     // One key per application: a retry after a lost answer gets the
@@ -191,6 +222,22 @@ function App() {
   }, []);
 
   const startView = (certificate) => setScreen({ name: 'consent', purpose: 'view', certificate });
+  const guestApply = (draft) => setScreen({ name: 'apply', guest: true, draft });
+  const guestView = (draft) => setScreen({ name: 'guest-view', draft });
+  const leaveGuest = () => {
+    session.leaveGuest();
+    setScreen({ name: 'login' });
+  };
+  // guestStatus asks, with the code just drawn, whether the guest's
+  // certificate is still active, so that the app stops drawing codes for a
+  // revoked or superseded one; a guest has no session to ask with.
+  async function guestStatus(code) {
+    try {
+      session.guestStatus((await post('/api/v1/guest/certificate-status', { code })).certificate);
+    } catch {
+      // Offline or refused: the gate checks the status anyway.
+    }
+  }
 
   const s = screen;
   let body;
@@ -207,6 +254,7 @@ function App() {
     case 'login':
       title = t('auth.login.title');
       body = html`<${Login} flash=${flash} onSignup=${() => { setFlash(''); setScreen({ name: 'signup' }); }}
+        onGuestApply=${() => { setFlash(''); guestApply(); }} onGuestView=${() => { setFlash(''); guestView(); }}
         onLoggedIn=${async (res) => { setFlash(''); await session.loggedIn(res); setScreen({ name: 'home' }); }} />`;
       break;
     case 'signup':
@@ -224,9 +272,16 @@ function App() {
       break;
     case 'apply':
       title = t('apply.title');
-      back = () => setScreen({ name: 'home' });
-      body = html`<${Apply} account=${account} draft=${s.draft} error=${s.error}
-        onNext=${(draft) => setScreen({ name: 'consent', purpose: 'apply', draft })} />`;
+      back = s.guest ? leaveGuest : () => setScreen({ name: 'home' });
+      body = html`<${Apply} account=${s.guest ? null : account} guest=${!!s.guest} draft=${s.draft} error=${s.error}
+        onView=${() => guestView()}
+        onNext=${(draft) => setScreen({ name: 'consent', purpose: 'apply', guest: s.guest, draft })} />`;
+      break;
+    case 'guest-view':
+      title = t('guest.view.title');
+      back = leaveGuest;
+      body = html`<${GuestView} draft=${s.draft} error=${s.error} onApply=${() => guestApply()}
+        onNext=${(draft) => setScreen({ name: 'consent', purpose: 'view', guest: true, draft })} />`;
       break;
     case 'consent':
       title = t('consent.title');
@@ -242,11 +297,17 @@ function App() {
       // back to the form or the home screen with the error.
       const failed = (err, fallback) => {
         if (err.code === 'unauthenticated') return;
+        if (s.guest) return setScreen({ ...faceBack(s), error: err });
         setScreen(s.purpose === 'apply' ? { name: 'apply', draft: s.draft, error: err } : { ...fallback, error: err });
       };
       const passed = async (id) => {
         try {
           const [certificate, pass] = await faceCheckPassed(s, id);
+          if (s.guest) {
+            // A guest's pass lives in memory only (SPEC "Guest").
+            session.guestIssued(certificate, pass);
+            return setScreen({ name: 'cert', guest: true });
+          }
           await session.issued(certificate, pass);
           setScreen({ name: 'cert' });
         } catch (err) {
@@ -270,6 +331,12 @@ function App() {
     }
     case 'cert':
       title = t('cert.title');
+      if (s.guest) {
+        back = leaveGuest;
+        body = html`<${CertScreen} stored=${stored} onCode=${guestStatus}
+          onFaceAgain=${() => guestView()} onRenew=${() => guestApply()} onApplyNew=${() => guestApply()} />`;
+        break;
+      }
       back = boot === 'offline' ? null : () => setScreen({ name: 'home' });
       body = html`<${CertScreen} stored=${stored} offline=${boot === 'offline'}
         onFaceAgain=${() => (boot === 'offline' ? start() : startView(stored.certificate))}
@@ -283,7 +350,7 @@ function App() {
     body = html`<div><${Alert}>${errorText(s.error)}</${Alert}>${body}</div>`;
   }
 
-  return html`<div class="app" data-screen=${s.name}>
+  return html`<div class="app" data-screen=${s.name} data-guest=${s.guest ? 'true' : 'false'}>
     <header class="topbar">
       ${back ? html`<button class="icon-btn" onClick=${back} aria-label=${t('common.back')} id="nav-back" data-testid="nav-back"><${Icon} name="back" /></button>` : html`<span class="icon-btn-space"></span>`}
       <h1 id="screen-title">${title}</h1>
@@ -293,7 +360,7 @@ function App() {
   </div>`;
 }
 
-function Login({ onLoggedIn, onSignup, flash }) {
+function Login({ onLoggedIn, onSignup, onGuestApply, onGuestView, flash }) {
   useLang();
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
@@ -326,6 +393,51 @@ function Login({ onLoggedIn, onSignup, flash }) {
       <button class="btn btn-primary btn-block btn-lg" type="submit" id="login-submit" data-testid="login-submit" disabled=${busy}>${busy ? t('common.loading') : t('auth.login')}</button>
     </form>
     <button class="btn btn-link btn-block" id="to-signup" data-testid="to-signup" onClick=${onSignup}>${t('auth.to_signup')}</button>
+    <div class="card guest-entry" id="guest-entry" data-testid="guest-entry">
+      <div class="card-title">${t('guest.title')}</div>
+      <p class="muted small" id="guest-hint" data-testid="guest-hint">${t('guest.hint')}</p>
+      <button class="btn btn-primary btn-block" id="guest-view" data-testid="guest-view" onClick=${onGuestView}>${t('guest.view')}</button>
+      <button class="btn btn-outline btn-block" id="guest-apply" data-testid="guest-apply" onClick=${onGuestApply}>${t('guest.apply')}</button>
+    </div>
+  </section>`;
+}
+
+// GuestView asks a passenger without an account for the name and ID
+// number of the certificate to show; a face check follows. Nothing typed
+// here is stored.
+function GuestView({ draft, error, onNext, onApply }) {
+  useLang();
+  const [name, setName] = useState(draft?.name ?? '');
+  const [idNumber, setIdNumber] = useState(draft?.id_number ?? '');
+  const [errs, setErrs] = useState({});
+  useEffect(() => {
+    if (!error) return;
+    if (error.code === 'invalid_id_number') setErrs({ id_number: errorText(error, { idNumber }) });
+    else if (error.code === 'not_found') setErrs({ form: t('guest.view.none'), code: error.code });
+    else setErrs({ form: errorText(error), code: error.code });
+  }, [error]);
+  function submit(e) {
+    e.preventDefault();
+    const next = {};
+    if (!name.trim()) next.name = t('apply.name.required');
+    const bad = validate(idNumber, now());
+    if (bad) next.id_number = t('id.' + bad);
+    setErrs(next);
+    if (Object.keys(next).length) return;
+    onNext({ name: name.trim(), id_number: normalize(idNumber) });
+  }
+  return html`<section class="screen apply">
+    <p class="lead">${t('guest.view.subtitle')}</p>
+    <form class="card form" onSubmit=${submit} id="guest-view-form" data-testid="guest-view-form" novalidate>
+      <${Field} label=${t('apply.name')} id="guest-view-name" error=${errs.name}>
+        <input id="guest-view-name" data-testid="guest-view-name" value=${name} autocomplete="name" onInput=${(e) => setName(e.currentTarget.value)} /></${Field}>
+      <${Field} label=${t('apply.id_number')} id="guest-view-id-number" error=${errs.id_number}>
+        <input id="guest-view-id-number" data-testid="guest-view-id-number" value=${idNumber} maxlength="20" autocapitalize="characters" autocomplete="off" spellcheck="false"
+          onInput=${(e) => setIdNumber(e.currentTarget.value)} /></${Field}>
+      ${errs.form ? html`<div class="alert alert-error" role="alert" id="guest-view-error" data-testid="guest-view-error" data-code=${errs.code || ''}>${errs.form}</div>` : null}
+      <button class="btn btn-primary btn-block btn-lg" type="submit" id="guest-view-submit" data-testid="guest-view-submit">${t('guest.view.submit')}</button>
+    </form>
+    ${errs.code === 'not_found' ? html`<button class="btn btn-link btn-block" id="guest-view-apply" data-testid="guest-view-apply" onClick=${onApply}>${t('guest.apply')}</button>` : null}
   </section>`;
 }
 
@@ -474,7 +586,7 @@ function CityPicker({ onPick, onClose }) {
   </div>`;
 }
 
-function Apply({ account, draft, error: initialError, onNext }) {
+function Apply({ account, guest, draft, error: initialError, onNext, onView }) {
   useLang();
   const [name, setName] = useState(draft?.name ?? (isPlainName(account?.name) ? account.name : ''));
   const [idNumber, setIdNumber] = useState(draft?.id_number ?? (isFullId(account?.id_number) ? account.id_number : ''));
@@ -531,6 +643,8 @@ function Apply({ account, draft, error: initialError, onNext }) {
     setErrs(next);
     if (Object.keys(next).length) return;
     const id = normalize(idNumber);
+    // A guest learns R2 and R5 only after the face check (API.md "Guest").
+    if (guest) return onNext({ name: name.trim(), id_number: id, city });
     // Spare a face check that could not lead anywhere: a person with no
     // applications left this month is told in place (R2).
     setBusy(true);
@@ -553,6 +667,8 @@ function Apply({ account, draft, error: initialError, onNext }) {
   const locText = loc === 'locating' ? t('apply.city.locating') : loc === 'none' ? t('apply.city.none') : loc === 'denied' ? t('apply.city.denied') : '';
   return html`<section class="screen apply">
     <p class="lead">${t('apply.subtitle')}</p>
+    ${guest ? html`<div class="alert alert-info" id="apply-guest-hint" data-testid="apply-guest-hint">${t('guest.hint')}
+      <button type="button" class="btn btn-link" id="apply-to-view" data-testid="apply-to-view" onClick=${() => onView()}>${t('guest.view')}</button></div>` : null}
     <form class="card form" onSubmit=${submit} id="apply-form" data-testid="apply-form" novalidate>
       <${Field} label=${t('apply.name')} id="apply-name" error=${errs.name}>
         <input id="apply-name" data-testid="apply-name" value=${name} placeholder=${t('apply.name.placeholder')} autocomplete="name"
