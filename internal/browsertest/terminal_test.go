@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"image/png"
@@ -258,5 +259,69 @@ func TestTheTerminalScansACodeWithTheCameraAndSoundsTheVerdict(t *testing.T) {
 	}
 	if got := evalJS[[]float64](tb, `window.__tones`); len(got) != 0 {
 		t.Errorf("tones with the sound off: %v, want none", got)
+	}
+}
+
+// TestAnOfflineTerminalIsPairedWithTheQRTheAdminConsoleShowsOnce creates
+// a terminal with the offline grant in the admin console, films the
+// pairing QR the console draws with the new terminal's camera, and sees
+// the terminal paired: the key went from screen to screen through no URL,
+// no field and no log line. A terminal without the offline grant gets no
+// pairing QR, since it could not pair.
+func TestAnOfflineTerminalIsPairedWithTheQRTheAdminConsoleShowsOnce(t *testing.T) {
+	srv := sharedServer(t)
+	admin := consoleTab(t, sharedBrowser(t), "/admin", "admin")
+	admin.waitFor("the dashboard", `!!document.getElementById('tab-terminals')`)
+	admin.click("tab-terminals")
+	admin.waitFor("the terminal form", `!!document.getElementById('terminal-name')`)
+	name := fmt.Sprintf("Handheld %d", time.Now().UnixNano())
+	create := func(name string, offline bool) string {
+		t.Helper()
+		before := evalJS[string](admin, `document.getElementById('terminal-api-key')?.textContent ?? ''`)
+		admin.fill("terminal-name", name)
+		admin.fill("terminal-station", "BJP")
+		if offline {
+			admin.click("terminal-offline")
+		}
+		admin.click("terminal-create")
+		admin.waitFor("the new key shown once", fmt.Sprintf(`(document.getElementById('terminal-api-key')?.textContent ?? '') !== %q`, before))
+		return evalJS[string](admin, `document.getElementById('terminal-api-key').textContent`)
+	}
+
+	create(name+" online", false)
+	if evalJS[bool](admin, `!!document.getElementById('terminal-pair-qr')`) {
+		t.Error("a terminal without the offline grant got a pairing QR")
+	}
+
+	key := create(name, true)
+	admin.waitFor("the pairing QR drawn", `!!document.getElementById('terminal-pair-qr')?.width`)
+	admin.screenshot("admin-4-terminal-pairing-qr")
+	ctx, cancel := context.WithTimeout(admin.ctx, actionTimeout)
+	defer cancel()
+	shot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID("terminal-pair-qr")))
+	if err != nil {
+		t.Fatalf("screenshot of the pairing QR: %v", err)
+	}
+	if got, err := decodeQR(shot); err != nil || got != key {
+		t.Fatalf("the pairing QR reads %q (%v), want the key shown beside it", got, err)
+	}
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tb := newTab(t, cameraBrowser(t, img), srv, desk)
+	tb.open("/terminal")
+	tb.waitFor("the pairing screen", `document.getElementById('screen')?.dataset.testid === 'screen-pairing'`)
+	tb.click("pair-camera-toggle")
+	tb.waitFor("the terminal paired from the camera, with a fresh bundle", `document.getElementById('bundle-age')?.dataset.stale === 'false'`)
+	if u := evalJS[string](tb, `location.href`); strings.Contains(u, key) {
+		t.Errorf("the key is in the terminal's URL %q", u)
+	}
+	if strings.Contains(srv.log.tail(1<<22), key) {
+		t.Error("the key is in the server's log")
+	}
+	if verdict, reason, _ := terminalScan(tb, "garbage"); verdict != "invalid" || reason != "malformed" {
+		t.Errorf("the paired terminal's first scan: %q %q, want invalid malformed", verdict, reason)
 	}
 }

@@ -297,6 +297,8 @@ export default {
   'admin.terminal.offline.column': 'Allow offline verification',
   'admin.terminal.create': 'Register',
   'admin.terminal.key_once': 'The API key is shown only this once. Copy it now and keep it safe:',
+  'admin.terminal.pair_qr': 'On the terminal’s pairing screen, choose “Scan the pairing QR code” and show it this code',
+  'admin.terminal.pair_qr.failed': 'Cannot draw the pairing QR code; type the key in instead',
   'admin.terminal.list': 'Terminals',
   'admin.terminal.created_at': 'Registered',
   'admin.terminal.revoked': 'Revoked',

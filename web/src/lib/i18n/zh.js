@@ -298,6 +298,8 @@ export default {
   'admin.terminal.offline.column': '允许离线核验',
   'admin.terminal.create': '登记',
   'admin.terminal.key_once': 'API 密钥只显示这一次，请立即复制并安全保存：',
+  'admin.terminal.pair_qr': '在终端的配对页面点“扫描配对二维码”，用摄像头扫描此码即可配对',
+  'admin.terminal.pair_qr.failed': '无法生成配对二维码，请手动输入密钥',
   'admin.terminal.list': '终端列表',
   'admin.terminal.created_at': '登记时间',
   'admin.terminal.revoked': '已停用',
