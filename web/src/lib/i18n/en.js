@@ -329,7 +329,7 @@ export default {
   'reason.short.device_revoked': 'Device logged out',
   'admin.tab.replays': 'After-the-fact replays',
   'terminal.title': 'Temporary ID verification terminal',
-  'terminal.pair.desc': 'On first use, enter the API key an administrator made for this terminal (with the offline grant). The key stays on this device.',
+  'terminal.pair.desc': 'On first use, enter or scan the API key an administrator made for this terminal (with the offline grant). The key stays on this device.',
   'terminal.pair.key': 'Terminal API key',
   'terminal.pair.submit': 'Pair',
   'terminal.pair.refused': 'The key is not valid or lacks the offline grant',

@@ -330,7 +330,7 @@ export default {
   'reason.short.device_revoked': '需重新人脸核验',
   'admin.tab.replays': '事后重复使用',
   'terminal.title': '临时身份证明核验终端',
-  'terminal.pair.desc': '首次使用请输入管理员为本终端生成的 API 密钥（需开通离线核验）。密钥只保存在本设备。',
+  'terminal.pair.desc': '首次使用请输入或扫描管理员为本终端生成的 API 密钥（需开通离线核验）。密钥只保存在本设备。',
   'terminal.pair.key': '终端 API 密钥',
   'terminal.pair.submit': '配对',
   'terminal.pair.refused': '密钥无效或未开通离线核验',
