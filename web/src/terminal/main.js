@@ -60,8 +60,8 @@ function Pairing({ tm }) {
     e.preventDefault();
     pair(key);
   }
-  // The camera sees the pairing QR many times a second: one try per key
-  // held in view, not a request per frame. The key is not shown in the
+  // The camera sees the pairing QR many times a second: one try every 5 s
+  // while a key is held in view, not a request per frame. The key is not shown in the
   // field: it is a secret, and the admin's screen is the place to read it.
   function onCameraCode(text) {
     const last = lastCam.current;
