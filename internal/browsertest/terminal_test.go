@@ -1,7 +1,13 @@
 package browsertest
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +17,8 @@ import (
 
 	"tempid/internal/base45"
 	"tempid/internal/credential"
+	"tempid/internal/face/facetest"
+	"tempid/internal/qr"
 )
 
 // terminalScan types a code and Enter, as a keyboard-wedge scanner does,
@@ -140,5 +148,180 @@ func TestTheTerminalVerifiesOfflineAndUploadsItsScans(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the code used at two terminals is not in the admin list of after-the-fact replays: %+v", list.Replays)
+	}
+}
+
+// cameraBrowser starts a browser of its own whose fake camera films img:
+// the camera's file is a command-line flag, so it cannot be the shared
+// browser.
+func cameraBrowser(t *testing.T, img image.Image) *chromeProc {
+	t.Helper()
+	dir := t.TempDir()
+	video := filepath.Join(dir, "camera.y4m")
+	if err := os.WriteFile(video, facetest.Y4M(img, 5), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := startChrome(filepath.Join(dir, "profile"), video)
+	if err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	t.Cleanup(c.close)
+	return c
+}
+
+// qrImage draws text as a QR symbol with the server's own encoder.
+func qrImage(t *testing.T, text string) image.Image {
+	t.Helper()
+	var symbol bytes.Buffer
+	if err := qr.Render(&symbol, text, "png", 6); err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(&symbol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// fakeSpeaker replaces the page's AudioContext with one that records the
+// frequency of every tone the terminal plays in window.__tones.
+const fakeSpeaker = `(() => {
+	window.__tones = [];
+	window.AudioContext = class {
+		constructor() { this.currentTime = 0; this.state = 'running'; this.destination = {}; }
+		createOscillator() {
+			const tone = {};
+			return { type: '', frequency: { set value(v) { tone.hz = v; } }, connect(g) { return g; }, start() { window.__tones.push(tone.hz); }, stop() {} };
+		}
+		createGain() { return { gain: { setValueAtTime() {}, linearRampToValueAtTime() {} }, connect(d) { return d; } }; }
+	};
+})()`
+
+// pairTerminalByTyping pairs /terminal with the key typed in.
+func pairTerminalByTyping(tb *tab, key string) {
+	tb.t.Helper()
+	tb.open("/terminal")
+	tb.waitFor("the pairing screen", `document.getElementById('screen')?.dataset.testid === 'screen-pairing'`)
+	tb.fill("pair-key", key)
+	tb.click("pair-submit")
+	tb.waitFor("the scanner with a fresh bundle", `document.getElementById('bundle-age')?.dataset.stale === 'false'`)
+}
+
+// TestTheTerminalScansACodeWithTheCameraAndSoundsTheVerdict shows a real,
+// current code to the terminal's (fake) camera: it is verified once, by
+// the same path as a wedge scan, and each verdict plays its tone — high
+// for valid, a low double tone for invalid — until the sound is switched
+// off, which the terminal remembers after a reload.
+func TestTheTerminalScansACodeWithTheCameraAndSoundsTheVerdict(t *testing.T) {
+	srv := sharedServer(t)
+	cert := issueByAPI(t, srv)
+	c := cameraBrowser(t, qrImage(t, cert.code(t, time.Now())))
+	tb := newTab(t, c, srv, desk)
+	pairTerminalByTyping(tb, srv.APIKey)
+	evalJS[chromedp.Void](tb, fakeSpeaker)
+	if got := tb.attr("sound-toggle", "aria-pressed"); got != "true" {
+		t.Errorf("the sound is %q at first, want on (true)", got)
+	}
+
+	tb.click("camera-toggle")
+	tb.waitFor("a verdict from the camera", `['valid', 'invalid'].includes(document.getElementById('result')?.dataset.verdict)`)
+	if verdict, reason := tb.attr("result", "data-verdict"), tb.attr("result", "data-reason"); verdict != "valid" {
+		t.Fatalf("verdict of the filmed code = %q (reason %q), want valid", verdict, reason)
+	}
+	t.Logf("camera scan-to-verdict in the browser: %s ms", tb.attr("result", "data-ms"))
+	// The camera sees the same code many times a second; it is verified once.
+	tb.do("let the camera keep scanning", chromedp.Sleep(time.Second))
+	if n := tb.attr("result", "data-n"); n != "1" {
+		t.Errorf("one code in front of the camera made %s verdicts, want 1", n)
+	}
+	if got := evalJS[[]float64](tb, `window.__tones`); fmt.Sprint(got) != "[1760]" {
+		t.Errorf("tones after a valid verdict: %v, want one high tone [1760]", got)
+	}
+	tb.click("camera-toggle")
+	tb.waitFor("the camera stopped", `!document.getElementById('camera-video')`)
+
+	if verdict, reason, _ := terminalScan(tb, "https://example.com/not-a-pass"); verdict != "invalid" || reason != "malformed" {
+		t.Errorf("a URL: %q %q, want invalid malformed", verdict, reason)
+	}
+	if got := evalJS[[]float64](tb, `window.__tones`); fmt.Sprint(got) != "[1760 330 330]" {
+		t.Errorf("tones after an invalid verdict: %v, want a low double tone after the high one", got)
+	}
+
+	tb.click("sound-toggle")
+	tb.open("/terminal")
+	tb.waitFor("the scanner after a reload", `document.getElementById('screen')?.dataset.testid === 'screen-scanner'`)
+	evalJS[chromedp.Void](tb, fakeSpeaker)
+	if got := tb.attr("sound-toggle", "aria-pressed"); got != "false" {
+		t.Errorf("the sound switched off is %q after a reload, want off (false)", got)
+	}
+	if verdict, _, _ := terminalScan(tb, "garbage"); verdict != "invalid" {
+		t.Errorf("garbage: %q, want invalid", verdict)
+	}
+	if got := evalJS[[]float64](tb, `window.__tones`); len(got) != 0 {
+		t.Errorf("tones with the sound off: %v, want none", got)
+	}
+}
+
+// TestAnOfflineTerminalIsPairedWithTheQRTheAdminConsoleShowsOnce creates
+// a terminal with the offline grant in the admin console, films the
+// pairing QR the console draws with the new terminal's camera, and sees
+// the terminal paired: the key went from screen to screen through no URL,
+// no field and no log line. A terminal without the offline grant gets no
+// pairing QR, since it could not pair.
+func TestAnOfflineTerminalIsPairedWithTheQRTheAdminConsoleShowsOnce(t *testing.T) {
+	srv := sharedServer(t)
+	admin := consoleTab(t, sharedBrowser(t), "/admin", "admin")
+	admin.waitFor("the dashboard", `!!document.getElementById('tab-terminals')`)
+	admin.click("tab-terminals")
+	admin.waitFor("the terminal form", `!!document.getElementById('terminal-name')`)
+	name := fmt.Sprintf("Handheld %d", time.Now().UnixNano())
+	create := func(name string, offline bool) string {
+		t.Helper()
+		before := evalJS[string](admin, `document.getElementById('terminal-api-key')?.textContent ?? ''`)
+		admin.fill("terminal-name", name)
+		admin.fill("terminal-station", "BJP")
+		if offline {
+			admin.click("terminal-offline")
+		}
+		admin.click("terminal-create")
+		admin.waitFor("the new key shown once", fmt.Sprintf(`(document.getElementById('terminal-api-key')?.textContent ?? '') !== %q`, before))
+		return evalJS[string](admin, `document.getElementById('terminal-api-key').textContent`)
+	}
+
+	create(name+" online", false)
+	if evalJS[bool](admin, `!!document.getElementById('terminal-pair-qr')`) {
+		t.Error("a terminal without the offline grant got a pairing QR")
+	}
+
+	key := create(name, true)
+	admin.waitFor("the pairing QR drawn", `!!document.getElementById('terminal-pair-qr')?.width`)
+	admin.screenshot("admin-4-terminal-pairing-qr")
+	ctx, cancel := context.WithTimeout(admin.ctx, actionTimeout)
+	defer cancel()
+	shot, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID("terminal-pair-qr")))
+	if err != nil {
+		t.Fatalf("screenshot of the pairing QR: %v", err)
+	}
+	if got, err := decodeQR(shot); err != nil || got != key {
+		t.Fatalf("the pairing QR reads %q (%v), want the key shown beside it", got, err)
+	}
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tb := newTab(t, cameraBrowser(t, img), srv, desk)
+	tb.open("/terminal")
+	tb.waitFor("the pairing screen", `document.getElementById('screen')?.dataset.testid === 'screen-pairing'`)
+	tb.click("pair-camera-toggle")
+	tb.waitFor("the terminal paired from the camera, with a fresh bundle", `document.getElementById('bundle-age')?.dataset.stale === 'false'`)
+	if u := evalJS[string](tb, `location.href`); strings.Contains(u, key) {
+		t.Errorf("the key is in the terminal's URL %q", u)
+	}
+	if strings.Contains(srv.log.tail(1<<22), key) {
+		t.Error("the key is in the server's log")
+	}
+	if verdict, reason, _ := terminalScan(tb, "garbage"); verdict != "invalid" || reason != "malformed" {
+		t.Errorf("the paired terminal's first scan: %q %q, want invalid malformed", verdict, reason)
 	}
 }

@@ -29,7 +29,8 @@
 //   POST /api/v1/admin/keys/rotate → 2xx (body ignored; the key list is reloaded)
 //   GET /.well-known/tempid/keys → { "keys": [{"kid", "alg", "public_key", "not_before", "not_after"}] }
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import QRCode from 'qrcode';
 import { html, useConsoleSession, useLang, initLang, LangSwitch, StaffLogin, Icon, Spinner, Alert, Field } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
 import { get, post, del, qs, setCsrf, onAuthLost } from '../lib/api.js';
@@ -328,6 +329,24 @@ function Audit() {
   </div>`;
 }
 
+// PairingQR shows a new offline terminal's API key as a QR code, once, for
+// the terminal's camera to read at pairing. It is drawn here, in the
+// browser: the key goes into no URL, no request and no log.
+function PairingQR({ apiKey }) {
+  useLang();
+  const canvas = useRef(null);
+  const [failed, setFailed] = useState(false);
+  useEffect(() => {
+    setFailed(false);
+    QRCode.toCanvas(canvas.current, apiKey, { errorCorrectionLevel: 'M', margin: 4, width: 280, color: { dark: '#000000', light: '#ffffff' } })
+      .catch(() => setFailed(true));
+  }, [apiKey]);
+  return html`<figure class="pair-qr" data-testid="terminal-pair-qr-box">
+    <canvas ref=${canvas} id="terminal-pair-qr" data-testid="terminal-pair-qr" role="img" aria-label=${t('admin.terminal.pair_qr')}></canvas>
+    <figcaption>${failed ? t('admin.terminal.pair_qr.failed') : t('admin.terminal.pair_qr')}</figcaption>
+  </figure>`;
+}
+
 function Terminals() {
   useLang();
   const list = useLoad(() => get('/api/v1/admin/terminals'), []);
@@ -369,6 +388,7 @@ function Terminals() {
         <p>${t('admin.terminal.key_once')}</p>
         <code id="terminal-api-key" data-testid="terminal-api-key">${created.api_key}</code>
         <button type="button" class="btn btn-small btn-outline" onClick=${() => navigator.clipboard?.writeText(created.api_key).then(() => setCopied(true))}>${copied ? t('common.copied') : t('common.copy')}</button>
+        ${created.terminal?.offline ? html`<${PairingQR} apiKey=${created.api_key} />` : null}
       </div>` : null}
     </form>
     <div class="panel table-wrap">

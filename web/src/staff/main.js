@@ -3,9 +3,9 @@
 // or the camera; the verdict is shown large enough to read at a glance.
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import jsQR from 'jsqr';
 import { html, useConsoleSession, useLang, initLang, LangSwitch, StaffLogin, Icon, Spinner } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
+import { CameraScanner } from '../lib/camera.js';
 import { get, post, del, setCsrf, onAuthLost } from '../lib/api.js';
 import { errorText, reasonText, shortReason } from '../lib/errors.js';
 import { fmtDateTime, fmtTime } from '../lib/format.js';
@@ -219,53 +219,6 @@ function History({ history, onClear }) {
         ${e.replay ? html`<span class="badge badge-warn">${t('reason.short.replayed')}</span>` : null}
       </li>`)}
     </ul>`}
-  </div>`;
-}
-
-function CameraScanner({ onCode }) {
-  useLang();
-  const videoRef = useRef(null);
-  const [error, setError] = useState('');
-  useEffect(() => {
-    let stream = null;
-    let raf = 0;
-    let stopped = false;
-    const canvas = document.createElement('canvas');
-    const ctx = canvas.getContext('2d', { willReadFrequently: true });
-    let lastScan = 0;
-    const loop = () => {
-      if (stopped) return;
-      raf = requestAnimationFrame(loop);
-      const v = videoRef.current;
-      if (!v || v.readyState < 2 || performance.now() - lastScan < 150) return;
-      lastScan = performance.now();
-      const scale = Math.min(1, 960 / Math.max(v.videoWidth, v.videoHeight));
-      canvas.width = Math.round(v.videoWidth * scale);
-      canvas.height = Math.round(v.videoHeight * scale);
-      ctx.drawImage(v, 0, 0, canvas.width, canvas.height);
-      const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
-      const found = jsQR(img.data, img.width, img.height, { inversionAttempts: 'dontInvert' });
-      if (found && found.data) onCode(found.data);
-    };
-    (async () => {
-      try {
-        stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false });
-        if (stopped) return stream.getTracks().forEach((tr) => tr.stop());
-        videoRef.current.srcObject = stream;
-        await videoRef.current.play().catch(() => {});
-        loop();
-      } catch {
-        setError(t('staff.camera.error'));
-      }
-    })();
-    return () => {
-      stopped = true;
-      cancelAnimationFrame(raf);
-      stream?.getTracks().forEach((tr) => tr.stop());
-    };
-  }, []);
-  return html`<div class="camera" data-testid="camera">
-    ${error ? html`<div class="alert alert-error">${error}</div>` : html`<video ref=${videoRef} id="camera-video" data-testid="camera-video" playsinline muted></video><div class="camera-aim"></div>`}
   </div>`;
 }
 
