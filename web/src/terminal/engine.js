@@ -16,6 +16,19 @@ import { base64urlDecode, concat } from '../lib/code.js';
 import { now } from '../lib/clock.js';
 
 export const FRESHNESS_MS = 24 * 3600 * 1000;
+
+/** SKEW_MS is the clock difference tolerated between server and terminal. */
+export const SKEW_MS = 30 * 1000;
+
+/**
+ * bundleStale tells whether a bundle issued at issuedAt (ms) may no longer
+ * be trusted at nowMs: older than the freshness limit, or issued later than
+ * now + skew — freshness counts from issued_at, so a bundle from the
+ * future would otherwise be trusted past its limit.
+ */
+export function bundleStale(issuedAt, nowMs) {
+  return !(issuedAt <= nowMs + SKEW_MS) || nowMs - issuedAt > FRESHNESS_MS;
+}
 const BUNDLE_CONTEXT = new TextEncoder().encode('tempid-bundle-v1');
 const BATCH = 100;
 const subtle = () => globalThis.crypto.subtle;
@@ -157,7 +170,7 @@ export class Terminal {
   }
 
   ageMs() { return this.bundle ? now() - this.bundle.issuedAt : Infinity; }
-  stale() { return !this.bundle || this.ageMs() > FRESHNESS_MS; }
+  stale() { return !this.bundle || bundleStale(this.bundle.issuedAt, now()); }
 
   /** refresh fetches the bundle if it changed; a bundle failing its signature is refused and the old one kept. */
   async refresh(pairing = this.pairing) {
