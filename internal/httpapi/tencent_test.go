@@ -466,3 +466,33 @@ func TestParallelCompletionsOfOneHostedCheckEndItOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestAGuestCompletesAHostedCheckAtItsOwnRoute: a guest's hosted check
+// names the guest twin of /complete, ends there after the vendor's page,
+// and the guest applies with it; the account route does not serve it.
+func TestAGuestCompletesAHostedCheckAtItsOwnRoute(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a, fake, _ := newTencentApp(t, s, "hosted", tencent.FaceConfig{})
+		g := a.client()
+		me := newPerson("张无忌")
+		r := g.json("POST", "/api/v1/guest/face-checks", map[string]any{"purpose": "apply",
+			"subject": map[string]any{"name": me.name, "id_number": me.id.String()}, "device_key": g.jwk(), "consent": true})
+		want(t, r, 201, "")
+		fc := as[apiv1.FaceCheckResponse](r).FaceCheck
+		if want := "/api/v1/guest/face-checks/" + fc.ID + "/complete"; fc.CompleteURL != want || fc.CaptureURL != "" {
+			t.Fatalf("a guest's hosted check answered %s, want complete_url %s", r.raw, want)
+		}
+		hostedReturn(t, fake, fc.RedirectURL, fc.ID, "passed")
+		// Another account's route does not know the guest's check.
+		acct := a.client()
+		acct.signUp(newPerson("殷素素"))
+		want(t, acct.json("POST", "/api/v1/face-checks/"+fc.ID+"/complete", nil), 404, "not_found")
+		got := g.json("POST", fc.CompleteURL, nil)
+		want(t, got, 200, "")
+		if as[apiv1.FaceCheckResponse](got).FaceCheck.Status != "passed" {
+			t.Fatalf("the guest's check after the vendor's page: %s", got.raw)
+		}
+		applied := g.json("POST", "/api/v1/guest/certificates", map[string]any{"face_check_id": fc.ID, "name": me.name, "id_number": me.id.String(), "city_code": "440100"})
+		want(t, applied, 201, "")
+	})
+}
