@@ -50,6 +50,18 @@ func TestTheTerminalVerifiesOfflineAndUploadsItsScans(t *testing.T) {
 	admin.must("POST", "/api/v1/session", map[string]any{"username": "admin", "password": srv.passwords["admin"]}, &session)
 	admin.csrf = session.CSRFToken
 	admin.must("POST", "/api/v1/admin/certificates/"+revoked.id+"/revoke", map[string]any{"reason": "lost phone"}, nil)
+	// A paper slip, issued at the window before the terminal pairs.
+	officer := newAPIClient(t, srv)
+	officer.must("POST", "/api/v1/session", map[string]any{"username": "officer", "password": srv.passwords["officer"]}, &session)
+	officer.csrf = session.CSRFToken
+	var slip struct {
+		Slip        string `json:"slip"`
+		Certificate struct {
+			ID string `json:"id"`
+		} `json:"certificate"`
+	}
+	sp := newPerson()
+	officer.must("POST", "/api/v1/slips", map[string]any{"name": sp.name, "id_number": sp.idNumber, "method": "questions"}, &slip)
 
 	c := sharedBrowser(t)
 	tb := newTab(t, c, srv, desk)
@@ -117,6 +129,19 @@ func TestTheTerminalVerifiesOfflineAndUploadsItsScans(t *testing.T) {
 		times = append(times, ms)
 	}
 	t.Logf("scan-to-verdict in the browser (ms): %v", times)
+	if kind := tb.attr("result", "data-kind"); kind != "code" {
+		t.Errorf("a code's verdict shows kind %q, want code", kind)
+	}
+	// A slip is static: the same slip twice is valid twice, shown as paper.
+	for i := 1; i <= 2; i++ {
+		verdict, reason, _ := terminalScan(tb, slip.Slip)
+		if verdict != "valid" || reason != "" || tb.attr("result", "data-kind") != "slip" || tb.attr("result-kind", "data-kind") != "slip" {
+			t.Errorf("slip scan %d: verdict %q reason %q kind %q, want a valid slip", i, verdict, reason, tb.attr("result", "data-kind"))
+		}
+	}
+	if got := resultText(tb, "result-name"); got == "" || got == sp.name {
+		t.Errorf("the slip's holder shown is %q, want the masked name", got)
+	}
 
 	tb.open("/terminal")
 	tb.waitFor("the terminal reloaded offline", `document.getElementById('screen')?.dataset.testid === 'screen-scanner'`)
@@ -145,6 +170,11 @@ func TestTheTerminalVerifiesOfflineAndUploadsItsScans(t *testing.T) {
 	found := false
 	for _, r := range list.Replays {
 		found = found || (r.Certificate.ID == elsewhere.id && strings.EqualFold(r.StationCode, "BJP"))
+	}
+	for _, r := range list.Replays {
+		if r.Certificate.ID == slip.Certificate.ID {
+			t.Errorf("a slip scanned twice is listed as a replay: %+v", r)
+		}
 	}
 	if !found {
 		t.Errorf("the code used at two terminals is not in the admin list of after-the-fact replays: %+v", list.Replays)

@@ -51,7 +51,7 @@ func runGate(ctx context.Context, e *Env, args []string) error {
 	}
 	return gate.Run(ctx, gate.Config{
 		Server: u, APIKey: *apiKey, BundleFile: *file, ScanLog: *scanLog, Operation: *operation, JSON: *asJSON,
-		Pinned: pinned, Freshness: *freshness, Refresh: *refresh, Upload: *upload, Verifier: verify.Verifier{},
+		Pinned: pinned, Freshness: *freshness, Refresh: *refresh, Upload: *upload, Verifier: verify.Verifier{Gate: true},
 		Log: slog.New(slog.NewTextHandler(e.Stderr, nil)),
 	}, e.Stdin, e.Stdout)
 }

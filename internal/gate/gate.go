@@ -28,6 +28,7 @@ import (
 
 	"tempid/internal/bundle"
 	"tempid/internal/clock"
+	"tempid/internal/credential"
 	"tempid/internal/offline"
 	"tempid/internal/verify"
 )
@@ -76,7 +77,8 @@ type Config struct {
 	Batch           int
 	// MaxLogPages caps the scan log's size in pages, to test a full disk.
 	MaxLogPages int
-	// Verifier holds the skew.
+	// Verifier holds the skew. Run sets its Gate: a gate is a fixed,
+	// unattended lane, where a slip is staffed_lane whatever the caller set.
 	Verifier verify.Verifier
 	// Clock is the time source (default the real clock).
 	Clock clock.Clock
@@ -99,6 +101,7 @@ func (c *Config) defaults() error {
 	if c.Operation == "" {
 		c.Operation = "entry"
 	}
+	c.Verifier.Gate = true
 	if c.Refresh <= 0 {
 		c.Refresh = DefaultRefresh
 	}
@@ -252,16 +255,27 @@ func (g *Gate) scan(ctx context.Context, line string) *Output {
 	g.mu.RUnlock()
 	v := bundle.Verify(code, now, p, g.cfg.Freshness, g.cfg.Verifier)
 	o := &Output{Verdict: "invalid", Reason: string(v.Reason), Kind: "code", At: now.UTC()}
-	if strings.HasPrefix(code, "TIDS1:") {
+	if credential.IsSlip(code) {
 		o.Kind = "slip"
 	}
-	if v.Code != nil && trusted(v.Reason) {
+	switch {
+	case !trusted(v.Reason):
+	case v.Code != nil:
 		pass := v.Code.Pass
 		o.CertificateID = hex.EncodeToString(pass.CertID[:])
 		o.Holder = OutputHolder{NameMasked: pass.NameMasked, IDNumberMasked: pass.IDMasked}
+	case v.Slip != nil:
+		// A slip's masked identity is shown with its staffed_lane, so the
+		// lane's clerk sees whose paper was held to the gate.
+		o.CertificateID = hex.EncodeToString(v.Slip.CertID[:])
+		o.Holder = OutputHolder{NameMasked: v.Slip.NameMasked, IDNumberMasked: v.Slip.IDMasked}
 	}
 	if v.Valid {
 		o.Verdict, o.Reason = "valid", ""
+	}
+	// Only a code is remembered against replay: it has a step, and a slip
+	// is never a replay (and at a gate never valid: staffed_lane).
+	if v.Valid && v.Code != nil {
 		key := acceptKey{cert: v.Code.Pass.CertID, step: v.Code.Step, op: g.cfg.Operation}
 		for k, at := range g.accepted {
 			if now.Sub(at) > replayMemory {

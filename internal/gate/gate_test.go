@@ -27,6 +27,7 @@ import (
 
 	"tempid/internal/accounts"
 	"tempid/internal/app"
+	"tempid/internal/base45"
 	"tempid/internal/clock"
 	"tempid/internal/credential"
 	"tempid/internal/face"
@@ -46,6 +47,7 @@ import (
 type server struct {
 	t      *testing.T
 	store  *store.Store
+	app    *app.App
 	clock  *clock.Manual
 	api    *httptest.Server
 	proxy  *proxy
@@ -69,7 +71,7 @@ func startServer(t *testing.T, s *store.Store, at time.Time) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &server{t: t, store: s, clock: clk}
+	srv := &server{t: t, store: s, app: w, clock: clk}
 	h := w.API.Handler()
 	srv.api = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/v1/trust-bundle" && srv.tamper.Load() {
@@ -603,4 +605,103 @@ func TestSIGTERMEndsTheGateWithTheLogFlushed(t *testing.T) {
 			t.Errorf("%d scans uploaded at exit, want %d", got, want)
 		}
 	})
+}
+
+// slip has an officer at BJP issue a paper slip through the API, and
+// returns its text and certificate id.
+func (s *server) slip(name string) (string, string) {
+	s.t.Helper()
+	ctx := context.Background()
+	n := s.seq.Add(1)
+	user := fmt.Sprintf("officer%d%d", n, time.Now().UnixNano()%1e6)
+	if _, err := s.app.Accounts.CreateStaff(ctx, store.CLI, user, "correct horse battery", store.RoleOfficer, "BJP"); err != nil {
+		s.t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	post := func(path, csrf string, v any) map[string]any {
+		s.t.Helper()
+		b, _ := json.Marshal(v)
+		req, _ := http.NewRequest("POST", s.api.URL+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-CSRF-Token", csrf)
+		resp, err := c.Do(req)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode/100 != 2 {
+			s.t.Fatalf("POST %s: %d %s", path, resp.StatusCode, raw)
+		}
+		var out map[string]any
+		json.Unmarshal(raw, &out)
+		return out
+	}
+	csrf := post("/api/v1/session", "", map[string]any{"username": user, "password": "correct horse battery"})["csrf_token"].(string)
+	id := idnumber.Generate("44", time.Date(1991, 3, 4, 0, 0, 0, 0, time.UTC), int(n)%1000).String()
+	r := post("/api/v1/slips", csrf, map[string]any{"name": name, "id_number": id, "method": "questions"})
+	return r["slip"].(string), r["certificate"].(map[string]any)["id"].(string)
+}
+
+func TestASlipAtAGateIsStaffedLane(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		now := time.Now().Truncate(time.Second)
+		srv := startServer(t, s, now)
+		slip, certID := srv.slip("钱七")
+		revoked, revokedID := srv.slip("孙八")
+		revokeCertificate(t, srv, revokedID)
+		clk := clock.NewManual(now)
+		cfg := srv.config(t.TempDir(), clk)
+		// A caller's verifier without Gate is made a gate's: a gate is a
+		// fixed lane whatever the configuration says.
+		g := startGate(t, cfg)
+		waitFor(t, "the first bundle", func() bool { _, err := os.Stat(cfg.BundleFile); return err == nil })
+		for _, tt := range []struct {
+			name, line, want string
+		}{
+			{"a valid slip is staffed_lane, with its masked holder", slip, "invalid staffed_lane slip 钱* "},
+			{"the same slip again is staffed_lane again, never replayed", slip, "invalid staffed_lane slip 钱* "},
+			{"a revoked slip is staffed_lane too: the lane comes first in the reason order", revoked, "invalid staffed_lane slip 孙* "},
+			{"a slip with a flipped signature byte is bad_signature", flipLast(t, slip), "invalid bad_signature slip - -"},
+			{"a slip with a trailing character is malformed", slip + "A", "invalid malformed slip - -"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				if got := g.scan(tt.line); !strings.HasPrefix(got, tt.want) {
+					t.Errorf("got %q, want it to start with %q", got, tt.want)
+				}
+			})
+		}
+		g.close()
+
+		t.Run("with --json kind is slip and the certificate is named", func(t *testing.T) {
+			cfg.JSON = true
+			g := startGate(t, cfg)
+			var o gate.Output
+			if err := json.Unmarshal([]byte(g.scan(slip)), &o); err != nil {
+				t.Fatal(err)
+			}
+			if o.Verdict != "invalid" || o.Reason != "staffed_lane" || o.Kind != "slip" || o.CertificateID != certID || o.Holder.NameMasked != "钱*" || o.Holder.IDNumberMasked == "" {
+				t.Errorf("slip: %+v", o)
+			}
+			g.close()
+		})
+		t.Run("the scans reach the server as offline verifications", func(t *testing.T) {
+			if got, want := srv.offlineCount(), int64(6); got != want {
+				t.Errorf("the server holds %d offline verifications, want %d", got, want)
+			}
+		})
+	})
+}
+
+// flipLast changes one bit of the last byte a slip's Base45 text encodes
+// (its signature), keeping the text well-formed.
+func flipLast(t *testing.T, slip string) string {
+	t.Helper()
+	raw, err := base45.Decode(strings.TrimPrefix(slip, credential.SlipPrefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)-1] ^= 1
+	return credential.SlipPrefix + base45.Encode(raw)
 }

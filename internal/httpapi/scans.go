@@ -10,6 +10,7 @@ import (
 
 	"tempid/internal/offline"
 	"tempid/internal/problem"
+	"tempid/internal/store"
 )
 
 // bundleEpoch is the grain of a trust bundle's issued_at. Within one epoch
@@ -67,7 +68,7 @@ func (s *Server) uploadScans(w http.ResponseWriter, r *http.Request, p principal
 		return problem.New(problem.ValidationFailed, "scans: required")
 	}
 	svc := offline.Service{Verifications: s.Verifications, Store: s.Store, Clock: s.Clock}
-	out, err := svc.Record(r.Context(), offline.Terminal{ID: p.terminal.ID, StationCode: p.terminal.StationCode}, offline.Batch{Scans: *in.Scans})
+	out, err := svc.Record(r.Context(), offline.Terminal{ID: p.terminal.ID, StationCode: p.terminal.StationCode, Gate: p.terminal.Kind == store.TerminalGate}, offline.Batch{Scans: *in.Scans})
 	if err != nil {
 		return err
 	}

@@ -37,8 +37,13 @@ const (
 )
 
 // AfterTheFactReplayed marks a stored scan whose code had already been
-// used.
-const AfterTheFactReplayed = "replayed"
+// used; AfterTheFactUsedElsewhere a stored scan of a slip admitted (a
+// valid entry) at two stations within the policy's window (2 h), which is
+// never a replay: a slip is static.
+const (
+	AfterTheFactReplayed      = "replayed"
+	AfterTheFactUsedElsewhere = "used_elsewhere"
+)
 
 // Scan is one scan as a terminal uploads it.
 type Scan struct {
@@ -71,7 +76,8 @@ type Result struct {
 	// found the code invalid at the time of the scan.
 	Reason string `json:"reason,omitempty"`
 	// AfterTheFact is AfterTheFactReplayed when the code had already been
-	// used.
+	// used, AfterTheFactUsedElsewhere when the slip had been admitted at
+	// another station within the window.
 	AfterTheFact string `json:"after_the_fact,omitempty"`
 }
 
@@ -80,10 +86,12 @@ type Answer struct {
 	Results []Result `json:"results"`
 }
 
-// Terminal is the terminal uploading: its id and station.
+// Terminal is the terminal uploading: its id and station, and whether it
+// is a fixed gate (where a slip is staffed_lane).
 type Terminal struct {
 	ID          string
 	StationCode string
+	Gate        bool
 }
 
 // Service records uploaded scans.
@@ -105,7 +113,7 @@ var reasons = map[string]bool{
 	string(verify.ReasonNotYetValid): true, string(verify.ReasonCodeExpired): true,
 	string(verify.ReasonReplayed): true,
 	// A slip at a fixed gate (CREDENTIAL.md, "Paper certificate").
-	"staffed_lane": true,
+	string(verify.ReasonStaffedLane): true,
 }
 
 // check validates one scan; the error says which member is wrong.
@@ -172,16 +180,26 @@ func (s *Service) Record(ctx context.Context, tm Terminal, b Batch) (Answer, err
 			continue
 		}
 		at := sc.ScannedAt.UTC()
-		res, rec, err := s.Verifications.CheckAt(ctx, sc.Code, at)
+		slip := online.KindOf(sc.Code) == online.KindSlip
+		var res online.Result
+		var rec store.Verification
+		var err error
+		if slip {
+			res, rec, err = s.Verifications.CheckSlipAt(ctx, sc.Code, at, tm.Gate)
+		} else {
+			res, rec, err = s.Verifications.CheckAt(ctx, sc.Code, at)
+		}
 		if err != nil {
 			return Answer{}, err
 		}
 		rec.ID, rec.Operation, rec.Verifier, rec.StationCode, rec.At = store.NewID(), sc.Operation, string(actor), tm.StationCode, at
 		serverVerdict, serverReason := rec.Verdict, rec.Reason
 		rec.Verdict, rec.Reason = sc.Verdict, sc.Reason
+		used := sc.Verdict == store.VerdictValid && res.Valid
 		todo = append(todo, store.OfflineScan{
 			ClientID: sc.ClientID, Verification: rec, ServerVerdict: serverVerdict, ServerReason: serverReason,
-			Claim: sc.Verdict == store.VerdictValid && res.Valid,
+			Claim: used && !slip, Slip: slip, Admitted: slip && used && sc.Operation == online.Entry,
+			ElsewhereWindow: s.Verifications.SlipWindow(),
 		})
 		index = append(index, i)
 	}
@@ -201,8 +219,11 @@ func (s *Service) Record(ctx context.Context, tm Terminal, b Batch) (Answer, err
 		if o.ServerVerdict != store.VerdictValid {
 			r.Reason = o.ServerReason
 		}
-		if o.Replay {
+		switch {
+		case o.Replay:
 			r.AfterTheFact = AfterTheFactReplayed
+		case o.UsedElsewhere:
+			r.AfterTheFact = AfterTheFactUsedElsewhere
 		}
 	}
 	return Answer{Results: results}, nil

@@ -158,6 +158,9 @@ func (s *Service) Verify(ctx context.Context, r Request) (Result, error) {
 // verdict and the code's certificate and step, for the caller to complete
 // and record. The replay check is the caller's, since it is a write.
 func (s *Service) CheckAt(ctx context.Context, code string, at time.Time) (Result, store.Verification, error) {
+	if credential.IsSlip(code) {
+		return s.CheckSlipAt(ctx, code, at, false)
+	}
 	return s.check(ctx, code, at, true)
 }
 

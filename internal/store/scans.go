@@ -26,6 +26,14 @@ type OfflineScan struct {
 	// online verification claims it, and a code already claimed makes the
 	// scan an after-the-fact replay.
 	Claim bool
+	// Slip marks a scan of a paper slip: it has no step and is never
+	// claimed. Admitted marks a slip admitted, a valid entry by the
+	// terminal and by the server: it is then used_elsewhere when the same
+	// certificate was admitted at another station within ElsewhereWindow
+	// before or after it (offline scans arrive late and in any order).
+	Slip            bool
+	Admitted        bool
+	ElsewhereWindow time.Duration
 }
 
 // ScanOutcome is what became of one uploaded scan.
@@ -35,9 +43,14 @@ type ScanOutcome struct {
 	// the fields below are then the scan as first stored.
 	Duplicate bool
 	// Replay is set for an after-the-fact replay.
-	Replay        bool
+	Replay bool
+	// UsedElsewhere is set for an admitted slip that was admitted at
+	// another station within the window.
+	UsedElsewhere bool
 	ServerVerdict string
 	ServerReason  string
+
+	verificationID string // of a duplicate: the scan as first stored
 }
 
 // RecordOfflineScans records the scans a terminal uploaded, in order, in
@@ -72,12 +85,16 @@ func (t *Tx) recordOfflineScan(ctx context.Context, actor Actor, terminalID stri
 	err := t.queryRow(ctx, `INSERT INTO terminal_scans (terminal_id, client_id, verification_id) VALUES ($1, $2, $3)
 		ON CONFLICT (terminal_id, client_id) DO NOTHING RETURNING verification_id`, terminalID, sc.ClientID, v.ID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return t.storedScan(ctx, terminalID, sc.ClientID)
+		o, err := t.storedScan(ctx, terminalID, sc.ClientID)
+		if err == nil && sc.Slip && sc.Admitted {
+			o.UsedElsewhere, err = t.slipUsedElsewhere(ctx, sc, o.verificationID)
+		}
+		return o, err
 	}
 	if err != nil {
 		return o, err
 	}
-	if sc.Claim {
+	if sc.Claim && !sc.Slip {
 		bit, ok := operationBits[v.Operation]
 		if !ok {
 			return o, fmt.Errorf("record offline scan: unknown operation %q", v.Operation)
@@ -92,7 +109,7 @@ func (t *Tx) recordOfflineScan(ctx context.Context, actor Actor, terminalID stri
 		}
 	}
 	var step sql.NullInt64
-	if v.CertificateID != "" {
+	if v.CertificateID != "" && !sc.Slip {
 		step = sql.NullInt64{Int64: v.Step, Valid: true}
 	}
 	if _, err := t.exec(ctx, `INSERT INTO verifications (id, certificate_id, step, operation, verifier, station_code, verdict, reason, replay, at,
@@ -110,16 +127,36 @@ func (t *Tx) recordOfflineScan(ctx context.Context, actor Actor, terminalID stri
 	if v.Replay {
 		detail["after_the_fact"] = ReasonReplayed
 	}
+	if sc.Slip && sc.Admitted {
+		if o.UsedElsewhere, err = t.slipUsedElsewhere(ctx, sc, v.ID); err != nil {
+			return o, err
+		}
+		if o.UsedElsewhere {
+			detail["after_the_fact"] = "used_elsewhere"
+		}
+	}
 	return o, t.audit(ctx, now, actor, "verification", v.auditObject(), detail)
+}
+
+// slipUsedElsewhere tells whether the certificate of an admitted slip scan
+// was admitted (a valid entry) at another station within the window around
+// the scan, the scan's own record (self) aside.
+func (t *Tx) slipUsedElsewhere(ctx context.Context, sc OfflineScan, self string) (bool, error) {
+	v := sc.Verification
+	var n int
+	err := t.queryRow(ctx, `SELECT count(*) FROM verifications WHERE certificate_id = $1 AND operation = 'entry'
+		AND verdict = 'valid' AND at >= $2 AND at <= $3 AND coalesce(station_code, '') <> $4 AND id <> $5`,
+		v.CertificateID, ms(v.At.Add(-sc.ElsewhereWindow)), ms(v.At.Add(sc.ElsewhereWindow)), v.StationCode, self).Scan(&n)
+	return n > 0, err
 }
 
 // storedScan reads back a scan stored before, for a duplicate upload.
 func (t *Tx) storedScan(ctx context.Context, terminalID, clientID string) (ScanOutcome, error) {
 	o := ScanOutcome{ClientID: clientID, Duplicate: true}
 	var reason sql.NullString
-	err := t.queryRow(ctx, `SELECT v.replay, v.server_verdict, v.server_reason FROM terminal_scans s
+	err := t.queryRow(ctx, `SELECT v.id, v.replay, v.server_verdict, v.server_reason FROM terminal_scans s
 		JOIN verifications v ON v.id = s.verification_id WHERE s.terminal_id = $1 AND s.client_id = $2`,
-		terminalID, clientID).Scan(&o.Replay, &o.ServerVerdict, &reason)
+		terminalID, clientID).Scan(&o.verificationID, &o.Replay, &o.ServerVerdict, &reason)
 	o.ServerReason = reason.String
 	return o, err
 }

@@ -3,11 +3,13 @@ package verify_test
 import (
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"testing"
 	"time"
 
+	"tempid/internal/base45"
 	"tempid/internal/credential"
 	"tempid/internal/credential/credentialtest"
 	"tempid/internal/verify"
@@ -27,6 +29,7 @@ func TestTheBrowserVerifierAgreesWithGo(t *testing.T) {
 	impostorKey := issuerKey(impostor, base.Add(-24*time.Hour), base.Add(24*time.Hour))
 	impostorKey.KID = credential.KeyID(issuerPub)
 	certHex := hex.EncodeToString(f.body.CertID[:])
+	slipCert := credentialtest.SlipBody(f.issuer, base).CertID
 	deviceHash := credential.DeviceKeyHash(f.body.DeviceKey)
 	deviceHex := hex.EncodeToString(deviceHash[:])
 
@@ -77,17 +80,31 @@ func TestTheBrowserVerifierAgreesWithGo(t *testing.T) {
 		"device revoked": plain(revoke(false, true)),
 		"both revoked":   plain(revoke(true, true)),
 		"no seal keys":   plain(func(js *jsverify.Trust, g *verify.Trust) { js.SealKeys, g.SealKeys = []jsverify.SealKey{}, nil }),
+		"slip revoked": plain(func(js *jsverify.Trust, g *verify.Trust) {
+			js.RevokedCertificates = []string{hex.EncodeToString(slipCert[:])}
+			g.Revoked = verify.RevocationList{Certificates: map[[16]byte]struct{}{slipCert: {}}}
+		}),
+		"key from 30 minutes ago": plain(func(js *jsverify.Trust, g *verify.Trust) {
+			k := f.trust.IssuerKeys[0]
+			k.NotBefore = base.Add(-30 * time.Minute)
+			js.IssuerKeys, g.IssuerKeys = []jsverify.IssuerKey{jsKey(k)}, []verify.IssuerKey{k}
+		}),
 	}
 
 	type entry struct {
 		name, trust string
 		code        string
 		now         time.Time
+		gate        bool
 	}
 	good := f.code(t, base, nil)
 	end := base.Add(time.Minute)
 	nbf := f.body.NotBefore
-	entries := []entry{
+	codeEntries := []struct {
+		name, trust string
+		code        string
+		now         time.Time
+	}{
 		{"a fresh code is valid and unsealed", "fresh", good, base},
 		{"a verifier without seal keys sees no ID number", "no seal keys", good, base},
 		{"garbage is malformed", "fresh", "garbage", base},
@@ -121,18 +138,65 @@ func TestTheBrowserVerifierAgreesWithGo(t *testing.T) {
 		{"a pass ending after its certificate is malformed", "fresh", f.outOfBounds(t, base, base.Add(time.Minute), nbf, base.Add(time.Minute+time.Second)), base},
 		{"a pass outside the bounds at a stale bundle is malformed", "stale", f.outOfBounds(t, base, base.Add(time.Hour), nbf, nbf.Add(time.Hour)), base},
 	}
+	var entries []entry
+	for _, e := range codeEntries {
+		entries = append(entries, entry{e.name, e.trust, e.code, e.now, false})
+	}
+	issued := base.Add(-time.Hour)
+	slip := f.slip(t, issued, nil)
+	day := issued.Add(credential.MaxSlipLifetime)
+	u32 := func(at int, v uint32) func([]byte) { return func(b []byte) { binary.BigEndian.PutUint32(b[at:], v) } }
+	wire := uint32(issued.Unix())
+	// Slips: each failure, the edges of the times, and the reason order at
+	// a gate.
+	for _, e := range []entry{
+		{"a slip is valid and unsealed", "fresh", slip, base, false},
+		{"a slip at a verifier without seal keys shows no ID number", "no seal keys", slip, base, false},
+		{"a slip at a gate is staffed_lane", "fresh", slip, base, true},
+		{"a revoked slip at a gate is staffed_lane", "slip revoked", slip, base, true},
+		{"a slip at a gate with a bad signature is bad_signature", "impostor", slip, base, true},
+		{"a slip with only the prefix is malformed", "fresh", "TIDS1:", base, false},
+		{"slip garbage is malformed", "fresh", "TIDS1:ABCDEFGH", base, false},
+		{"slip garbage at a stale bundle is malformed", "stale", "TIDS1:ABCDEFGH", base, false},
+		{"a slip with a trailing character is malformed", "fresh", slip + "0", base, false},
+		{"a half slip is malformed", "fresh", slip[:len(slip)/2], base, false},
+		{"a slip in lowercase Base45 is malformed", "fresh", "TIDS1:" + string(rune(slip[6]|0x20)) + slip[7:], base, false},
+		{"a slip with a lowercase prefix is malformed", "fresh", "tids1:" + slip[6:], base, false},
+		{"a good slip at a stale bundle is stale_bundle", "stale", slip, base, false},
+		{"a slip from another issuer is unknown_key", "other issuer", slip, base, false},
+		{"a slip issued before its key's window is unknown_key", "key from 30 minutes ago", slip, base, false},
+		{"a slip signed by an impostor is bad_signature", "impostor", slip, base, false},
+		{"a slip signed in the pass context is bad_signature", "fresh", f.rawSlip(t, slip, "tempid-pass-v1", nil), base, false},
+		{"a slip of another purpose is wrong_purpose", "fresh", f.slip(t, issued, func(b *credential.SlipBody) { b.Purpose = 2 }), base, false},
+		{"a revoked slip is revoked", "slip revoked", slip, base, false},
+		{"a revoked slip past its day is revoked", "slip revoked", slip, day.Add(time.Hour), false},
+		{"a slip at its end plus the skew is valid", "fresh", slip, day.Add(30 * time.Second), false},
+		{"a slip 31 s past its end is certificate_expired", "fresh", slip, day.Add(31 * time.Second), false},
+		{"a slip the skew before its issue is valid", "fresh", slip, issued.Add(-30 * time.Second), false},
+		{"a slip 31 s before its issue is not_yet_valid", "fresh", slip, issued.Add(-31 * time.Second), false},
+		{"a signed slip of exactly 24 h is valid", "fresh", f.rawSlip(t, slip, "", u32(26, wire+24*3600)), base, false},
+		{"a signed slip of 24 h and 1 s is malformed", "fresh", f.rawSlip(t, slip, "", u32(26, wire+24*3600+1)), base, false},
+		{"a signed slip ending at its issue is malformed", "fresh", f.rawSlip(t, slip, "", u32(26, wire)), base, false},
+		{"a signed slip at a lowercase station is malformed", "fresh", f.rawSlip(t, slip, "", func(b []byte) { b[32] = 'b' }), base, false},
+		{"a signed slip of channel 3 is malformed", "fresh", f.rawSlip(t, slip, "", func(b []byte) { b[31] = 3 }), base, false},
+		{"a signed slip with an unknown flag is malformed", "fresh", f.rawSlip(t, slip, "", func(b []byte) { b[1] |= 2 }), base, false},
+		{"a signed slip of version 2 is malformed", "fresh", f.rawSlip(t, slip, "", func(b []byte) { b[0] = 2 }), base, false},
+		{"a pass is not a slip under the slip prefix", "fresh", "TIDS1:" + good[len("TID1:"):], base, false},
+	} {
+		entries = append(entries, e)
+	}
 	jsTrusts := map[string]jsverify.Trust{}
 	for name, tr := range trusts {
 		jsTrusts[name] = tr.js
 	}
 	var cases []jsverify.Case
 	for _, e := range entries {
-		cases = append(cases, jsverify.Case{Name: e.name, Code: e.code, NowMS: e.now.UnixMilli(), Trust: e.trust})
+		cases = append(cases, jsverify.Case{Name: e.name, Code: e.code, NowMS: e.now.UnixMilli(), Trust: e.trust, Gate: e.gate})
 	}
 	js := jsverify.Run(t, jsTrusts, cases)
 	for _, e := range entries {
 		t.Run(e.name, func(t *testing.T) {
-			g := verify.Verifier{}.Verify(e.code, e.now, trusts[e.trust].go_)
+			g := verify.Verifier{Gate: e.gate}.Verify(e.code, e.now, trusts[e.trust].go_)
 			b, ok := js[e.name]
 			if !ok {
 				t.Fatal("the browser verifier gave no answer")
@@ -142,4 +206,24 @@ func TestTheBrowserVerifierAgreesWithGo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rawSlip re-signs slip's body after change with f's issuer under context
+// ("" for the slip's own), bypassing SignSlip's checks, so that a slip the
+// issuer should never sign can be tested.
+func (f *fixture) rawSlip(t *testing.T, slip, context string, change func([]byte)) string {
+	t.Helper()
+	raw, err := base45.Decode(slip[len(credential.SlipPrefix):])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := raw[:len(raw)-ed25519.SignatureSize]
+	if change != nil {
+		change(body)
+	}
+	if context == "" {
+		context = "tempid-slip-v1"
+	}
+	sig := ed25519.Sign(f.issuer, append([]byte(context), body...))
+	return credential.SlipPrefix + base45.Encode(append(append([]byte(nil), body...), sig...))
 }

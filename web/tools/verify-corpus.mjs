@@ -1,10 +1,10 @@
-// Runs a corpus of codes through the browser verifier (src/lib/verify.js)
+// Runs a corpus of codes and slips through the browser verifier (src/lib/verify.js)
 // on Node's WebCrypto, for the conformance test in internal/verify:
 //
 //   node tools/verify-corpus.mjs corpus.json  →  one JSON line per case
 //
 // corpus.json = { trusts: {name: {issuer_keys, revoked_certificates,
-//   revoked_devices, seal_keys, stale}}, cases: [{name, code, now_ms, trust}] }
+//   revoked_devices, seal_keys, stale}}, cases: [{name, code, now_ms, trust, gate?}] }
 // with the members in the trust bundle's text forms (CREDENTIAL.md).
 import { readFile } from 'node:fs/promises';
 import { verifyCode } from '../src/lib/verify.js';
@@ -31,6 +31,6 @@ async function trustOf(t) {
 const trusts = {};
 for (const [name, t] of Object.entries(corpus.trusts)) trusts[name] = await trustOf(t);
 for (const c of corpus.cases) {
-  const v = await verifyCode(c.code, c.now_ms, trusts[c.trust]);
+  const v = await verifyCode(c.code, c.now_ms, trusts[c.trust], { gate: !!c.gate });
   process.stdout.write(JSON.stringify({ name: c.name, reason: v.reason, id_number: v.idNumber || '' }) + '\n');
 }

@@ -48,6 +48,8 @@ type Case struct {
 	Code  string `json:"code"`
 	NowMS int64  `json:"now_ms"`
 	Trust string `json:"trust"`
+	// Gate verifies as a fixed gate does (a valid slip is staffed_lane).
+	Gate bool `json:"gate,omitempty"`
 }
 
 // Result is the browser verifier's answer.

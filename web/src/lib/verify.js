@@ -128,16 +128,18 @@ export function decompress(c) {
 
 /**
  * verifyCode checks text at nowMs against trust and returns
- * { valid, reason, code?, idNumber? }: the first failure in CREDENTIAL.md's
- * reason order, or valid. code (the parsed fields) is set for every
+ * { valid, reason, kind, code?, slip?, idNumber? }: the first failure in
+ * CREDENTIAL.md's reason order, or valid. A slip (TIDS1:) is verified by
+ * verifySlip (kind 'slip'; with gate set, a valid one is staffed_lane). code (the parsed fields) is set for every
  * failure after malformed and stale_bundle, so staff see whose code
  * failed; idNumber only for a valid code with a sealed ID and its seal key.
  */
-export async function verifyCode(text, nowMs, trust, { skewMs = DEFAULT_SKEW_MS, subtle = globalThis.crypto.subtle } = {}) {
+export async function verifyCode(text, nowMs, trust, { skewMs = DEFAULT_SKEW_MS, subtle = globalThis.crypto.subtle, gate = false } = {}) {
+  if (typeof text === 'string' && text.startsWith(SLIP_PREFIX)) return verifySlip(text, nowMs, trust, { skewMs, subtle, gate });
   const c = parse(text);
-  if (!c) return { valid: false, reason: 'malformed' };
-  if (!trust || trust.stale) return { valid: false, reason: 'stale_bundle' };
-  const fail = (reason) => ({ valid: false, reason, code: c });
+  if (!c) return { valid: false, reason: 'malformed', kind: 'code' };
+  if (!trust || trust.stale) return { valid: false, reason: 'stale_bundle', kind: 'code' };
+  const fail = (reason) => ({ valid: false, reason, kind: 'code', code: c });
 
   // Step 3: every key with the kid whose signing window holds pass_nbf.
   const nbfMs = c.nbf * 1000;
@@ -185,15 +187,132 @@ export async function verifyCode(text, nowMs, trust, { skewMs = DEFAULT_SKEW_MS,
   const start = c.step * STEP_SECONDS * 1000;
   if (nowMs < start - skewMs || nowMs > start + STEP_SECONDS * 1000 + skewMs) return fail('code_expired');
 
-  const out = { valid: true, reason: 'valid', code: c };
-  if (c.sealed && trust.sealKeys?.has(c.sealed.kid)) {
+  const out = { valid: true, reason: 'valid', kind: 'code', code: c };
+  const id = await unseal(c, trust, subtle);
+  if (id) out.idNumber = id;
+  return out;
+}
+
+// unseal opens the sealed ID number of a pass or a slip with the trust's
+// seal key; a seal key mismatch leaves the masked fields, as in Go.
+async function unseal(c, trust, subtle) {
+  if (!c.sealed || !trust.sealKeys?.has(c.sealed.kid)) return '';
+  try {
+    const plain = await subtle.decrypt({ name: 'AES-GCM', iv: c.sealed.nonce, additionalData: c.certIdBytes, tagLength: 128 },
+      trust.sealKeys.get(c.sealed.kid), c.sealed.ciphertext);
+    return new TextDecoder().decode(plain);
+  } catch {
+    return '';
+  }
+}
+
+export const SLIP_PREFIX = 'TIDS1:';
+const SLIP_CONTEXT = new TextEncoder().encode('tempid-slip-v1');
+// The prefix and the Base45 of the largest slip: a 37-byte fixed body, a
+// 64-byte name, a 32-byte masked ID, a 48-byte sealed ID and the signature.
+const MAX_SLIP_LEN = SLIP_PREFIX.length + Math.floor(245 / 2) * 3 + (245 % 2) * 2;
+const MAX_SLIP_SECONDS = 24 * 60 * 60;
+
+/**
+ * parseSlip parses a paper slip (CREDENTIAL.md, "Paper certificate (slip),
+ * v1") strictly: the exact prefix, strict Base45, version 1, no unknown flag
+ * bits, issued_at < cert_exp <= issued_at + 24 h, a known channel, a station
+ * of three capital letters, lengths in range, and exactly a signature after
+ * the body. It returns the slip or null (malformed).
+ */
+export function parseSlip(text) {
+  if (typeof text !== 'string' || text.length > MAX_SLIP_LEN || !text.startsWith(SLIP_PREFIX)) return null;
+  let raw;
+  try {
+    raw = base45Decode(text.slice(SLIP_PREFIX.length));
+  } catch {
+    return null;
+  }
+  let off = 0;
+  const take = (n) => {
+    if (off + n > raw.length) throw new Error('truncated');
+    const b = raw.subarray(off, off + n);
+    off += n;
+    return b;
+  };
+  const u32 = () => new DataView(take(4).slice().buffer).getUint32(0, false);
+  try {
+    if (take(1)[0] !== 1) return null;
+    const flags = take(1)[0];
+    if (flags & ~1) return null;
+    const issuerKid = hex(take(4));
+    const certId = take(16).slice();
+    const issuedAt = u32();
+    const certExp = u32();
+    if (certExp <= issuedAt || certExp > issuedAt + MAX_SLIP_SECONDS) return null;
+    const purpose = take(1)[0];
+    const channel = take(1)[0];
+    if (channel !== 1 && channel !== 2) return null;
+    const stationBytes = take(3);
+    if (stationBytes.some((c) => c < 0x41 || c > 0x5a)) return null;
+    const station = String.fromCharCode(...stationBytes);
+    const nameLen = take(1)[0];
+    if (nameLen < 1 || nameLen > 64) return null;
+    const name = new TextDecoder('utf-8', { fatal: true }).decode(take(nameLen));
+    const idmLen = take(1)[0];
+    if (idmLen < 1 || idmLen > 32) return null;
+    const idmBytes = take(idmLen);
+    if (idmBytes.some((c) => c < 0x20 || c > 0x7e)) return null;
+    const idMasked = String.fromCharCode(...idmBytes);
+    let sealed = null;
+    if (flags & 1) {
+      const kidB = take(2);
+      sealed = { kid: (kidB[0] << 8) | kidB[1], nonce: take(12).slice(), ciphertext: take(34).slice() };
+    }
+    const bodyLen = off;
+    const issuerSig = take(64).slice();
+    if (off !== raw.length) return null;
+    return {
+      body: raw.slice(0, bodyLen), issuerSig, issuerKid, certId: hex(certId), certIdBytes: certId,
+      issuedAt, certExp, purpose, channel, station, nameMasked: name, idMasked, sealed,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * verifySlip checks a slip at nowMs, in the reason order: malformed →
+ * stale_bundle → unknown_key, bad_signature (the key valid at issued_at,
+ * the slip's own signing context) → wrong_purpose → staffed_lane (at a
+ * fixed gate) → revoked → certificate_expired, not_yet_valid. No device
+ * signature, no step: a slip is never a replay. It answers as verifyCode
+ * does, with the parsed slip in slip and kind 'slip'.
+ */
+export async function verifySlip(text, nowMs, trust, { skewMs = DEFAULT_SKEW_MS, subtle = globalThis.crypto.subtle, gate = false } = {}) {
+  const s = parseSlip(text);
+  if (!s) return { valid: false, reason: 'malformed', kind: 'slip' };
+  if (!trust || trust.stale) return { valid: false, reason: 'stale_bundle', kind: 'slip' };
+  const fail = (reason) => ({ valid: false, reason, kind: 'slip', slip: s });
+
+  const issuedMs = s.issuedAt * 1000;
+  const candidates = (trust.issuerKeys || []).filter((k) => k.kid === s.issuerKid && issuedMs >= k.notBefore && issuedMs <= k.notAfter);
+  if (candidates.length === 0) return fail('unknown_key');
+  let signed = false;
+  for (const k of candidates) {
     try {
-      const plain = await subtle.decrypt({ name: 'AES-GCM', iv: c.sealed.nonce, additionalData: c.certIdBytes, tagLength: 128 },
-        trust.sealKeys.get(c.sealed.kid), c.sealed.ciphertext);
-      out.idNumber = new TextDecoder().decode(plain);
+      if (await subtle.verify({ name: 'Ed25519' }, k.key, s.issuerSig, concat(SLIP_CONTEXT, s.body))) {
+        signed = true;
+        break;
+      }
     } catch {
-      // A seal key mismatch leaves the masked fields, as in Go.
+      // A key WebCrypto cannot use verifies nothing.
     }
   }
+  if (!signed) return fail('bad_signature');
+  if (s.purpose !== 1) return fail('wrong_purpose');
+  if (gate) return fail('staffed_lane');
+  if (trust.revokedCertificates?.has(s.certId)) return fail('revoked');
+  if (nowMs > s.certExp * 1000 + skewMs) return fail('certificate_expired');
+  if (nowMs < issuedMs - skewMs) return fail('not_yet_valid');
+
+  const out = { valid: true, reason: 'valid', kind: 'slip', slip: s };
+  const id = await unseal(s, trust, subtle);
+  if (id) out.idNumber = id;
   return out;
 }

@@ -220,7 +220,9 @@ export class Terminal {
     const op = this.pairing.operation;
     const trust = this.trust ? { ...this.trust, stale: this.stale() } : null;
     const v = await verifyCode(text.trim(), at, trust);
-    if (v.valid) {
+    // Only a code is remembered against replay: a slip is static, and its
+    // second use is never a replay (the server flags used_elsewhere).
+    if (v.valid && v.code) {
       for (const [k, when] of this.accepted) if (at - when > 3 * 60 * 1000) this.accepted.delete(k);
       const key = v.code.certId + '|' + v.code.step + '|' + op;
       if (this.accepted.has(key)) {

@@ -168,12 +168,15 @@ function Scanner({ tm }) {
 
 function Verdict({ r }) {
   if (!r) return html`<div class="verdict-panel idle" id="result" data-testid="result" data-verdict="">${t('terminal.scan.waiting')}</div>`;
-  const c = r.code;
+  // A slip's fields are shown as a code's; its kind says it is paper.
+  const c = r.code || r.slip;
+  const kind = r.kind || 'code';
   const showHolder = c && !['malformed', 'stale_bundle', 'unknown_key', 'bad_signature'].includes(r.reason);
   const counter = ['ticket_purchase', 'refund', 'change', 'reimbursement_voucher', 'id_check'].includes(r.operation);
   return html`<div class=${'verdict-panel ' + (r.valid ? 'valid' : 'invalid')} id="result" data-testid="result"
-      data-verdict=${r.valid ? 'valid' : 'invalid'} data-reason=${r.valid ? '' : r.reason} data-ms=${r.ms.toFixed(2)} data-n=${r.n}>
+      data-verdict=${r.valid ? 'valid' : 'invalid'} data-reason=${r.valid ? '' : r.reason} data-kind=${kind} data-ms=${r.ms.toFixed(2)} data-n=${r.n}>
     <div class="big"><${Icon} name=${r.valid ? 'check' : 'cross'} size=${64} /> ${r.valid ? t('staff.valid') : t('staff.invalid')}</div>
+    <div class="kind" id="result-kind" data-testid="result-kind" data-kind=${kind}>${t('terminal.kind.' + kind)}</div>
     ${r.valid ? null : html`<div class="reason" id="result-reason" data-testid="result-reason">${t('reason.' + r.reason)}</div>`}
     ${showHolder ? html`<div class="holder"><span id="result-name">${c.nameMasked}</span>
       <span class="mono" id="result-id">${r.valid && counter && r.idNumber ? r.idNumber : c.idMasked}</span></div>` : null}

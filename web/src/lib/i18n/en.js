@@ -359,6 +359,10 @@ export default {
   'terminal.camera.error': 'Cannot open the camera',
   'terminal.sound.on': 'Sound: on',
   'terminal.sound.off': 'Sound: off',
+
+  'terminal.kind.code': 'Phone code',
+  'terminal.kind.slip': 'Paper slip',
+  'reason.staffed_lane': 'A paper slip: go to a staffed lane',
   'admin.replays.desc': 'Scans uploaded by offline terminals whose code had already been used at another terminal, or for the same operation. Revoke the certificate from here.',
   'admin.replays.empty': 'No after-the-fact replays',
   'admin.replays.at': 'Time',

@@ -360,6 +360,10 @@ export default {
   'terminal.camera.error': '无法打开摄像头',
   'terminal.sound.on': '提示音：开',
   'terminal.sound.off': '提示音：关',
+
+  'terminal.kind.code': '手机二维码',
+  'terminal.kind.slip': '纸质证明',
+  'reason.staffed_lane': '纸质证明，请走人工通道',
   'admin.replays.desc': '离线终端上传的核验记录中，同一二维码已在其他终端或同一业务使用过的情形。可在此撤销相应证明。',
   'admin.replays.empty': '暂无事后发现的重复使用',
   'admin.replays.at': '时间',
