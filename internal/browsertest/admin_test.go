@@ -143,5 +143,10 @@ func TestAnAdminCreatesAKioskAndAnOfficerAndSeesTheWindowsSlipsInTheSearchAndThe
 	if !evalJS[bool](admin, `[...document.querySelectorAll('[data-testid=officer-row]')].every((r, i, all) => i === 0 || Number(all[i-1].dataset.slips) >= Number(r.dataset.slips))`) {
 		t.Error("the officers' table is not ordered most slips first")
 	}
+	// Slips without a city are counted under a name, not a blank label.
+	admin.waitFor("the certificates by city", `!!document.querySelector('[data-testid=chart-cities]')`)
+	if !evalJS[bool](admin, `[...document.querySelectorAll('[data-testid=chart-cities] .hbar-label')].every((l) => l.textContent.trim() !== '')`) {
+		t.Error("the certificates by city have a blank label")
+	}
 	admin.screenshot("admin-dashboard-channels")
 }

@@ -170,7 +170,7 @@ function Dashboard() {
   const invalid = verifs.reduce((s, p) => s + p.invalid, 0);
   const rate = valid + invalid ? Math.round((valid / (valid + invalid)) * 1000) / 10 + '%' : '—';
   const failures = (data?.failures || []).map((f, i) => ({ label: shortReason(f.reason), value: f.count, color: PALETTE[(i + 4) % PALETTE.length] }));
-  const cities = (data?.cities || []).map((c) => ({ label: c.name || c.code, value: c.count }));
+  const cities = (data?.cities || []).map((c) => ({ label: c.name || c.code || t('admin.chart.no_city'), value: c.count }));
   const channels = (data?.channels || []).map((c, i) => ({ label: channelName(c.channel), value: c.count, color: PALETTE[i % PALETTE.length] }));
   const applicants = (data?.applicants || []).map((a, i) => ({ label: t('admin.applicant.' + a.applicant), value: a.count, color: PALETTE[(i + 2) % PALETTE.length] }));
   // The most slips first: an officer issuing unusually many stands out at the top.

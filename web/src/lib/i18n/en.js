@@ -342,6 +342,7 @@ export default {
   'admin.channel.app': 'App',
   'admin.channel.window': 'Manual window',
   'admin.channel.kiosk': 'Kiosk',
+  'admin.chart.no_city': 'No city given',
   'admin.chart.channels': 'Certificates by channel',
   'admin.chart.applicants': 'App applicants: guests and accounts',
   'admin.applicant.guest': 'Guests',

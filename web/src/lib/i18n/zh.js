@@ -343,6 +343,7 @@ export default {
   'admin.channel.app': 'App',
   'admin.channel.window': '人工窗口',
   'admin.channel.kiosk': '自助机',
+  'admin.chart.no_city': '未指定城市',
   'admin.chart.channels': '按渠道签发',
   'admin.chart.applicants': 'App 申请人：游客与账户',
   'admin.applicant.guest': '游客',
