@@ -9,11 +9,15 @@
 //       "issuance":      [{"at": RFC3339 hour start, "count": n}],
 //       "verifications": [{"at": RFC3339 hour start, "valid": n, "invalid": n}],
 //       "failures":      [{"reason": "code_expired", "count": n}],   // verification reasons
-//       "cities":        [{"code": "110100", "name": "北京市", "count": n}] }
+//       "cities":        [{"code": "110100", "name": "北京市", "count": n}],
+//       "channels":      [{"channel": "app"|"window"|"kiosk", "count": n}],
+//       "applicants":    [{"applicant": "guest"|"account", "count": n}],   // app certificates only
+//       "officers":      [{"id", "username", "station_code", "slips": n}] }
 //     Hours with nothing may be left out; the console fills them with zeros.
 //   GET /api/v1/admin/certificates?id_number=&status=&from=&to= →
 //     { "certificates": [certificate] } where certificate is API.md's shape,
-//     optionally with "holder": {"name_masked", "id_number_masked"} and
+//     (with "channel": app, window or kiosk), optionally with
+//     "holder": {"name_masked", "id_number_masked"} and
 //     "revoked_at", "revocation_reason".
 //   POST /api/v1/admin/certificates/{id}/revoke {"reason"} → { "certificate" }
 //   GET /api/v1/admin/audit?after=ID&limit=N →
@@ -21,8 +25,8 @@
 //     oldest first, ids increasing; "after" is the last id already shown.
 //     "detail" may be a string or an object (shown as JSON).
 //   GET /api/v1/admin/audit/verify → { "ok": bool, "entries": n, "first_bad"?: id }
-//   POST /api/v1/admin/terminals {"name", "station_code", "offline"} → 201 { "terminal", "api_key" }
-//   GET /api/v1/admin/terminals → { "terminals": [{"id", "name", "station_code", "offline", "created_at", "revoked_at"}] }
+//   POST /api/v1/admin/terminals {"name", "station_code", "offline", "kind"} → 201 { "terminal", "api_key" }
+//   GET /api/v1/admin/terminals → { "terminals": [{"id", "name", "station_code", "offline", "kind", "created_at", "revoked_at"}] }
 //   POST /api/v1/admin/terminals/{id}/revoke → 200 { "terminal" } (any 2xx does)
 //   POST /api/v1/admin/staff {"username", "password", "role", "station_code"?} → 201 { "staff": {...} } (any 2xx does)
 //   GET /api/v1/admin/staff → { "staff": [{"id", "username", "role", "station_code"}] }
@@ -166,7 +170,11 @@ function Dashboard() {
   const invalid = verifs.reduce((s, p) => s + p.invalid, 0);
   const rate = valid + invalid ? Math.round((valid / (valid + invalid)) * 1000) / 10 + '%' : '—';
   const failures = (data?.failures || []).map((f, i) => ({ label: shortReason(f.reason), value: f.count, color: PALETTE[(i + 4) % PALETTE.length] }));
-  const cities = (data?.cities || []).map((c) => ({ label: c.name || c.code, value: c.count }));
+  const cities = (data?.cities || []).map((c) => ({ label: c.name || c.code || t('admin.chart.no_city'), value: c.count }));
+  const channels = (data?.channels || []).map((c, i) => ({ label: channelName(c.channel), value: c.count, color: PALETTE[i % PALETTE.length] }));
+  const applicants = (data?.applicants || []).map((a, i) => ({ label: t('admin.applicant.' + a.applicant), value: a.count, color: PALETTE[(i + 2) % PALETTE.length] }));
+  // The most slips first: an officer issuing unusually many stands out at the top.
+  const officers = [...(data?.officers || [])].sort((a, b) => b.slips - a.slips || String(a.username).localeCompare(String(b.username)));
 
   return html`<div class="dash" data-testid="dashboard">
     <div class="toolbar">
@@ -191,6 +199,16 @@ function Dashboard() {
         ${failures.length ? html`<${HBars} items=${failures} testid="chart-failures" />` : html`<div class="muted empty">${t('admin.chart.empty')}</div>`}</div>
       <div class="panel"><div class="panel-title">${t('admin.chart.cities')}</div>
         ${cities.length ? html`<${HBars} items=${cities} testid="chart-cities" />` : html`<div class="muted empty">${t('admin.chart.empty')}</div>`}</div>
+      <div class="panel"><div class="panel-title">${t('admin.chart.channels')}</div>
+        ${channels.length ? html`<${HBars} items=${channels} testid="chart-channels" />` : html`<div class="muted empty">${t('admin.chart.empty')}</div>`}</div>
+      <div class="panel"><div class="panel-title">${t('admin.chart.applicants')}</div>
+        ${applicants.length ? html`<${HBars} items=${applicants} testid="chart-applicants" />` : html`<div class="muted empty">${t('admin.chart.empty')}</div>`}</div>
+      <div class="panel table-wrap"><div class="panel-title">${t('admin.officers.title')}</div>
+        ${officers.length ? html`<table class="table" data-testid="officer-slips">
+          <thead><tr><th>${t('admin.officers.username')}</th><th>${t('admin.officers.station')}</th><th>${t('admin.officers.slips')}</th></tr></thead>
+          <tbody>${officers.map((o) => html`<tr data-testid="officer-row" data-id=${o.id} data-username=${o.username} data-slips=${o.slips}>
+            <td>${o.username}</td><td class="mono">${o.station_code || '—'}</td><td class="num">${o.slips}</td></tr>`)}</tbody></table>`
+          : html`<div class="muted empty">${t('admin.chart.empty')}</div>`}</div>
     </div>
   </div>`;
 }
@@ -198,6 +216,9 @@ function Dashboard() {
 function Kpi({ label, value, tone, testid }) {
   return html`<div class=${'kpi kpi-' + tone} data-testid=${testid}><div class="kpi-label">${label}</div><div class="kpi-value">${value}</div></div>`;
 }
+
+/** channelName is how a certificate's channel (app, window, kiosk) reads; an unknown one as it came. */
+const channelName = (c) => (['app', 'window', 'kiosk'].includes(c) ? t('admin.channel.' + c) : c || '—');
 
 const STATUSES = ['active', 'superseded', 'revoked', 'expired'];
 const statusBadge = (s) => html`<span class=${'badge ' + ({ active: 'badge-ok', revoked: 'badge-bad', superseded: 'badge-warn' }[s] || 'badge-muted')}>${t('status.' + s)}</span>`;
@@ -241,11 +262,11 @@ function Certificates() {
     ${res === null ? null : html`<div class="panel table-wrap">
       <${List} items=${res} empty=${t('admin.search.empty')} emptyTestid="cert-results-empty"><table class="table" data-testid="cert-results">
         <thead><tr><th>${t('admin.col.id')}</th><th>${t('admin.col.holder')}</th><th>${t('admin.col.id_number')}</th><th>${t('admin.col.city')}</th>
-          <th>${t('admin.col.status')}</th><th>${t('admin.col.issued_at')}</th><th>${t('admin.col.expires_at')}</th><th>${t('admin.col.actions')}</th></tr></thead>
-        <tbody>${res.map((c) => html`<tr data-testid="cert-row" data-id=${c.id} data-status=${c.status}>
+          <th>${t('admin.col.channel')}</th><th>${t('admin.col.status')}</th><th>${t('admin.col.issued_at')}</th><th>${t('admin.col.expires_at')}</th><th>${t('admin.col.actions')}</th></tr></thead>
+        <tbody>${res.map((c) => html`<tr data-testid="cert-row" data-id=${c.id} data-status=${c.status} data-channel=${c.channel}>
           <td class="mono small" title=${c.id}>${String(c.id).slice(0, 12)}…</td>
           <td>${c.holder?.name_masked}</td><td class="mono">${c.holder?.id_number_masked}</td><td>${c.city?.name || ''}</td>
-          <td>${statusBadge(c.status)}</td><td>${fmtDateTime(c.issued_at)}</td><td>${fmtDateTime(c.expires_at)}</td>
+          <td data-testid="cert-channel">${channelName(c.channel)}</td><td>${statusBadge(c.status)}</td><td>${fmtDateTime(c.issued_at)}</td><td>${fmtDateTime(c.expires_at)}</td>
           <td>${c.status === 'active' ? (revoking === c.id
             ? html`<${RevokeForm} id=${c.id} onDone=${(cert) => { setRevoking(null); setRes(res.map((x) => (x.id === c.id ? { ...x, ...cert } : x))); }} onCancel=${() => setRevoking(null)} />`
             : html`<button class="btn btn-small btn-danger" data-testid="cert-revoke" data-id=${c.id} onClick=${() => setRevoking(c.id)}>${t('admin.revoke')}</button>`)
@@ -347,10 +368,12 @@ function PairingQR({ apiKey }) {
   </figure>`;
 }
 
+const TERMINAL_KINDS = ['gate', 'handheld', 'kiosk'];
+
 function Terminals() {
   useLang();
   const list = useLoad(() => get('/api/v1/admin/terminals'), []);
-  const [f, setF] = useState({ name: '', station_code: '', offline: false });
+  const [f, setF] = useState({ name: '', station_code: '', offline: false, kind: 'handheld' });
   const [created, setCreated] = useState(null);
   const [error, setError] = useState(null);
   const [copied, setCopied] = useState(false);
@@ -358,10 +381,10 @@ function Terminals() {
     e.preventDefault();
     setError(null);
     try {
-      const r = await post('/api/v1/admin/terminals', { name: f.name.trim(), station_code: f.station_code.trim(), offline: f.offline });
+      const r = await post('/api/v1/admin/terminals', { name: f.name.trim(), station_code: f.station_code.trim(), offline: f.offline, kind: f.kind });
       setCreated(r);
       setCopied(false);
-      setF({ name: '', station_code: '', offline: false });
+      setF({ name: '', station_code: '', offline: false, kind: 'handheld' });
       list.reload();
     } catch (err) {
       setError(err);
@@ -381,6 +404,8 @@ function Terminals() {
       <div class="panel-title">${t('admin.terminal.new')}</div>
       <${Field} label=${t('admin.terminal.name')} id="terminal-name"><input id="terminal-name" data-testid="terminal-name" value=${f.name} onInput=${(e) => setF({ ...f, name: e.currentTarget.value })} required /></${Field}>
       <${Field} label=${t('admin.terminal.station')} id="terminal-station"><input id="terminal-station" data-testid="terminal-station" value=${f.station_code} onInput=${(e) => setF({ ...f, station_code: e.currentTarget.value })} required /></${Field}>
+      <${Field} label=${t('admin.terminal.kind')} id="terminal-kind"><select id="terminal-kind" data-testid="terminal-kind" value=${f.kind} onChange=${(e) => setF({ ...f, kind: e.currentTarget.value })}>
+        ${TERMINAL_KINDS.map((k) => html`<option value=${k}>${t('admin.terminal.kind.' + k)}</option>`)}</select></${Field}>
       <label class="check-line"><input type="checkbox" id="terminal-offline" data-testid="terminal-offline" checked=${f.offline} onChange=${(e) => setF({ ...f, offline: e.currentTarget.checked })} /> ${t('admin.terminal.offline')}</label>
       ${error ? html`<${Alert}>${errorText(error)}</${Alert}>` : null}
       <button class="btn btn-primary btn-block" type="submit" id="terminal-create" data-testid="terminal-create">${t('admin.terminal.create')}</button>
@@ -394,9 +419,9 @@ function Terminals() {
     <div class="panel table-wrap">
       <div class="panel-title">${t('admin.terminal.list')}</div>
       <${List} loading=${list.loading && !list.data} error=${list.error} items=${terminals} empty=${t('admin.terminal.empty')}><table class="table" data-testid="terminal-table">
-        <thead><tr><th>${t('admin.terminal.name')}</th><th>${t('admin.terminal.station')}</th><th>${t('admin.terminal.offline.column')}</th><th>${t('admin.terminal.created_at')}</th><th>${t('admin.col.status')}</th><th></th></tr></thead>
-        <tbody>${terminals.map((x) => html`<tr data-testid="terminal-row" data-id=${x.id}>
-          <td>${x.name}</td><td class="mono">${x.station_code}</td><td>${x.offline ? t('common.yes') : t('common.no')}</td><td>${fmtDateTime(x.created_at)}</td>
+        <thead><tr><th>${t('admin.terminal.name')}</th><th>${t('admin.terminal.station')}</th><th>${t('admin.terminal.kind')}</th><th>${t('admin.terminal.offline.column')}</th><th>${t('admin.terminal.created_at')}</th><th>${t('admin.col.status')}</th><th></th></tr></thead>
+        <tbody>${terminals.map((x) => html`<tr data-testid="terminal-row" data-id=${x.id} data-kind=${x.kind}>
+          <td>${x.name}</td><td class="mono">${x.station_code}</td><td data-testid="terminal-row-kind">${TERMINAL_KINDS.includes(x.kind) ? t('admin.terminal.kind.' + x.kind) : x.kind || '—'}</td><td>${x.offline ? t('common.yes') : t('common.no')}</td><td>${fmtDateTime(x.created_at)}</td>
           <td>${x.revoked_at ? html`<span class="badge badge-muted">${t('admin.terminal.revoked')}</span>` : html`<span class="badge badge-ok">${t('admin.terminal.active')}</span>`}</td>
           <td>${x.revoked_at ? null : html`<button class="btn btn-small btn-danger" data-testid="terminal-revoke" data-id=${x.id} onClick=${() => revoke(x.id)}>${t('admin.revoke')}</button>`}</td></tr>`)}</tbody></table></${List}>
     </div>
@@ -432,8 +457,8 @@ function Staff() {
       <${Field} label=${t('admin.staff.username')} id="staff-username"><input id="staff-username" data-testid="staff-username" value=${f.username} onInput=${set('username')} autocomplete="off" required /></${Field}>
       <${Field} label=${t('admin.staff.password')} id="staff-password"><input id="staff-password" data-testid="staff-password" type="password" autocomplete="new-password" value=${f.password} onInput=${set('password')} required /></${Field}>
       <${Field} label=${t('admin.staff.role')} id="staff-role"><select id="staff-role" data-testid="staff-role" value=${f.role} onChange=${set('role')}>
-        <option value="staff">${t('admin.staff.role.staff')}</option><option value="admin">${t('admin.staff.role.admin')}</option></select></${Field}>
-      <${Field} label=${t('admin.staff.station')} id="staff-station"><input id="staff-station" data-testid="staff-station" value=${f.station_code} onInput=${set('station_code')} required=${f.role === 'staff'} /></${Field}>
+        <option value="staff">${t('admin.staff.role.staff')}</option><option value="officer">${t('admin.staff.role.officer')}</option><option value="admin">${t('admin.staff.role.admin')}</option></select></${Field}>
+      <${Field} label=${t('admin.staff.station')} id="staff-station"><input id="staff-station" data-testid="staff-station" value=${f.station_code} onInput=${set('station_code')} required=${f.role === 'staff' || f.role === 'officer'} /></${Field}>
       ${error ? html`<${Alert}>${errorText(error)}</${Alert}>` : null}
       ${msg ? html`<${Alert} kind="ok" testid="staff-created">${msg}</${Alert}>` : null}
       <button class="btn btn-primary btn-block" type="submit" id="staff-create" data-testid="staff-create">${t('admin.staff.create')}</button>
@@ -443,7 +468,7 @@ function Staff() {
       <${List} loading=${list.loading && !list.data} error=${list.error} items=${staff} empty=${t('admin.staff.empty')}><table class="table" data-testid="staff-table">
         <thead><tr><th>${t('admin.staff.username')}</th><th>${t('admin.staff.role')}</th><th>${t('admin.terminal.station')}</th></tr></thead>
         <tbody>${staff.map((x) => html`<tr data-testid="staff-row" data-id=${x.id}><td>${x.username}</td>
-          <td><span class=${'badge ' + (x.role === 'admin' ? 'badge-blue' : 'badge-muted')}>${t('admin.staff.role.' + x.role)}</span></td><td class="mono">${x.station_code || '—'}</td></tr>`)}</tbody></table></${List}>
+          <td><span class=${'badge ' + (x.role === 'admin' ? 'badge-blue' : x.role === 'officer' ? 'badge-warn' : 'badge-muted')}>${t('admin.staff.role.' + x.role)}</span></td><td class="mono">${x.station_code || '—'}</td></tr>`)}</tbody></table></${List}>
     </div>
   </div>`;
 }
