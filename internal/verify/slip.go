@@ -31,22 +31,8 @@ func (v Verifier) verifySlip(text string, now time.Time, t *Trust) Verdict {
 	if t == nil {
 		return fail(ReasonUnknownKey)
 	}
-	candidates, verified := 0, false
-	for _, k := range t.IssuerKeys {
-		if k.KID != s.IssuerKID || s.IssuedAt.Before(k.NotBefore) || s.IssuedAt.After(k.NotAfter) {
-			continue
-		}
-		candidates++
-		if s.VerifyIssuer(k.Public) {
-			verified = true
-			break
-		}
-	}
-	switch {
-	case candidates == 0:
-		return fail(ReasonUnknownKey)
-	case !verified:
-		return fail(ReasonBadSignature)
+	if r := t.issuer(s.IssuerKID, s.IssuedAt, s.VerifyIssuer); r != "" {
+		return fail(r)
 	}
 	if s.Purpose != credential.PurposeRailway {
 		return fail(ReasonWrongPurpose)

@@ -213,22 +213,8 @@ func (v Verifier) Verify(code string, now time.Time, t *Trust) Verdict {
 		return fail(ReasonUnknownKey)
 	}
 
-	candidates, verified := 0, false
-	for _, k := range t.IssuerKeys {
-		if k.KID != p.IssuerKID || p.NotBefore.Before(k.NotBefore) || p.NotBefore.After(k.NotAfter) {
-			continue
-		}
-		candidates++
-		if p.VerifyIssuer(k.Public) {
-			verified = true
-			break
-		}
-	}
-	switch {
-	case candidates == 0:
-		return fail(ReasonUnknownKey)
-	case !verified:
-		return fail(ReasonBadSignature)
+	if r := t.issuer(p.IssuerKID, p.NotBefore, p.VerifyIssuer); r != "" {
+		return fail(r)
 	}
 
 	if p.Purpose != credential.PurposeRailway {
@@ -294,6 +280,27 @@ func Parse(code string) (*credential.Code, bool) {
 		return nil, false
 	}
 	return c, true
+}
+
+// issuer is step 3 for a pass or a slip: every trusted key with this kid
+// that was valid at `at` (a pass's pass_nbf, a slip's issued_at) is tried,
+// since 4-byte kids can collide. It returns "" when one verifies the
+// signature, unknown_key when no key fits, else bad_signature.
+func (t *Trust) issuer(kid [4]byte, at time.Time, verifies func(ed25519.PublicKey) bool) Reason {
+	candidates := 0
+	for _, k := range t.IssuerKeys {
+		if k.KID != kid || at.Before(k.NotBefore) || at.After(k.NotAfter) {
+			continue
+		}
+		candidates++
+		if verifies(k.Public) {
+			return ""
+		}
+	}
+	if candidates == 0 {
+		return ReasonUnknownKey
+	}
+	return ReasonBadSignature
 }
 
 func (v Verifier) skew() time.Duration {
