@@ -25,15 +25,17 @@ export const DEFAULT_SKEW_MS = 30 * 1000;
 const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
 /**
- * parse does steps 1, 2 and 9: the exact prefix, strict Base45, a strict
- * parse of the pass with exactly a step and a signature after it, and the
- * pass's bounds. It returns the code or null (malformed).
+ * reader decodes text after its exact prefix with strict Base45 and returns
+ * a cursor over the bytes — take(n), u32(), offset(), and the parts a pass
+ * and a slip share: identity() (the masked name and ID, null when out of
+ * range) and sealed(flags) (the sealed ID number when flag bit 0 is set) —
+ * or null when the text is not of this kind. Reads past the end throw.
  */
-export function parse(text) {
-  if (typeof text !== 'string' || text.length > MAX_CODE_LEN || !text.startsWith(PREFIX)) return null;
+function reader(text, prefix, maxLen) {
+  if (typeof text !== 'string' || text.length > maxLen || !text.startsWith(prefix)) return null;
   let raw;
   try {
-    raw = base45Decode(text.slice(PREFIX.length));
+    raw = base45Decode(text.slice(prefix.length));
   } catch {
     return null;
   }
@@ -45,6 +47,33 @@ export function parse(text) {
     return b;
   };
   const u32 = () => new DataView(take(4).slice().buffer).getUint32(0, false);
+  const identity = () => {
+    const nameLen = take(1)[0];
+    if (nameLen < 1 || nameLen > 64) return null;
+    const name = new TextDecoder('utf-8', { fatal: true }).decode(take(nameLen));
+    const idmLen = take(1)[0];
+    if (idmLen < 1 || idmLen > 32) return null;
+    const idmBytes = take(idmLen);
+    if (idmBytes.some((c) => c < 0x20 || c > 0x7e)) return null;
+    return { name, idMasked: String.fromCharCode(...idmBytes) };
+  };
+  const sealed = (flags) => {
+    if (!(flags & 1)) return null;
+    const kidB = take(2);
+    return { kid: (kidB[0] << 8) | kidB[1], nonce: take(12).slice(), ciphertext: take(34).slice() };
+  };
+  return { raw, take, u32, identity, sealed, offset: () => off };
+}
+
+/**
+ * parse does steps 1, 2 and 9: the exact prefix, strict Base45, a strict
+ * parse of the pass with exactly a step and a signature after it, and the
+ * pass's bounds. It returns the code or null (malformed).
+ */
+export function parse(text) {
+  const r = reader(text, PREFIX, MAX_CODE_LEN);
+  if (!r) return null;
+  const { raw, take, u32 } = r;
   try {
     if (take(1)[0] !== 1) return null;
     const flags = take(1)[0];
@@ -55,27 +84,18 @@ export function parse(text) {
     const nbf = u32();
     const exp = u32();
     const purpose = take(1)[0];
-    const nameLen = take(1)[0];
-    if (nameLen < 1 || nameLen > 64) return null;
-    const name = new TextDecoder('utf-8', { fatal: true }).decode(take(nameLen));
-    const idmLen = take(1)[0];
-    if (idmLen < 1 || idmLen > 32) return null;
-    const idmBytes = take(idmLen);
-    if (idmBytes.some((c) => c < 0x20 || c > 0x7e)) return null;
-    const idMasked = String.fromCharCode(...idmBytes);
+    const who = r.identity();
+    if (!who) return null;
+    const { name, idMasked } = who;
     const deviceKey = take(33).slice();
     if (deviceKey[0] !== 2 && deviceKey[0] !== 3) return null;
-    let sealed = null;
-    if (flags & 1) {
-      const kidB = take(2);
-      sealed = { kid: (kidB[0] << 8) | kidB[1], nonce: take(12).slice(), ciphertext: take(34).slice() };
-    }
-    const bodyLen = off;
+    const sealed = r.sealed(flags);
+    const bodyLen = r.offset();
     const issuerSig = take(64).slice();
-    const passLen = off;
+    const passLen = r.offset();
     const step = u32();
     const deviceSig = take(64).slice();
-    if (off !== raw.length) return null;
+    if (r.offset() !== raw.length) return null;
     // Step 9: the policy's bounds, else malformed whoever signed the pass.
     if (exp - nbf > MAX_PASS_SECONDS || exp > certExp) return null;
     return {
@@ -221,21 +241,9 @@ const MAX_SLIP_SECONDS = 24 * 60 * 60;
  * the body. It returns the slip or null (malformed).
  */
 export function parseSlip(text) {
-  if (typeof text !== 'string' || text.length > MAX_SLIP_LEN || !text.startsWith(SLIP_PREFIX)) return null;
-  let raw;
-  try {
-    raw = base45Decode(text.slice(SLIP_PREFIX.length));
-  } catch {
-    return null;
-  }
-  let off = 0;
-  const take = (n) => {
-    if (off + n > raw.length) throw new Error('truncated');
-    const b = raw.subarray(off, off + n);
-    off += n;
-    return b;
-  };
-  const u32 = () => new DataView(take(4).slice().buffer).getUint32(0, false);
+  const r = reader(text, SLIP_PREFIX, MAX_SLIP_LEN);
+  if (!r) return null;
+  const { raw, take, u32 } = r;
   try {
     if (take(1)[0] !== 1) return null;
     const flags = take(1)[0];
@@ -251,22 +259,13 @@ export function parseSlip(text) {
     const stationBytes = take(3);
     if (stationBytes.some((c) => c < 0x41 || c > 0x5a)) return null;
     const station = String.fromCharCode(...stationBytes);
-    const nameLen = take(1)[0];
-    if (nameLen < 1 || nameLen > 64) return null;
-    const name = new TextDecoder('utf-8', { fatal: true }).decode(take(nameLen));
-    const idmLen = take(1)[0];
-    if (idmLen < 1 || idmLen > 32) return null;
-    const idmBytes = take(idmLen);
-    if (idmBytes.some((c) => c < 0x20 || c > 0x7e)) return null;
-    const idMasked = String.fromCharCode(...idmBytes);
-    let sealed = null;
-    if (flags & 1) {
-      const kidB = take(2);
-      sealed = { kid: (kidB[0] << 8) | kidB[1], nonce: take(12).slice(), ciphertext: take(34).slice() };
-    }
-    const bodyLen = off;
+    const who = r.identity();
+    if (!who) return null;
+    const { name, idMasked } = who;
+    const sealed = r.sealed(flags);
+    const bodyLen = r.offset();
     const issuerSig = take(64).slice();
-    if (off !== raw.length) return null;
+    if (r.offset() !== raw.length) return null;
     return {
       body: raw.slice(0, bodyLen), issuerSig, issuerKid, certId: hex(certId), certIdBytes: certId,
       issuedAt, certExp, purpose, channel, station, nameMasked: name, idMasked, sealed,
