@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -348,5 +349,45 @@ func TestDeletingTheAccountRechecksThePasswordUnderTheLoginThrottle(t *testing.T
 		}
 		a.clock.Advance(16 * time.Minute)
 		c.want(c.json("DELETE", "/api/v1/accounts/me", map[string]any{"password": "correct horse battery"}), 204, "")
+	})
+}
+
+func TestParallelAdditionsOfTravellersStopAtTheLimit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newApp(t, s)
+		c := a.client()
+		c.signUp(newPerson("李雷"))
+		var people []person
+		for i := 0; i < 20; i++ {
+			people = append(people, newPerson(fmt.Sprintf("同行%c", '甲'+rune(i))))
+		}
+		statuses := make(chan int, len(people))
+		var wg sync.WaitGroup
+		for _, p := range people {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := c.addTraveller(p)
+				if r.status != 201 && r.code() != "traveller_limit_reached" {
+					t.Errorf("adding a traveller: %d %s", r.status, r.raw)
+				}
+				statuses <- r.status
+			}()
+		}
+		wg.Wait()
+		close(statuses)
+		added := 0
+		for st := range statuses {
+			if st == 201 {
+				added++
+			}
+		}
+		var stored int
+		if err := store.ScanForTest(s, `SELECT count(*) FROM travellers`, nil, &stored); err != nil {
+			t.Fatal(err)
+		}
+		if added != 15 || stored != 15 {
+			t.Errorf("%d added and %d stored of 20 sent at once, want 15", added, stored)
+		}
 	})
 }
