@@ -105,18 +105,23 @@ func (s *Service) RemoveTraveller(ctx context.Context, a store.Account, id strin
 
 // OwnData is what tempid holds about a passenger, for them to see and
 // download: the account (its identity masked, the phone number masked),
-// the certificates it applied for, its face-check results, consents,
-// device keys, sessions and saved travellers.
+// the certificates it applied for and those issued to the passenger's
+// identity otherwise, its face-check results, consents, device keys,
+// sessions and saved travellers.
 type OwnData struct {
 	Account      store.Account
 	PhoneMasked  string
 	Certificates []store.Certificate
-	FaceChecks   []store.FaceCheck
-	Consents     []store.Consent
-	Devices      []store.Device
-	Sessions     []store.Session
-	Travellers   []store.Traveller
-	At           time.Time
+	// HeldCertificates are the certificates issued to the passenger's own
+	// identity that the account did not apply for: by a companion's
+	// account, as a guest, at a window or a kiosk.
+	HeldCertificates []store.Certificate
+	FaceChecks       []store.FaceCheck
+	Consents         []store.Consent
+	Devices          []store.Device
+	Sessions         []store.Session
+	Travellers       []store.Traveller
+	At               time.Time
 }
 
 // DataOf gathers a passenger's data. Reading it is recorded in the audit
@@ -136,6 +141,17 @@ func (s *Service) DataOf(ctx context.Context, a store.Account) (OwnData, error) 
 	var err error
 	if d.Certificates, err = s.Store.AllCertificatesOfAccount(ctx, a.ID); err != nil {
 		return OwnData{}, err
+	}
+	if a.IDIndex != nil {
+		held, err := s.Store.CertificatesOfHolder(ctx, a.IDIndex, time.UnixMilli(0), d.At.Add(24*time.Hour))
+		if err != nil {
+			return OwnData{}, err
+		}
+		for _, c := range held {
+			if c.AccountID != a.ID {
+				d.HeldCertificates = append(d.HeldCertificates, c)
+			}
+		}
 	}
 	if d.FaceChecks, err = s.Store.FaceChecksOf(ctx, a.ID); err != nil {
 		return OwnData{}, err

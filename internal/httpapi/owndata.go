@@ -96,12 +96,15 @@ func (s *Server) getOwnData(w http.ResponseWriter, r *http.Request, p principal)
 	out := apiv1.OwnData{
 		Account: apiv1.OwnAccount{ID: a.ID, Username: a.Username, Role: a.Role, NameMasked: a.NameMasked, IDNumberMasked: a.IDMasked,
 			PhoneMasked: d.PhoneMasked, CreatedAt: a.CreatedAt},
-		Certificates: []apiv1.Certificate{}, Consents: []apiv1.Consent{}, Devices: []apiv1.Device{},
+		Certificates: []apiv1.Certificate{}, CertificatesHeld: []apiv1.Certificate{}, Consents: []apiv1.Consent{}, Devices: []apiv1.Device{},
 		FaceChecks: []apiv1.FaceCheckRecord{}, Sessions: []apiv1.SessionRecord{}, Travellers: []apiv1.Traveller{},
 		ExportedAt: d.At,
 	}
 	for _, c := range d.Certificates {
 		out.Certificates = append(out.Certificates, s.certificate(c))
+	}
+	for _, c := range d.HeldCertificates {
+		out.CertificatesHeld = append(out.CertificatesHeld, s.certificate(c))
 	}
 	for _, f := range d.FaceChecks {
 		out.FaceChecks = append(out.FaceChecks, apiv1.FaceCheckRecord{ID: f.ID, Purpose: f.Purpose, Result: f.Status, Reason: f.Reason,

@@ -391,3 +391,28 @@ func TestParallelAdditionsOfTravellersStopAtTheLimit(t *testing.T) {
 		}
 	})
 }
+
+func TestOwnDataListsTheCertificatesOthersAppliedForThePassenger(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newApp(t, s)
+		me, companion := a.client(), a.client()
+		p := newPerson("李雷")
+		me.signUp(p)
+		companion.signUp(newPerson("韩梅梅"))
+		check, capture := companion.faceCheck(p, facetest.SampleJPEG())
+		companion.want(capture, 200, "")
+		r := companion.apply(p, check)
+		companion.want(r, 201, "")
+		issued := as[apiv1.Applied](r).Certificate
+
+		mine := as[apiv1.OwnData](me.json("GET", "/api/v1/me/data", nil))
+		if len(mine.Certificates) != 0 || len(mine.CertificatesHeld) != 1 || mine.CertificatesHeld[0].ID != issued.ID {
+			t.Errorf("the passenger's data lists %d applied and %d held, want the companion's application among those held",
+				len(mine.Certificates), len(mine.CertificatesHeld))
+		}
+		theirs := as[apiv1.OwnData](companion.json("GET", "/api/v1/me/data", nil))
+		if len(theirs.Certificates) != 1 || len(theirs.CertificatesHeld) != 0 {
+			t.Errorf("the companion's data lists %d applied and %d held, want the one applied for", len(theirs.Certificates), len(theirs.CertificatesHeld))
+		}
+	})
+}

@@ -102,14 +102,18 @@ type SessionRecord struct {
 }
 
 // OwnData is the answer to GET /api/v1/me/data: what tempid holds about
-// the passenger, personal data masked.
+// the passenger, personal data masked. Certificates are those the account
+// applied for (for the passenger or a companion); CertificatesHeld those
+// issued to the passenger's identity otherwise (by another account, as a
+// guest, at a window or a kiosk).
 type OwnData struct {
-	Account      OwnAccount        `json:"account"`
-	Certificates []Certificate     `json:"certificates"`
-	Consents     []Consent         `json:"consents"`
-	Devices      []Device          `json:"devices"`
-	ExportedAt   time.Time         `json:"exported_at"`
-	FaceChecks   []FaceCheckRecord `json:"face_checks"`
-	Sessions     []SessionRecord   `json:"sessions"`
-	Travellers   []Traveller       `json:"travellers"`
+	Account          OwnAccount        `json:"account"`
+	Certificates     []Certificate     `json:"certificates"`
+	CertificatesHeld []Certificate     `json:"certificates_held"`
+	Consents         []Consent         `json:"consents"`
+	Devices          []Device          `json:"devices"`
+	ExportedAt       time.Time         `json:"exported_at"`
+	FaceChecks       []FaceCheckRecord `json:"face_checks"`
+	Sessions         []SessionRecord   `json:"sessions"`
+	Travellers       []Traveller       `json:"travellers"`
 }

@@ -89,6 +89,7 @@ export function MyDataScreen({ onDeleted, onTravellers }) {
       <h2 class="card-title">${t('mydata.held')}</h2>
       <dl class="kv-list">
         <${Row} label=${t('mydata.certificates')} value=${String((data.certificates || []).length)} testid="mydata-certificates" />
+        <${Row} label=${t('mydata.certificates_held')} value=${String((data.certificates_held || []).length)} testid="mydata-certificates-held" />
         <${Row} label=${t('mydata.face_checks')} value=${String((data.face_checks || []).length)} testid="mydata-face-checks" />
         <${Row} label=${t('mydata.devices')} value=${String((data.devices || []).length)} testid="mydata-devices" />
         <${Row} label=${t('mydata.sessions')} value=${t('mydata.sessions.value', { n: (data.sessions || []).length, live: activeSessions.length })} testid="mydata-sessions" />
