@@ -227,22 +227,7 @@ type LoggedIn struct {
 // failures. See docs/design.md, "Login throttle".
 func (s *Service) Login(ctx context.Context, username, password, ip string) (LoggedIn, error) {
 	now := s.Clock.Now()
-	ip = throttledAddress(ip)
-	user := store.NormalizeUsername(username)
-	acctKey := s.PII.BlindIndex("login_username", user)
-	pairKey := s.PII.BlindIndex("login_username_ip", user+"\x00"+ip)
-	ipKey := s.PII.BlindIndex("login_ip", ip)
-	limits := []store.ThrottleLimit{
-		{Scope: store.ThrottleLoginAccountIP, Key: pairKey, Limit: s.Policy.LoginFailuresPerAccountIP},
-		{Scope: store.ThrottleLoginAccount, Key: acctKey, Limit: s.Policy.LoginFailuresPerAccount},
-		{Scope: store.ThrottleLoginIP, Key: ipKey, Limit: s.Policy.LoginFailuresPerIP},
-	}
-	reservation, err := s.Store.ReserveThrottle(ctx, limits, now.Add(-s.Policy.LoginWindow), now)
-	var full *store.Throttled
-	if errors.As(err, &full) {
-		wait := full.Oldest.Add(s.Policy.LoginWindow).Sub(now)
-		return LoggedIn{}, problem.New(problem.RateLimited, "too many failed logins; try again later").Retry(max(wait, time.Second))
-	}
+	reservation, limits, err := s.reserveLogin(ctx, username, ip, now)
 	if err != nil {
 		return LoggedIn{}, err
 	}
@@ -274,6 +259,30 @@ func (s *Service) Login(ctx context.Context, username, password, ip string) (Log
 		return LoggedIn{}, err
 	}
 	return LoggedIn{Token: token, Session: se, Account: a}, nil
+}
+
+// reserveLogin takes a password check's place under the login throttle's
+// limits (per account and address, per account, per address) and returns
+// the reservation and the limits, the account's two first; past a limit
+// it refuses with rate_limited.
+func (s *Service) reserveLogin(ctx context.Context, username, ip string, now time.Time) (string, []store.ThrottleLimit, error) {
+	ip = throttledAddress(ip)
+	user := store.NormalizeUsername(username)
+	acctKey := s.PII.BlindIndex("login_username", user)
+	pairKey := s.PII.BlindIndex("login_username_ip", user+"\x00"+ip)
+	ipKey := s.PII.BlindIndex("login_ip", ip)
+	limits := []store.ThrottleLimit{
+		{Scope: store.ThrottleLoginAccountIP, Key: pairKey, Limit: s.Policy.LoginFailuresPerAccountIP},
+		{Scope: store.ThrottleLoginAccount, Key: acctKey, Limit: s.Policy.LoginFailuresPerAccount},
+		{Scope: store.ThrottleLoginIP, Key: ipKey, Limit: s.Policy.LoginFailuresPerIP},
+	}
+	reservation, err := s.Store.ReserveThrottle(ctx, limits, now.Add(-s.Policy.LoginWindow), now)
+	var full *store.Throttled
+	if errors.As(err, &full) {
+		wait := full.Oldest.Add(s.Policy.LoginWindow).Sub(now)
+		return "", nil, problem.New(problem.RateLimited, "too many failed logins; try again later").Retry(max(wait, time.Second))
+	}
+	return reservation, limits, err
 }
 
 // throttledAddress is the address a login is throttled by: an IPv6

@@ -30,6 +30,8 @@ func TestStateChangingEndpointsRefuseBodiesThatAreNotJSON(t *testing.T) {
 		"POST /api/v1/guest/face-checks/{id}/complete": true,
 		"POST /api/v1/admin/keys/rotate":               true,
 		"POST /api/v1/admin/terminals/{id}/revoke":     true,
+		"DELETE /api/v1/travellers/{id}":               true,
+		"POST /api/v1/me/consents/face/withdraw":       true,
 	}
 	images := map[string]bool{
 		"POST /api/v1/face-checks/{id}/capture":       true,

@@ -15,6 +15,8 @@ import { now } from '../lib/clock.js';
 import { loadPass, savePass, clearDevice } from '../lib/keystore.js';
 import { ConsentScreen, FaceScreen, FaceReturnScreen } from './face.js';
 import { CertScreen } from './cert.js';
+import { MyDataScreen } from './mydata.js';
+import { TravellersScreen, TravellerPicker } from './travellers.js';
 import './app.css';
 
 const isFullId = (s) => typeof s === 'string' && /^\d{17}[\dXx]$/.test(s);
@@ -268,7 +270,19 @@ function App() {
       body = html`<${Home} account=${account} stored=${stored}
         onApply=${() => setScreen({ name: 'apply' })}
         onShow=${() => setScreen({ name: 'cert' })}
-        onView=${startView} onLogout=${async () => { await session.logout(); setScreen({ name: 'login' }); }} />`;
+        onView=${startView} onLogout=${async () => { await session.logout(); setScreen({ name: 'login' }); }}
+        onMyData=${() => setScreen({ name: 'mydata' })} onTravellers=${() => setScreen({ name: 'travellers' })} />`;
+      break;
+    case 'mydata':
+      title = t('mydata.title');
+      back = () => setScreen({ name: 'home' });
+      body = html`<${MyDataScreen} onTravellers=${() => setScreen({ name: 'travellers', from: 'mydata' })}
+        onDeleted=${async () => { await session.logout(); setFlash(t('mydata.deleted')); setScreen({ name: 'login' }); }} />`;
+      break;
+    case 'travellers':
+      title = t('travellers.title');
+      back = () => setScreen({ name: s.from || 'home' });
+      body = html`<${TravellersScreen} />`;
       break;
     case 'apply':
       title = t('apply.title');
@@ -482,7 +496,7 @@ function Signup({ onDone, onLogin }) {
   </section>`;
 }
 
-function Home({ account, stored, onApply, onShow, onView, onLogout }) {
+function Home({ account, stored, onApply, onShow, onView, onLogout, onMyData, onTravellers }) {
   useLang();
   const [quota, setQuota] = useState(null);
   const [month, setMonth] = useState(0);
@@ -519,6 +533,16 @@ function Home({ account, stored, onApply, onShow, onView, onLogout }) {
       <button class="entry" id="entry-tempid" data-testid="entry-tempid" onClick=${onApply}>
         <span class="entry-icon"><${Icon} name="id" size=${28} /></span>
         <span class="entry-text"><strong>${t('home.entry')}</strong><small>${t('apply.subtitle')}</small></span>
+        <${Icon} name="chevron" />
+      </button>
+      <button class="entry" id="entry-travellers" data-testid="entry-travellers" onClick=${onTravellers}>
+        <span class="entry-icon"><${Icon} name="history" size=${28} /></span>
+        <span class="entry-text"><strong>${t('home.entry.travellers')}</strong><small>${t('home.entry.travellers.desc')}</small></span>
+        <${Icon} name="chevron" />
+      </button>
+      <button class="entry" id="entry-mydata" data-testid="entry-mydata" onClick=${onMyData}>
+        <span class="entry-icon"><${Icon} name="shield" size=${28} /></span>
+        <span class="entry-text"><strong>${t('home.entry.mydata')}</strong><small>${t('home.entry.mydata.desc')}</small></span>
         <${Icon} name="chevron" />
       </button>
     </div>
@@ -670,6 +694,7 @@ function Apply({ account, guest, draft, error: initialError, onNext, onView }) {
     ${guest ? html`<div class="alert alert-info" id="apply-guest-hint" data-testid="apply-guest-hint">${t('guest.hint')}
       <button type="button" class="btn btn-link" id="apply-to-view" data-testid="apply-to-view" onClick=${() => onView()}>${t('guest.view')}</button></div>` : null}
     <form class="card form" onSubmit=${submit} id="apply-form" data-testid="apply-form" novalidate>
+      ${account && !guest ? html`<${TravellerPicker} onPick=${(tr) => { setName(tr.name); setIdNumber(tr.id_number); setErrs({}); }} />` : null}
       <${Field} label=${t('apply.name')} id="apply-name" error=${errs.name}>
         <input id="apply-name" data-testid="apply-name" value=${name} placeholder=${t('apply.name.placeholder')} autocomplete="name"
           onInput=${(e) => { setName(e.currentTarget.value); if (errs.name) setErrs((x) => ({ ...x, name: '' })); }} /></${Field}>
