@@ -29,25 +29,27 @@ const (
 
 // testFloor is a floor of one backend behind an HTTP test server.
 type testFloor struct {
-	t   *testing.T
+	t   testing.TB
 	s   *Server
 	url string
 }
 
 func eachBackend(t *testing.T, fn func(t *testing.T, f *testFloor)) {
 	for _, b := range storetest.Backends(t) {
-		t.Run(b, func(t *testing.T) {
-			o := storetest.Options(t, b)
-			s, err := Open(context.Background(), Options{DataDir: o.DataDir, DSN: o.DSN, AdminUser: adminUser, AdminPassword: adminPassword})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(s.Close)
-			srv := httptest.NewServer(s.Handler())
-			t.Cleanup(srv.Close)
-			fn(t, &testFloor{t: t, s: s, url: srv.URL})
-		})
+		t.Run(b, func(t *testing.T) { fn(t, newTestFloor(t, b)) })
 	}
+}
+
+func newTestFloor(t testing.TB, backend string) *testFloor {
+	o := storetest.Options(t, backend)
+	s, err := Open(context.Background(), Options{DataDir: o.DataDir, DSN: o.DSN, AdminUser: adminUser, AdminPassword: adminPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return &testFloor{t: t, s: s, url: srv.URL}
 }
 
 // client is a browser or a terminal.
@@ -114,7 +116,7 @@ func (c *client) login(user, password string) {
 }
 
 // person is the i-th synthetic person of a test.
-func person(t *testing.T, i int) apiv1.Subject {
+func person(i int) apiv1.Subject {
 	n := idnumber.Generate("11", time.Date(1980, 1, 1+i/1000, 0, 0, 0, 0, time.UTC), i%1000)
 	return apiv1.Subject{Name: fmt.Sprintf("测试旅客%d", i), IDNumber: n.String()}
 }
@@ -174,7 +176,7 @@ func (f *testFloor) count(q string, args ...any) int {
 
 func TestTheFloorVerifiesOnceAndRecordsTheUseWithItsAudit(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *testFloor) {
-		p := person(t, 1)
+		p := person(1)
 		c := f.passenger("one", p)
 		check, dev := c.passedCheck(p)
 		a, status, code := c.apply(p, check)
@@ -239,7 +241,7 @@ func TestTheFloorVerifiesOnceAndRecordsTheUseWithItsAudit(t *testing.T) {
 
 func TestTheFloorCountsTheMonth(t *testing.T) {
 	eachBackend(t, func(t *testing.T, f *testFloor) {
-		p := person(t, 2)
+		p := person(2)
 		c := f.passenger("two", p)
 		limit := f.s.pol.MonthlyLimit
 		for i := 1; i <= limit; i++ {
@@ -262,7 +264,7 @@ func TestTheFloorCountsTheMonth(t *testing.T) {
 
 		// Applications for one person at once: the limit holds, and a
 		// face check is used once.
-		q := person(t, 3)
+		q := person(3)
 		d := f.passenger("three", q)
 		checks := make([]string, limit+3)
 		for i := range checks {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 
 	"tempid/internal/problem"
 
@@ -140,6 +141,7 @@ const maxBatch = 64
 type sqliteDB struct {
 	r, w  *sql.DB
 	stmts map[string]*sql.Stmt // prepared on the writer
+	reads sync.Map             // query → *sql.Stmt on the readers
 	jobs  chan *write
 	quit  chan struct{}
 	done  chan struct{}
@@ -232,9 +234,26 @@ func (r sqlRow) Scan(dest ...any) error {
 	return err
 }
 
+// queryRow reads with a statement prepared once per connection, as
+// tempid's store does.
 func (d *sqliteDB) queryRow(ctx context.Context, q string, args ...any) row {
-	return sqlRow{d.r.QueryRowContext(ctx, q, args...)}
+	st, ok := d.reads.Load(q)
+	if !ok {
+		prepared, err := d.r.PrepareContext(ctx, q)
+		if err != nil {
+			return errRow{err}
+		}
+		if st, ok = d.reads.LoadOrStore(q, prepared); ok {
+			prepared.Close()
+		}
+	}
+	return sqlRow{st.(*sql.Stmt).QueryRowContext(ctx, args...)}
 }
+
+// errRow is a row whose query could not be prepared.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 func (d *sqliteDB) record(ctx context.Context, w *write) error {
 	w.done = make(chan error, 1)
@@ -391,6 +410,10 @@ func (d *sqliteDB) closeDBs() {
 	for _, st := range d.stmts {
 		st.Close()
 	}
+	d.reads.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
 	d.w.Close()
 	d.r.Close()
 }
