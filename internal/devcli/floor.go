@@ -19,12 +19,12 @@ import (
 func runFloor(ctx context.Context, e *cli.Env, args []string) error {
 	fs := cli.NewFlags(e, "floor")
 	listen := fs.String("listen", "127.0.0.1:18190", "loopback address to listen on")
-	data := fs.String("data", "", "directory of the floor's SQLite database")
+	data := fs.String("data", "", "directory of the floor's SQLite database (unused with --database)")
 	database := fs.String("database", "", "PostgreSQL URL (postgres://…); the tables go to the schema tempid_floor unless it sets search_path")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	if (*data == "") == (*database == "") {
+	if *data == "" && *database == "" {
 		fmt.Fprintln(e.Stderr, "tempid-dev floor: give --data DIR or --database DSN")
 		return cli.ErrUsage
 	}
@@ -32,6 +32,9 @@ func runFloor(ctx context.Context, e *cli.Env, args []string) error {
 		return err
 	}
 	user, password := cli.DemoLogin(store.RoleAdmin)
+	if *database != "" {
+		*data = ""
+	}
 	f, err := floor.Open(ctx, floor.Options{DataDir: *data, DSN: *database, AdminUser: user, AdminPassword: password})
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,6 +55,9 @@ type Measured struct {
 	Ops, Errors                int
 	PerSecond                  float64
 	CPU                        CPUUsed
+	// Load is the machine's one-minute load average at the end of the
+	// timed phase (0 where unknown): how busy the neighbours were.
+	Load float64
 }
 
 // ServerPerOp and BackendsPerOp are CPU microseconds per operation.
@@ -165,6 +169,7 @@ func (c *Comparison) runServer(ctx context.Context, cfg CompareConfig, db, serve
 		var before CPUSample
 		var used CPUUsed
 		var sampleErr error
+		var load float64
 		sample := func(begin bool) {
 			time.Sleep(cfg.Settle)
 			s, err := SampleCPU(proc.pid, backends())
@@ -175,6 +180,7 @@ func (c *Comparison) runServer(ctx context.Context, cfg CompareConfig, db, serve
 				before = s
 			} else {
 				used = s.Since(before)
+				load = LoadAverage()
 			}
 		}
 		lc := Config{
@@ -201,7 +207,7 @@ func (c *Comparison) runServer(ctx context.Context, cfg CompareConfig, db, serve
 		}
 		st, _ := rep.Measure.Op(op)
 		m := Measured{Server: server, Database: db, Scenario: scenario, Pair: pair, Ops: st.Count,
-			Errors: rep.Measure.Errors() + rep.Prepare.Errors(), PerSecond: st.PerSecond, CPU: used}
+			Errors: rep.Measure.Errors() + rep.Prepare.Errors(), PerSecond: st.PerSecond, CPU: used, Load: load}
 		out = append(out, m)
 		if m.Errors > 0 {
 			rep.Write(cfg.Log)
@@ -213,11 +219,23 @@ func (c *Comparison) runServer(ctx context.Context, cfg CompareConfig, db, serve
 			c.Notes = append(c.Notes, fmt.Sprintf("%s %s %s pair %d: %d backends ended during the timed phase (their last CPU time is not counted)", server, db, scenario, pair, used.Ended))
 		}
 		if cfg.Log != nil {
-			fmt.Fprintf(cfg.Log, "pair %d %-8s %-6s %-6s %6d ops %8.0f/s  server %6.0f µs/op  backends %6.0f µs/op  errors %d\n",
-				pair, db, server, scenario, m.Ops, m.PerSecond, m.ServerPerOp(), m.BackendsPerOp(), m.Errors)
+			fmt.Fprintf(cfg.Log, "pair %d %-8s %-6s %-6s %6d ops %8.0f/s  server %6.0f µs/op  backends %6.0f µs/op  errors %d  load %.1f\n",
+				pair, db, server, scenario, m.Ops, m.PerSecond, m.ServerPerOp(), m.BackendsPerOp(), m.Errors, m.Load)
 		}
 	}
 	return out, nil
+}
+
+// LoadAverage is the machine's one-minute load average from
+// /proc/loadavg, or 0.
+func LoadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f, _, _ := strings.Cut(string(b), " ")
+	v, _ := strconv.ParseFloat(f, 64)
+	return v
 }
 
 // withDatabase returns the URL dsn with its database replaced by name.

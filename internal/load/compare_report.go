@@ -130,9 +130,22 @@ func (c *Comparison) Write(w io.Writer) {
 			}
 		}
 	}
+	if lo, hi := c.loadRange(); hi > 0 {
+		fmt.Fprintf(w, "  load average (1 min) at the end of the timed phases: %.1f to %.1f\n", lo, hi)
+	}
 	for _, n := range c.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
+}
+
+func (c *Comparison) loadRange() (lo, hi float64) {
+	for i, m := range c.Runs {
+		if i == 0 || m.Load < lo {
+			lo = m.Load
+		}
+		hi = max(hi, m.Load)
+	}
+	return lo, hi
 }
 
 func cpuText(m Measured) string {

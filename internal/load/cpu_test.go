@@ -118,3 +118,16 @@ func TestMedianAndRatios(t *testing.T) {
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+func TestWithDatabaseNamesTheRunsOwnDatabase(t *testing.T) {
+	got, err := withDatabase("postgres://u@127.0.0.1:5432/test?sslmode=disable&search_path=x", "tempid_compare_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "postgres://u@127.0.0.1:5432/tempid_compare_1?sslmode=disable"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	if _, err := withDatabase("mysql://x/y", "z"); err == nil {
+		t.Error("a URL that is not PostgreSQL's was accepted")
+	}
+}
