@@ -2,11 +2,16 @@ package load
 
 import (
 	"bytes"
+	"context"
+	"image"
+	"image/jpeg"
 	"math"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"tempid/internal/face"
 )
 
 func TestParseProcStatCountsFromTheLastParenthesis(t *testing.T) {
@@ -129,5 +134,30 @@ func TestWithDatabaseNamesTheRunsOwnDatabase(t *testing.T) {
 	}
 	if _, err := withDatabase("mysql://x/y", "z"); err == nil {
 		t.Error("a URL that is not PostgreSQL's was accepted")
+	}
+}
+
+func TestShrinkJPEGKeepsAFaceTheSimulatorFinds(t *testing.T) {
+	b, err := os.ReadFile("../face/facetest/testdata/sample.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, err := ShrinkJPEG(b, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := jpeg.Decode(bytes.NewReader(small))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := img.Bounds().Size(), (image.Point{160, 200}); got != want {
+		t.Fatalf("size %v, want %v", got, want)
+	}
+	res, err := (&face.Simulator{}).Check(context.Background(), face.Subject{}, face.Capture{Data: small})
+	if err != nil || !res.Passed {
+		t.Fatalf("the development simulator does not pass the shrunk portrait: %+v, %v", res, err)
+	}
+	if same, _ := ShrinkJPEG(b, 1); !bytes.Equal(same, b) {
+		t.Error("a factor of 1 changed the image")
 	}
 }
