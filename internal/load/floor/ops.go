@@ -59,6 +59,13 @@ func (v *verificationWrite) asReplay() {
 	v.Replay, v.Verdict, v.Reason = true, "invalid", "replayed"
 }
 
+// claimed is a claimed code's verification before its claim is decided:
+// valid, as it was before a rolled-back attempt may have found it a
+// replay.
+func (v *verificationWrite) claimed() {
+	v.Replay, v.Verdict, v.Reason = false, "valid", ""
+}
+
 func (v *verificationWrite) audit() auditEntry {
 	object := "verification:" + v.ID
 	if v.CertificateID != "" {

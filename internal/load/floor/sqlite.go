@@ -329,6 +329,7 @@ func (d *sqliteDB) stmt(tx *sql.Tx, q string) *sql.Stmt { return tx.Stmt(d.stmts
 func (d *sqliteDB) run(ctx context.Context, tx *sql.Tx, w *write, head *chain) error {
 	if v := w.v; v != nil {
 		if v.Claim {
+			v.claimed()
 			var one int
 			err := d.stmt(tx, claimCode).QueryRowContext(ctx, v.Step, v.CertificateID, v.Verifier, v.Bit).Scan(&one)
 			if errors.Is(err, sql.ErrNoRows) {
