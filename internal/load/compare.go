@@ -153,16 +153,15 @@ func (c *Comparison) runServer(ctx context.Context, cfg CompareConfig, db, serve
 	}
 	defer stopServer(proc)
 
-	backends := func() []int {
+	backends := func() ([]int, error) {
 		if admin == nil {
-			return nil
+			return nil, nil
 		}
 		rows, err := admin.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = $1`, dbName)
 		if err != nil {
-			return nil
+			return nil, err
 		}
-		pids, _ := pgx.CollectRows(rows, pgx.RowTo[int])
-		return pids
+		return pgx.CollectRows(rows, pgx.RowTo[int])
 	}
 	var out []Measured
 	for _, scenario := range []string{ScenarioIssue, ScenarioVerify} {
@@ -172,7 +171,11 @@ func (c *Comparison) runServer(ctx context.Context, cfg CompareConfig, db, serve
 		var load float64
 		sample := func(begin bool) {
 			time.Sleep(cfg.Settle)
-			s, err := SampleCPU(proc.pid, backends())
+			pids, err := backends()
+			if err != nil {
+				sampleErr = fmt.Errorf("the database's backends: %w", err)
+			}
+			s, err := SampleCPU(proc.pid, pids)
 			if err != nil {
 				sampleErr = err
 			}
