@@ -64,8 +64,9 @@ bench-go:
 # the floor's with the medians (docs/performance.md). The pairs run on SQLite,
 # and on PostgreSQL too when BENCH_POSTGRES holds the URL of a user who may
 # create databases (it defaults to TEMPID_TEST_POSTGRES; each run gets a
-# database of its own, dropped after it). About 4 minutes on SQLite alone,
-# 8 with PostgreSQL, on a 2-core machine.
+# database of its own, dropped after it). The whole target took 11 minutes
+# with PostgreSQL on a 2-core machine at a load average of 15 to 38; counts
+# and the settling time are in BENCH_COMPARE_ARGS.
 # BENCH_LISTEN and BENCH_COMPARE_LISTEN must be loopback addresses;
 # tempid-dev refuses any other.
 BENCH_LISTEN         ?= 127.0.0.1:18089
