@@ -23,10 +23,11 @@ func TestAnAdminRevokesACertificateAndStaffThenSeeItRevoked(t *testing.T) {
 	row := fmt.Sprintf(`[data-testid=cert-row][data-id=%q]`, cert.id)
 	admin.waitFor("the certificate found", fmt.Sprintf(`document.querySelector(%q)?.dataset.status === 'active'`, row))
 	admin.clickCSS(fmt.Sprintf(`[data-testid=cert-revoke][data-id=%q]`, cert.id))
-	admin.fill("revoke-reason", "旅客报告手机丢失")
+	selectOption(admin, "revoke-reason", "suspected_misuse")
+	admin.fill("revoke-note", "旅客报告手机丢失")
 	admin.click("revoke-confirm")
 	admin.waitFor("the certificate revoked", fmt.Sprintf(`document.querySelector(%q)?.dataset.status === 'revoked'`, row))
-	admin.waitFor("the revocation's reason in the row", fmt.Sprintf(`document.querySelector(%q + ' [data-testid=cert-revoke-reason]')?.textContent === '旅客报告手机丢失'`, row))
+	admin.waitFor("the revocation's reason in the row", fmt.Sprintf(`document.querySelector(%q + ' [data-testid=cert-revoke-reason]')?.textContent === '疑似冒用'`, row))
 	admin.screenshot("admin-2-certificates")
 
 	staff := staffTab(t)

@@ -83,7 +83,7 @@ func (s *Store) StatsOf(ctx context.Context, from, to time.Time, bucket time.Dur
 	rows, err = s.query(ctx, `SELECT at / $1,
 			sum(CASE WHEN verdict = 'valid' THEN 1 ELSE 0 END), sum(CASE WHEN verdict = 'valid' THEN 0 ELSE 1 END),
 			sum(CASE WHEN offline THEN 1 ELSE 0 END),
-			sum(CASE WHEN verdict <> 'valid' AND reason = 'replayed' THEN 1 ELSE 0 END),
+			sum(CASE WHEN verdict <> 'valid' AND (replay OR reason = 'replayed') THEN 1 ELSE 0 END),
 			sum(CASE WHEN verdict <> 'valid' AND reason = 'malformed' THEN 1 ELSE 0 END)
 		FROM verifications WHERE at >= $2 AND at < $3 GROUP BY at / $1 ORDER BY 1`, b, ms(from), ms(to))
 	if err != nil {
