@@ -256,7 +256,7 @@ func TestTheAuditLogReadsInWordsFiltersAndExportsCSV(t *testing.T) {
 	if !strings.HasPrefix(detail, "进站：有效") || !strings.Contains(detail, "车站 BJP") || strings.Contains(detail, "{") {
 		t.Errorf("the detail reads %q, want a sentence", detail)
 	}
-	admin.screenshot("admin-audit-filtered")
+	admin.screenshot("admin-5-audit")
 	shown := evalJS[int](admin, rows+`.length`)
 
 	// The CSV holds the filtered entries. The page's CSP keeps fetch away
@@ -367,7 +367,7 @@ func TestTheDashboardChartsAreReadableAndSplitTheFailures(t *testing.T) {
 	if evalJS[bool](admin, `!!document.querySelector('main svg.chart')`) {
 		t.Error("a hand-drawn SVG chart is still on the dashboard")
 	}
-	admin.screenshot("admin-1-dashboard")
+	admin.screenshot("admin-4-charts")
 }
 
 // TestAnAdminRevokesWithAReasonFromTheListAndDisablesStaffAndTerminals.

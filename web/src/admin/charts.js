@@ -56,7 +56,9 @@ export function TimeChart({ xs, series, label, yLabel, xLabel, testid, height = 
       cursor: { drag: { x: false, y: false }, points: { show: !stacked } },
       scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.1))] } },
       axes: [
-        { label: xLabel, labelSize: AXIS_FONT_PX + 8, labelFont: FONT, font: FONT, stroke: INK, grid: { stroke: GRID }, ticks: { stroke: GRID } },
+        { label: xLabel, labelSize: AXIS_FONT_PX + 8, labelFont: FONT, font: FONT, stroke: INK, grid: { stroke: GRID }, ticks: { stroke: GRID },
+          // 24-hour China Standard Time; midnight carries the date.
+          values: (u, splits) => splits.map((ts) => (fmtHour(ts * 1000) === '00:00' ? fmtHour(ts * 1000, true) : fmtHour(ts * 1000))) },
         { label: yLabel, labelSize: AXIS_FONT_PX + 8, labelFont: FONT, font: FONT, stroke: INK, grid: { stroke: GRID }, ticks: { stroke: GRID }, size: 48,
           values: (u, splits) => splits.map((v) => (Number.isInteger(v) ? String(v) : '')) },
       ],

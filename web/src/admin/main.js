@@ -259,7 +259,7 @@ function Certificates() {
           <th>${t('admin.col.channel')}</th><th>${t('admin.col.status')}</th><th>${t('admin.col.issued_at')}</th><th>${t('admin.col.expires_at')}</th><th>${t('admin.col.actions')}</th></tr></thead>
         <tbody>${res.map((c) => html`<tr data-testid="cert-row" data-id=${c.id} data-status=${c.status} data-channel=${c.channel}>
           <td class="mono small" title=${c.id}>${String(c.id).slice(0, 12)}…</td>
-          <td>${c.holder?.name_masked}</td><td class="mono">${c.holder?.id_number_masked}</td><td>${c.city?.name || ''}</td>
+          <td>${c.holder?.name_masked}</td><td class="mono">${c.holder?.id_number_masked}</td><td class="nowrap">${c.city?.name || ''}</td>
           <td data-testid="cert-channel">${channelName(c.channel)}</td><td>${statusBadge(c.status)}</td><td>${fmtDateTime(c.issued_at)}</td><td>${fmtDateTime(c.expires_at)}</td>
           <td>${c.status === 'active' ? (revoking === c.id
             ? html`<${RevokeForm} id=${c.id} onDone=${(cert) => { setRevoking(null); setRes(res.map((x) => (x.id === c.id ? { ...x, ...cert } : x))); }} onCancel=${() => setRevoking(null)} />`
@@ -316,6 +316,12 @@ function RevokeForm({ id, onDone, onCancel }) {
     ${error ? html`<div class="field-error" role="alert">${errorText(error)}</div>` : null}
   </form>`;
 }
+
+/** shortObject shortens an audit object's id ("certificate:01a23b90…"); the full one is its title. */
+const shortObject = (o) => {
+  const [kind, id] = String(o || '').split(/:(.*)/s);
+  return id && id.length > 12 ? `${kind}:${id.slice(0, 10)}…` : o;
+};
 
 /** nextDayRFC3339 is the CST start of the day after a 'YYYY-MM-DD' date input: the end of a range that includes that day. */
 function nextDayRFC3339(s) {
@@ -443,8 +449,8 @@ function Audit() {
         <thead><tr><th scope="col">#</th><th scope="col">${t('admin.audit.at')}</th><th scope="col">${t('admin.audit.actor')}</th><th scope="col">${t('admin.audit.role')}</th><th scope="col">${t('admin.audit.action')}</th><th scope="col">${t('admin.audit.object')}</th><th scope="col">${t('admin.audit.detail')}</th></tr></thead>
         <tbody>${entries.map((e) => html`<tr data-testid="audit-row" data-id=${e.id} data-action=${e.action} data-actor-name=${e.actor_name}>
           <td class="mono small">${e.id}</td><td class="nowrap">${fmtDateTime(e.at, true)}</td>
-          <td data-testid="audit-actor-name" title=${e.actor}>${e.actor_name || e.actor}</td><td data-testid="audit-actor-role">${roleName(e.actor_role)}</td>
-          <td><span class="badge badge-blue" data-testid="audit-action-name">${actionName(e.action)}</span></td><td class="mono small">${e.object}</td>
+          <td data-testid="audit-actor-name" title=${e.actor}>${e.actor_name || e.actor}</td><td class="nowrap" data-testid="audit-actor-role">${roleName(e.actor_role)}</td>
+          <td><span class="badge badge-blue" data-testid="audit-action-name">${actionName(e.action)}</span></td><td class="mono small nowrap" title=${e.object}>${shortObject(e.object)}</td>
           <td class="small detail" data-testid="audit-detail">${detailText(e)}</td></tr>`)}</tbody></table></${List}>
       ${busy ? html`<${Spinner} />` : more && entries.length ? html`<div class="center"><button class="btn btn-ghost" onClick=${() => load(false)} data-testid="audit-more">${t('admin.audit.more')}</button></div>` : null}
     </div>
