@@ -25,10 +25,10 @@ func TestAnAdminRevokesACertificateAndStaffThenSeeItRevoked(t *testing.T) {
 	admin.clickCSS(fmt.Sprintf(`[data-testid=cert-revoke][data-id=%q]`, cert.id))
 	selectOption(admin, "revoke-reason", "suspected_misuse")
 	admin.fill("revoke-note", "旅客报告手机丢失")
+	admin.screenshot("admin-2-certificates")
 	admin.click("revoke-confirm")
 	admin.waitFor("the certificate revoked", fmt.Sprintf(`document.querySelector(%q)?.dataset.status === 'revoked'`, row))
 	admin.waitFor("the revocation's reason in the row", fmt.Sprintf(`document.querySelector(%q + ' [data-testid=cert-revoke-reason]')?.textContent === '疑似冒用'`, row))
-	admin.screenshot("admin-2-certificates")
 
 	staff := staffTab(t)
 	wedgeScan(staff, cert.code(t, time.Now()))

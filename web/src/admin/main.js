@@ -540,16 +540,16 @@ function Terminals() {
         <thead><tr><th scope="col">${t('admin.terminal.name')}</th><th scope="col">${t('admin.terminal.station')}</th><th scope="col">${t('admin.terminal.kind')}</th><th scope="col">${t('admin.terminal.offline.column')}</th><th scope="col">${t('admin.terminal.created_at')}</th><th scope="col">${t('admin.col.status')}</th><th scope="col">${t('admin.terminal.actions')}</th></tr></thead>
         <tbody>${terminals.map((x) => html`<tr data-testid="terminal-row" data-id=${x.id} data-kind=${x.kind} data-name=${x.name} data-disabled=${x.disabled_at ? 'true' : 'false'} data-offline=${x.offline ? 'true' : 'false'}>
           <td>${editing?.id === x.id ? html`<input aria-label=${t('admin.terminal.name')} data-testid="terminal-edit-name" value=${editing.name} maxlength="64" onInput=${(e) => setEditing({ ...editing, name: e.currentTarget.value })} />` : x.name}</td>
-          <td class="mono">${x.station_code}</td><td data-testid="terminal-row-kind">${TERMINAL_KINDS.includes(x.kind) ? t('admin.terminal.kind.' + x.kind) : x.kind || '—'}</td>
+          <td class="mono">${x.station_code}</td><td class="nowrap" data-testid="terminal-row-kind">${TERMINAL_KINDS.includes(x.kind) ? t('admin.terminal.kind.' + x.kind) : x.kind || '—'}</td>
           <td>${editing?.id === x.id ? html`<label class="check-line"><input type="checkbox" data-testid="terminal-edit-offline" checked=${editing.offline} onChange=${(e) => setEditing({ ...editing, offline: e.currentTarget.checked })} /> ${t('admin.terminal.offline.column')}</label>` : x.offline ? t('common.yes') : t('common.no')}</td>
-          <td>${fmtDateTime(x.created_at)}</td>
-          <td data-testid="terminal-status">${x.revoked_at ? html`<span class="badge badge-muted">${t('admin.terminal.revoked')}</span>` : x.disabled_at ? html`<span class="badge badge-warn">${t('admin.terminal.disabled')}</span>` : html`<span class="badge badge-ok">${t('admin.terminal.active')}</span>`}</td>
-          <td class="row-actions">${x.revoked_at ? null : editing?.id === x.id ? html`
+          <td class="nowrap">${fmtDateTime(x.created_at)}</td>
+          <td class="nowrap" data-testid="terminal-status">${x.revoked_at ? html`<span class="badge badge-muted">${t('admin.terminal.revoked')}</span>` : x.disabled_at ? html`<span class="badge badge-warn">${t('admin.terminal.disabled')}</span>` : html`<span class="badge badge-ok">${t('admin.terminal.active')}</span>`}</td>
+          <td><div class="row-actions">${x.revoked_at ? null : editing?.id === x.id ? html`
             <button class="btn btn-small btn-primary" data-testid="terminal-save" onClick=${() => change(x.id, { name: editing.name.trim(), offline: editing.offline })}>${t('admin.terminal.save')}</button>
             <button class="btn btn-small btn-ghost" onClick=${() => setEditing(null)}>${t('common.cancel')}</button>` : html`
             <button class="btn btn-small btn-outline" data-testid="terminal-edit" onClick=${() => setEditing({ id: x.id, name: x.name, offline: x.offline })}>${t('admin.terminal.edit')}</button>
             <button class="btn btn-small btn-outline" data-testid=${x.disabled_at ? 'terminal-enable' : 'terminal-disable'} onClick=${() => change(x.id, { disabled: !x.disabled_at })}>${x.disabled_at ? t('admin.terminal.enable') : t('admin.terminal.disable')}</button>
-            <button class="btn btn-small btn-danger" data-testid="terminal-revoke" data-id=${x.id} onClick=${() => revoke(x.id)}>${t('admin.revoke')}</button>`}</td></tr>`)}</tbody></table></${List}>
+            <button class="btn btn-small btn-danger" data-testid="terminal-revoke" data-id=${x.id} onClick=${() => revoke(x.id)}>${t('admin.revoke')}</button>`}</div></td></tr>`)}</tbody></table></${List}>
     </div>
   </div>`;
 }
@@ -609,11 +609,11 @@ function Staff() {
           <td><span class=${'badge ' + (x.role === 'admin' ? 'badge-blue' : x.role === 'officer' ? 'badge-warn' : 'badge-muted')}>${t('admin.staff.role.' + x.role)}</span></td>
           <td class="mono">${editing?.id === x.id ? html`<input aria-label=${t('admin.staff.station')} data-testid="staff-edit-station" value=${editing.station_code} maxlength="3" size="4" onInput=${(e) => setEditing({ ...editing, station_code: e.currentTarget.value.toUpperCase() })} />` : x.station_code || '—'}</td>
           <td data-testid="staff-status">${x.disabled_at ? html`<span class="badge badge-warn">${t('admin.staff.disabled')}</span>` : html`<span class="badge badge-ok">${t('admin.staff.active')}</span>`}</td>
-          <td class="row-actions">${editing?.id === x.id ? html`
+          <td><div class="row-actions">${editing?.id === x.id ? html`
             <button class="btn btn-small btn-primary" data-testid="staff-save" onClick=${() => change(x.id, { station_code: editing.station_code.trim() })}>${t('admin.staff.save')}</button>
             <button class="btn btn-small btn-ghost" onClick=${() => setEditing(null)}>${t('common.cancel')}</button>` : html`
             <button class="btn btn-small btn-outline" data-testid="staff-edit" onClick=${() => setEditing({ id: x.id, station_code: x.station_code || '' })}>${t('admin.staff.edit_station')}</button>
-            <button class="btn btn-small btn-outline" data-testid=${x.disabled_at ? 'staff-enable' : 'staff-disable'} onClick=${() => change(x.id, { disabled: !x.disabled_at })}>${x.disabled_at ? t('admin.staff.enable') : t('admin.staff.disable')}</button>`}</td></tr>`)}</tbody></table></${List}>
+            <button class="btn btn-small btn-outline" data-testid=${x.disabled_at ? 'staff-enable' : 'staff-disable'} onClick=${() => change(x.id, { disabled: !x.disabled_at })}>${x.disabled_at ? t('admin.staff.enable') : t('admin.staff.disable')}</button>`}</div></td></tr>`)}</tbody></table></${List}>
     </div>
   </div>`;
 }

@@ -194,8 +194,8 @@ function Console({ account, station, onLogout, onChangeStation }) {
     ${mode === 'window' ? html`<main class="console-body window-body"><${Window} station=${account?.station_code || ''} /></main>` : html`<main class="console-body">
       <section class="left">
         <div class="panel">
-          <div class="panel-title">${t('staff.operation')}</div>
-          <div class="ops" role="radiogroup" id="operation" data-testid="operation" data-value=${operation}>
+          <h2 class="panel-title" id="operation-title">${t('staff.operation')}</h2>
+          <div class="ops" role="radiogroup" aria-labelledby="operation-title" id="operation" data-testid="operation" data-value=${operation}>
             ${OPERATIONS.map((op) => html`<button role="radio" aria-checked=${op === operation} class=${'op' + (op === operation ? ' on' : '')}
               id=${'op-' + op} data-testid=${'op-' + op} onClick=${() => setOperation(op)}>${t('op.' + op)}</button>`)}
           </div>
@@ -203,7 +203,7 @@ function Console({ account, station, onLogout, onChangeStation }) {
         <form class="panel scan" onSubmit=${(e) => { e.preventDefault(); verify(scan, 'scanner'); }} id="scan-form" data-testid="scan-form">
           <div class="scan-row">
             <${Icon} name="scan" size=${28} />
-            <input ref=${inputRef} id="scan-input" data-testid="scan-input" value=${scan} placeholder=${t('staff.scan.placeholder')}
+            <input ref=${inputRef} id="scan-input" data-testid="scan-input" value=${scan} placeholder=${t('staff.scan.placeholder')} aria-label=${t('staff.scan.placeholder')}
               autocomplete="off" autocapitalize="off" autocorrect="off" spellcheck="false" inputmode="none"
               onInput=${(e) => setScan(e.currentTarget.value)} disabled=${false} />
             <button class="btn btn-primary" type="submit" id="scan-submit" data-testid="scan-submit" disabled=${busy || !scan}>${busy ? t('staff.verifying') : t('staff.verify')}</button>
@@ -269,9 +269,9 @@ function ResultCard({ result, busy }) {
 function History({ history, onClear }) {
   useLang();
   return html`<div class="panel history-panel">
-    <div class="panel-title row"><span>${t('staff.history')}</span>
+    <div class="panel-title row"><h2 class="panel-title" id="history-title">${t('staff.history')}</h2>
       ${history.length ? html`<button class="btn btn-ghost btn-small" onClick=${onClear} data-testid="history-clear">${t('staff.history.clear')}</button>` : null}</div>
-    ${history.length === 0 ? html`<div class="muted empty">${t('staff.history.empty')}</div>` : html`<ul class="scans" id="scan-history" data-testid="scan-history">
+    ${history.length === 0 ? html`<div class="muted empty">${t('staff.history.empty')}</div>` : html`<ul class="scans" id="scan-history" data-testid="scan-history" tabindex="0" aria-labelledby="history-title">
       ${history.map((e) => html`<li data-testid="scan-history-item" data-verdict=${e.verdict}>
         <span class=${'dot ' + (e.verdict === 'valid' ? 'ok' : 'bad')}></span>
         <span class="time">${fmtTime(e.at)}</span>
