@@ -88,6 +88,8 @@ func TestTheClerkSeesTheFullIdentityAtTheCounterAndTheIDCheckOnly(t *testing.T) 
 		}
 		if tt.op == "id_check" {
 			staff.screenshot("staff-full-identity-id-check")
+		} else {
+			staff.axe("the staff console after " + tt.op)
 		}
 	}
 	// The shift's history in sessionStorage keeps masked data only.
@@ -135,6 +137,8 @@ func TestTheStaffConsoleGivesTheReasonARetryCannotChange(t *testing.T) {
 		}
 		if tt.reason == "device_revoked" {
 			staff.screenshot("staff-device-revoked")
+		} else {
+			staff.axe("the staff console: " + tt.name)
 		}
 	}
 }
@@ -157,6 +161,7 @@ func TestAnAdminPicksAStationBeforeVerifyingAndStaffVerifyAtTheirOwn(t *testing.
 	tb.fill("station-code", "B1")
 	tb.clickCSS(`[data-testid=station-go]`)
 	tb.waitFor("the refusal of a code that is not three letters", `!!document.querySelector('[data-testid=station-code-error]')`)
+	tb.axe("the station form refusing a code")
 	evalJS[bool](tb, `(() => { const i = document.getElementById('station-code'); i.value = ''; i.dispatchEvent(new Event('input', { bubbles: true })); return true; })()`)
 	tb.fill("station-code", "shh")
 	tb.screenshot("staff-admin-station")
@@ -293,6 +298,7 @@ func TestTheAuditLogReadsInWordsFiltersAndExportsCSV(t *testing.T) {
 	setDate(admin, "audit-to", time.Now().AddDate(0, 0, 3).Format("2006-01-02"))
 	admin.clickCSS(`[data-testid=audit-filter]`)
 	admin.waitFor("an empty log for the future", `!!document.querySelector('[data-testid=audit-empty]')`)
+	admin.axe("the audit log filtered to nothing")
 	admin.clickCSS(`[data-testid=audit-clear]`)
 	admin.waitFor("the whole log again", rows+`.some((r) => r.dataset.actorName === 'admin')`)
 
@@ -309,6 +315,7 @@ func TestTheAuditLogReadsInWordsFiltersAndExportsCSV(t *testing.T) {
 	})()`)
 	admin.click("audit-verify")
 	admin.waitFor("the broken chain", `document.getElementById('audit-verify-result')?.dataset.ok === 'false'`)
+	admin.axe("the audit log with a broken chain")
 	got := resultText(admin, "audit-verify-result")
 	if !strings.Contains(got, "4242") || strings.Contains(got, "object") {
 		t.Errorf("the broken chain reads %q, want the entry number 4242", got)
@@ -390,6 +397,7 @@ func TestAnAdminRevokesWithAReasonFromTheListAndDisablesStaffAndTerminals(t *tes
 	selectOption(admin, "revoke-reason", "other")
 	admin.click("revoke-confirm")
 	admin.waitFor("the note asked for", `!!document.querySelector('[data-testid=revoke-note-required]') || document.getElementById('revoke-note').matches(':invalid')`)
+	admin.axe("the revoke form asking for a note")
 	selectOption(admin, "revoke-reason", "found_id_card")
 	sees := evalJS[string](admin, `document.querySelector('[data-testid=revoke-passenger-sees]')?.textContent ?? ''`)
 	if !strings.Contains(sees, "旅客") || !strings.Contains(sees, "旅客已找回身份证") {
@@ -425,6 +433,7 @@ func TestAnAdminRevokesWithAReasonFromTheListAndDisablesStaffAndTerminals(t *tes
 	admin.screenshot("admin-staff-disabled")
 	evalJS[bool](admin, staffRow+`.querySelector('[data-testid=staff-edit]').click() || true`)
 	admin.waitFor("the station input", `!!document.querySelector('[data-testid=staff-edit-station]')`)
+	admin.axe("a staff member's station being edited")
 	evalJS[bool](admin, `(() => { const i = document.querySelector('[data-testid=staff-edit-station]'); i.value = 'SHH'; i.dispatchEvent(new Event('input', { bubbles: true })); return true; })()`)
 	admin.clickCSS(`[data-testid=staff-save]`)
 	admin.waitFor("the clerk moved", staffRow+`?.dataset.station === 'SHH'`)
@@ -449,6 +458,7 @@ func TestAnAdminRevokesWithAReasonFromTheListAndDisablesStaffAndTerminals(t *tes
 	admin.waitFor("the terminal in the list", termRow+`?.dataset.disabled === 'false'`)
 	evalJS[bool](admin, termRow+`.querySelector('[data-testid=terminal-edit]').click() || true`)
 	admin.waitFor("the name input", `!!document.querySelector('[data-testid=terminal-edit-name]')`)
+	admin.axe("a terminal being edited")
 	evalJS[bool](admin, fmt.Sprintf(`(() => { const i = document.querySelector('[data-testid=terminal-edit-name]'); i.value = %q; i.dispatchEvent(new Event('input', { bubbles: true })); return true; })()`, "二号手持机-"+suffix))
 	admin.clickCSS(`[data-testid=terminal-save]`)
 	admin.waitFor("the terminal renamed", fmt.Sprintf(`%s?.dataset.name === %q`, termRow, "二号手持机-"+suffix))
