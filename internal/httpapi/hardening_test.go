@@ -193,6 +193,7 @@ func TestVerificationsAreRecordedAtTheVerifiersOwnStationOnly(t *testing.T) {
 			{"staff naming no station verify at their own", "staff", "", 200, ""},
 			{"a terminal naming its own station verifies", "terminal", "BJP", 200, ""},
 			{"an admin names any station", "admin", "SHH", 200, ""},
+			{"an admin naming no station picks one first", "admin", "", 400, "validation_failed"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				r := verify(tt.who, tt.station)

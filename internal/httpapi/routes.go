@@ -81,9 +81,11 @@ func (s *Server) endpoints() []endpoint {
 		{"POST /api/v1/admin/keys/rotate", admin, s.rotateKeys},
 		{"POST /api/v1/admin/terminals", admin, s.createTerminal},
 		{"GET /api/v1/admin/terminals", admin, s.listTerminals},
+		{"PATCH /api/v1/admin/terminals/{id}", admin, s.updateTerminal},
 		{"POST /api/v1/admin/terminals/{id}/revoke", admin, s.revokeTerminal},
 		{"POST /api/v1/admin/staff", admin, s.createStaff},
 		{"GET /api/v1/admin/staff", admin, s.listStaff},
+		{"PATCH /api/v1/admin/staff/{id}", admin, s.updateStaff},
 
 		// Operations.
 		{"GET /healthz", public, s.healthz},
