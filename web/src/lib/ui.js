@@ -1,6 +1,6 @@
 // Small shared components of the three apps (preact + htm, no JSX build).
 import { h, cloneElement, toChildArray } from 'preact';
-import { useEffect, useState, useRef } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useState, useRef } from 'preact/hooks';
 import htm from 'htm';
 import { t, getLang, setLang, onLang, initLang } from './i18n.js';
 import { get, post, setCsrf } from './api.js';
@@ -93,7 +93,9 @@ export function useDialog(onClose) {
   // Read while the dialog first renders, before anything in it takes focus.
   const opener = useRef(undefined);
   if (opener.current === undefined) opener.current = document.activeElement;
-  useEffect(() => {
+  // A layout effect: its cleanup runs as the dialog leaves the page, not
+  // after the next paint, so focus is never left on the body in between.
+  useLayoutEffect(() => {
     const el = ref.current;
     function onKey(e) {
       if (e.key === 'Escape') {

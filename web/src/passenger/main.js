@@ -684,14 +684,14 @@ function Apply({ account, guest, draft, error: initialError, onNext, onView }) {
       <div class=${'field' + (errs.city ? ' has-error' : '')}>
         <label for="apply-city">${t('apply.city')}</label>
         <div class="city-row">
-          <button type="button" class="city-value" id="apply-city" data-testid="apply-city" data-code=${city?.code || ''} onClick=${() => setPicker(true)}>
+          <button type="button" class="city-value" id="apply-city" data-testid="apply-city" data-code=${city?.code || ''} aria-describedby=${errs.city ? 'apply-city-error' : null} onClick=${() => setPicker(true)}>
             ${city ? html`<span>${city.province && city.province !== city.name ? city.province + ' · ' : ''}${city.name}</span>` : html`<span class="muted">${t('apply.city.choose')}</span>`}
             <${Icon} name="chevron" size=${18} /></button>
           <button type="button" class="btn btn-outline btn-small" id="apply-relocate" data-testid="apply-relocate" onClick=${locate} disabled=${loc === 'locating'}>
             <${Icon} name="locate" size=${16} /> ${t('apply.relocate')}</button>
         </div>
         ${locText ? html`<div class="field-hint" id="apply-locate-status" data-testid="apply-locate-status" data-state=${loc}>${locText}</div>` : null}
-        ${errs.city ? html`<div class="field-error" data-testid="apply-city-error">${errs.city}</div>` : null}
+        ${errs.city ? html`<div class="field-error" id="apply-city-error" data-testid="apply-city-error">${errs.city}</div>` : null}
       </div>
       ${errs.form ? html`<div class="alert alert-error" role="alert" id="apply-error" data-testid="apply-error" data-code=${errs.code || ''}>${errs.form}</div>` : null}
       <button class="btn btn-primary btn-block btn-lg" type="submit" id="apply-submit" data-testid="apply-submit" disabled=${busy}>${t('apply.submit')}</button>
