@@ -238,3 +238,16 @@ func TestTheAdminConsoleMovesFocusToEachTabsTitle(t *testing.T) {
 	}
 	admin.axe("admin certificates search")
 }
+
+// TestTheStaffConsolesTitleFollowsTheLanguage: the page's title is the
+// console's name in the language chosen, and the console in English passes
+// axe-core too.
+func TestTheStaffConsolesTitleFollowsTheLanguage(t *testing.T) {
+	tb := staffTab(t)
+	if got := evalJS[string](tb, `document.title`); got != "临时身份证明核验 · 车站工作人员控制台" {
+		t.Errorf("the staff console's page title = %q", got)
+	}
+	tb.click("lang-switch")
+	tb.waitFor("the English page title", `document.title === 'Temporary ID verification · Station staff console'`)
+	tb.axe("staff console in English")
+}
