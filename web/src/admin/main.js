@@ -11,7 +11,7 @@
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import QRCode from 'qrcode';
-import { html, useConsoleSession, useLang, initLang, LangSwitch, StaffLogin, Icon, Spinner, Alert, Field } from '../lib/ui.js';
+import { html, useConsoleSession, useLang, initLang, LangSwitch, StaffLogin, Icon, Spinner, Alert, Field, useScreen } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
 import { get, post, del, qs, request, setCsrf, onAuthLost } from '../lib/api.js';
 import { errorText, shortReason } from '../lib/errors.js';
@@ -67,6 +67,7 @@ function Shell({ account, onLogout }) {
   const [tab, setTab] = useHashTab();
   const views = { dashboard: Dashboard, certificates: Certificates, audit: Audit, terminals: Terminals, replays: Replays, staff: Staff, keys: Keys };
   const View = views[tab];
+  const titleRef = useScreen(tab, t('admin.tab.' + tab), t('admin.title'));
   return html`<div class="admin">
     <aside class="side">
       <div class="side-brand"><div class="side-logo"><${Icon} name="train" size=${24} /></div><div><strong>tempid</strong><small>${t('admin.title')}</small></div></div>
@@ -78,7 +79,7 @@ function Shell({ account, onLogout }) {
       </div>
     </aside>
     <main class="main" id=${'view-' + tab} data-testid=${'view-' + tab}>
-      <h1 class="page-title">${t('admin.tab.' + tab)}</h1>
+      <h1 class="page-title" tabindex="-1" ref=${titleRef}>${t('admin.tab.' + tab)}</h1>
       <${View} />
     </main>
   </div>`;

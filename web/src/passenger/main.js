@@ -5,7 +5,7 @@
 // pass then lives in memory only, so every opening asks for a face check.
 import { render } from 'preact';
 import { useEffect, useState, useRef } from 'preact/hooks';
-import { html, useLang, initLang, LangSwitch, Alert, Field, Icon, Spinner } from '../lib/ui.js';
+import { html, useLang, initLang, LangSwitch, Alert, Field, Icon, Spinner, useScreen, useDialog } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
 import { get, post, postIdempotent, del, qs, setCsrf, onAuthLost } from '../lib/api.js';
 import { errorText } from '../lib/errors.js';
@@ -363,11 +363,12 @@ function App() {
   if (s.name === 'home' && s.error) {
     body = html`<div><${Alert}>${errorText(s.error)}</${Alert}>${body}</div>`;
   }
+  const titleRef = useScreen(s.name, title, t('app.title'));
 
   return html`<div class="app" data-screen=${s.name} data-guest=${s.guest ? 'true' : 'false'}>
     <header class="topbar">
       ${back ? html`<button class="icon-btn" onClick=${back} aria-label=${t('common.back')} id="nav-back" data-testid="nav-back"><${Icon} name="back" /></button>` : html`<span class="icon-btn-space"></span>`}
-      <h1 id="screen-title">${title}</h1>
+      <h1 id="screen-title" tabindex="-1" ref=${titleRef}>${title}</h1>
       <${LangSwitch} />
     </header>
     <main class="content" id="screen" data-testid=${'screen-' + s.name}>${body}</main>
@@ -555,8 +556,8 @@ function Home({ account, stored, onApply, onShow, onView, onLogout, onMyData, on
     <div class="card" id="history" data-testid="history">
       <div class="card-title row"><span><${Icon} name="history" size=${18} /> ${t('home.history')}</span>
         <span class="seg">
-          <button class=${month === 0 ? 'on' : ''} onClick=${() => setMonth(0)} data-testid="history-this-month">${t('home.history.this_month')}</button>
-          <button class=${month === -1 ? 'on' : ''} onClick=${() => setMonth(-1)} data-testid="history-last-month">${t('home.history.last_month')}</button>
+          <button type="button" class=${month === 0 ? 'on' : ''} aria-pressed=${String(month === 0)} onClick=${() => setMonth(0)} data-testid="history-this-month">${t('home.history.this_month')}</button>
+          <button type="button" class=${month === -1 ? 'on' : ''} aria-pressed=${String(month === -1)} onClick=${() => setMonth(-1)} data-testid="history-last-month">${t('home.history.last_month')}</button>
         </span></div>
       ${histError ? html`<${Alert}>${histError}</${Alert}>` : history === null ? html`<${Spinner} />` : history.length === 0 ? html`<div class="muted empty">${t('home.history.empty')}</div>` : html`<ul class="history">
         ${history.map((c) => {
@@ -583,6 +584,7 @@ function CityPicker({ onPick, onClose }) {
   const [q, setQ] = useState('');
   const [error, setError] = useState('');
   const inputRef = useRef(null);
+  const dialogRef = useDialog(onClose);
   useEffect(() => {
     inputRef.current?.focus();
     if (!citiesCache) {
@@ -597,7 +599,7 @@ function CityPicker({ onPick, onClose }) {
     groups.get(c.province).push(c);
   }
   return html`<div class="sheet-backdrop" onClick=${(e) => e.target === e.currentTarget && onClose()}>
-    <div class="sheet" role="dialog" aria-modal="true" aria-labelledby="city-picker-title" id="city-picker" data-testid="city-picker">
+    <div class="sheet" ref=${dialogRef} role="dialog" aria-modal="true" aria-labelledby="city-picker-title" id="city-picker" data-testid="city-picker">
       <div class="sheet-head"><strong id="city-picker-title">${t('city.title')}</strong>
         <button class="icon-btn dark" onClick=${onClose} aria-label=${t('common.close')} data-testid="city-close"><${Icon} name="cross" /></button></div>
       <input class="search" ref=${inputRef} id="city-search" data-testid="city-search" type="search" placeholder=${t('city.search')} aria-label=${t('city.search')} value=${q} onInput=${(e) => setQ(e.currentTarget.value)} />
@@ -707,14 +709,14 @@ function Apply({ account, guest, draft, error: initialError, onNext, onView }) {
       <div class=${'field' + (errs.city ? ' has-error' : '')}>
         <label for="apply-city">${t('apply.city')}</label>
         <div class="city-row">
-          <button type="button" class="city-value" id="apply-city" data-testid="apply-city" data-code=${city?.code || ''} onClick=${() => setPicker(true)}>
+          <button type="button" class="city-value" id="apply-city" data-testid="apply-city" data-code=${city?.code || ''} aria-describedby=${errs.city ? 'apply-city-error' : null} onClick=${() => setPicker(true)}>
             ${city ? html`<span>${city.province && city.province !== city.name ? city.province + ' · ' : ''}${city.name}</span>` : html`<span class="muted">${t('apply.city.choose')}</span>`}
             <${Icon} name="chevron" size=${18} /></button>
           <button type="button" class="btn btn-outline btn-small" id="apply-relocate" data-testid="apply-relocate" onClick=${locate} disabled=${loc === 'locating'}>
             <${Icon} name="locate" size=${16} /> ${t('apply.relocate')}</button>
         </div>
         ${locText ? html`<div class="field-hint" id="apply-locate-status" data-testid="apply-locate-status" data-state=${loc}>${locText}</div>` : null}
-        ${errs.city ? html`<div class="field-error" data-testid="apply-city-error">${errs.city}</div>` : null}
+        ${errs.city ? html`<div class="field-error" id="apply-city-error" data-testid="apply-city-error">${errs.city}</div>` : null}
       </div>
       ${errs.form ? html`<div class="alert alert-error" role="alert" id="apply-error" data-testid="apply-error" data-code=${errs.code || ''}>${errs.form}</div>` : null}
       <button class="btn btn-primary btn-block btn-lg" type="submit" id="apply-submit" data-testid="apply-submit" disabled=${busy}>${t('apply.submit')}</button>

@@ -3,7 +3,7 @@
 // or the camera; the verdict is shown large enough to read at a glance.
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { html, useConsoleSession, useLang, initLang, LangSwitch, StaffLogin, Icon, Spinner, Field } from '../lib/ui.js';
+import { html, useConsoleSession, useLang, initLang, LangSwitch, StaffLogin, Icon, Spinner, Field, useScreen } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
 import { CameraScanner } from '../lib/camera.js';
 import { get, post, del, setCsrf, onAuthLost } from '../lib/api.js';
@@ -120,6 +120,7 @@ function Console({ account, station, onLogout, onChangeStation }) {
   const busyRef = useRef(false);
   const lastCamRef = useRef({ code: '', at: 0 });
   const [mode, setMode] = useState('verify');
+  useScreen(mode, t('staff.title'), t('staff.console'));
 
   // Keep the focus on the scanner input: a keyboard-wedge scanner types
   // into whatever has the focus.
