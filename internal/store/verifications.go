@@ -114,7 +114,8 @@ func (t *Tx) recordVerification(ctx context.Context, actor Actor, v Verification
 
 // recordClaimedVerification is RecordVerification's claim in one
 // PostgreSQL statement, committed on its own: the claim, the
-// verification, its audit entry and the entry's pending mark. One round
+// verification, and its audit entry linked under the chain head's lock
+// (appendAuditPostgres). One round
 // trip instead of six (BEGIN, four statements, COMMIT) is most of a
 // verification's cost on PostgreSQL. first and replay are the record and
 // its audit detail for either outcome of the claim; the statement picks.
@@ -136,11 +137,14 @@ func (s *Store) recordClaimedVerification(ctx context.Context, actor Actor, firs
 				SELECT $5, $1, $2, $6, $3, $7,
 					CASE WHEN replay THEN 'invalid' ELSE $8 END, CASE WHEN replay THEN 'replayed' ELSE $9 END, replay, $10
 				FROM outcome),
+			d AS (SELECT CASE WHEN replay THEN $14 ELSE $13 END AS detail FROM outcome),
+			h AS (
+				UPDATE audit_head SET seq = seq + 1, last_id = last_id + 1,
+					hash = audit_link_hash(hash, seq + 1, last_id + 1, $10, $11, 'verification', $12, d.detail)
+				FROM d WHERE id = 1 RETURNING seq, last_id, hash, d.detail),
 			e AS (
-				INSERT INTO audit_events (at, actor, action, object, detail)
-				SELECT $10, $11, 'verification', $12, CASE WHEN replay THEN $14 ELSE $13 END FROM outcome
-				RETURNING id),
-			p AS (INSERT INTO audit_pending (event_id) SELECT id FROM e)
+				INSERT INTO audit_events (id, at, actor, action, object, detail, seq, hash)
+				SELECT last_id, $10, $11, 'verification', $12, detail, seq, hash FROM h)
 			SELECT replay FROM outcome`,
 			first.CertificateID, first.Step, first.Verifier, bit,
 			first.ID, first.Operation, nullString(first.StationCode), first.Verdict, nullString(first.Reason), ms(first.At),

@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,12 +51,12 @@ func TestEveryOperationIsClaimedOncePerCode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pending, err := store.CountForTest(s, "audit_pending")
+		chain, err := s.VerifyAudit(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := 3 * len(ops); records != want || audited != want || pending != want {
-			t.Errorf("%d records, %d audit entries and %d pending seals, want %d of each", records, audited, pending, want)
+		if want := 3 * len(ops); records != want || audited != want || chain.Entries != int64(want) || chain.FirstBad != nil {
+			t.Errorf("%d records, %d audit entries and a chain of %d (%v), want %d of each and a good chain", records, audited, chain.Entries, chain.FirstBad, want)
 		}
 		replays, err := store.CountForTest(s, "verifications WHERE replay")
 		if err != nil {
@@ -120,41 +122,44 @@ func TestClaimsMadeBeforeMigration3AreKept(t *testing.T) {
 	}
 }
 
-// The sealer inserts links in chunks of 64, 8 and 1: a run of every size,
-// sealed at once and in small steps, gives a chain that verifies, with
-// nothing left pending.
-func TestSealingInChunksKeepsTheChain(t *testing.T) {
+// Writes that share a commit (SQLite's group commit) link their audit
+// entries one after another, and a write rolled back to its savepoint
+// after linking its entry takes its link with it: the chain that commits
+// has no gap and verifies.
+func TestAWriteRolledBackInItsBatchLeavesNoGapInTheChain(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		record := func(n int) {
-			for range n {
-				v := store.Verification{ID: store.NewID(), Operation: "entry", Verifier: "terminal:gate",
-					Verdict: store.VerdictInvalid, Reason: "malformed", At: time.Now()}
-				if _, err := s.RecordVerification(ctx, store.TerminalActor("gate"), v, false); err != nil {
-					t.Fatal(err)
+		const writers, each = 8, 25
+		var wg sync.WaitGroup
+		var failed, committed atomic.Int64
+		for w := range writers {
+			wg.Go(func() {
+				for i := range each {
+					fail := (w+i)%3 == 0
+					err := store.AuditForTest(ctx, s, fail)
+					switch {
+					case fail && err == nil:
+						t.Error("a write meant to fail committed")
+					case fail:
+						failed.Add(1)
+					case err != nil:
+						t.Error(err)
+					default:
+						committed.Add(1)
+					}
 				}
-			}
+			})
 		}
-		record(64 + 2*8 + 3)
-		if n, err := s.SealAudit(ctx, time.Now(), 1000); err != nil || n != 83 {
-			t.Fatalf("sealed %d (%v), want 83", n, err)
-		}
-		record(21)
-		for {
-			n, err := s.SealAudit(ctx, time.Now(), 5)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n == 0 {
-				break
-			}
-		}
+		wg.Wait()
 		rep, err := s.VerifyAudit(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.FirstBad != nil || rep.Entries != 104 || rep.Pending != 0 {
-			t.Errorf("chain: %+v, want 104 good entries and none pending", rep)
+		if rep.FirstBad != nil || rep.Entries != committed.Load() {
+			t.Errorf("chain: %+v (%v), want %d good entries (%d writes failed)", rep, rep.FirstBad, committed.Load(), failed.Load())
+		}
+		if failed.Load() == 0 {
+			t.Error("no write failed")
 		}
 	})
 }
