@@ -144,7 +144,7 @@ func (t *Tx) recordOfflineScan(ctx context.Context, actor Actor, terminalID stri
 func (t *Tx) slipUsedElsewhere(ctx context.Context, sc OfflineScan, self string) (bool, error) {
 	v := sc.Verification
 	var n int
-	err := t.queryRow(ctx, `SELECT count(*) FROM verifications WHERE certificate_id = $1 AND operation = 'entry'
+	err := t.queryRow(ctx, `SELECT count(*) FROM verifications WHERE certificate_id = $1 AND step IS NULL AND operation = 'entry'
 		AND verdict = 'valid' AND at >= $2 AND at <= $3 AND coalesce(station_code, '') <> $4 AND id <> $5`,
 		v.CertificateID, ms(v.At.Add(-sc.ElsewhereWindow)), ms(v.At.Add(sc.ElsewhereWindow)), v.StationCode, self).Scan(&n)
 	return n > 0, err

@@ -13,9 +13,12 @@ import (
 
 // Verification is one online verification of a scanned code, as recorded.
 type Verification struct {
+	// ID is NewIDAt(At): verifications are stored in id order, and the
+	// statistics find a time range as the range of ids made in it.
 	ID string
 	// CertificateID and Step name the code; empty and zero when the text
-	// was not a code the issuer signed.
+	// was not a code the issuer signed. A slip has a certificate and no
+	// step (zero).
 	CertificateID string
 	Step          int64
 	Operation     string
@@ -99,8 +102,9 @@ const claimCode = `INSERT INTO code_claims AS c (certificate_id, step, verifier,
 	RETURNING 1`
 
 func (t *Tx) recordVerification(ctx context.Context, actor Actor, v Verification) error {
+	// A slip's verification has a certificate and no step.
 	var step sql.NullInt64
-	if v.CertificateID != "" {
+	if v.CertificateID != "" && v.Step != 0 {
 		step = sql.NullInt64{Int64: v.Step, Valid: true}
 	}
 	if _, err := t.exec(ctx, `INSERT INTO verifications (id, certificate_id, step, operation, verifier, station_code, verdict, reason, replay, at)

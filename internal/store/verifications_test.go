@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -162,4 +163,89 @@ func TestAWriteRolledBackInItsBatchLeavesNoGapInTheChain(t *testing.T) {
 			t.Error("no write failed")
 		}
 	})
+}
+
+// The statistics find verifications by the time in their ids: each is
+// counted in the bucket of its time, and none outside [from, to).
+func TestVerificationStatisticsReadTheRangeOfIds(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		record := func(at time.Time, verdict, reason string) {
+			t.Helper()
+			v := store.Verification{ID: store.NewIDAt(at), Operation: "entry", Verifier: "terminal:gate",
+				Verdict: verdict, Reason: reason, At: at}
+			if _, err := s.RecordVerification(ctx, store.TerminalActor("gate"), v, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		record(t0.Add(-time.Millisecond), store.VerdictValid, "")
+		record(t0, store.VerdictValid, "")
+		record(t0.Add(10*time.Minute), store.VerdictValid, "")
+		record(t0.Add(70*time.Minute), store.VerdictInvalid, "expired")
+		record(t0.Add(2*time.Hour), store.VerdictInvalid, "malformed")
+		st, err := s.StatsOf(ctx, t0, t0.Add(2*time.Hour), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []store.VerifyCount{{At: t0, Valid: 2}, {At: t0.Add(time.Hour), Invalid: 1}}
+		if fmt.Sprint(st.Verifications) != fmt.Sprint(want) {
+			t.Errorf("verifications per hour %v, want %v", st.Verifications, want)
+		}
+		if fmt.Sprint(st.Failures) != fmt.Sprint([]store.ReasonCount{{Reason: "expired", Count: 1}}) {
+			t.Errorf("failures %v, want one expired", st.Failures)
+		}
+	})
+}
+
+// Migration 0012 rebuilds the verifications: a slip's online uses recorded
+// before it (with step 0) are still its uses, and still warn of an
+// admission elsewhere; verifications of codes still count.
+func TestVerificationsRecordedBeforeMigration12AreKept(t *testing.T) {
+	for _, backend := range storetest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			o := storetest.Options(t, backend)
+			old, err := store.OpenAtForTest(ctx, o, "0012")
+			if err != nil {
+				t.Fatal(err)
+			}
+			slipAt, codeAt := t0.Add(-30*time.Minute), t0.Add(-20*time.Minute)
+			for _, q := range []struct {
+				sql  string
+				args []any
+			}{
+				{`INSERT INTO verifications (id, certificate_id, step, operation, verifier, station_code, verdict, reason, replay, at)
+					VALUES ($1, 'a11ce', 0, 'entry', 'terminal:counter', 'SHH', 'valid', NULL, FALSE, $2)`, []any{store.NewIDAt(slipAt), slipAt.UnixMilli()}},
+				{`INSERT INTO verifications (id, certificate_id, step, operation, verifier, station_code, verdict, reason, replay, at)
+					VALUES ($1, 'c0ffee', 42, 'entry', 'terminal:gate', 'BJP', 'valid', NULL, FALSE, $2)`, []any{store.NewIDAt(codeAt), codeAt.UnixMilli()}},
+			} {
+				if err := store.ExecForTest(old, q.sql, q.args...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			old.Close()
+			s, err := store.Open(ctx, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			uses, elsewhere, err := s.SlipUses(ctx, "a11ce", "BJP", t0, 2*time.Hour, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(uses) != 1 || uses[0].StationCode != "SHH" || !elsewhere {
+				t.Errorf("the slip's uses %+v, used elsewhere %v; want its entry at SHH, elsewhere", uses, elsewhere)
+			}
+			if uses, _, err := s.SlipUses(ctx, "c0ffee", "BJP", t0, 2*time.Hour, 10); err != nil || len(uses) != 0 {
+				t.Errorf("a code's certificate has slip uses %+v (%v)", uses, err)
+			}
+			st, err := s.StatsOf(ctx, t0.Add(-time.Hour), t0, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(st.Verifications) != 1 || st.Verifications[0].Valid != 2 {
+				t.Errorf("verifications in the hour: %+v, want 2 valid", st.Verifications)
+			}
+		})
+	}
 }

@@ -54,3 +54,37 @@ DROP TABLE audit_events;
 DROP TABLE audit_pending;
 DROP TABLE audit_chain;
 ALTER TABLE audit_entries RENAME TO audit_events;
+
+-- Verifications are stored in the order of their time-ordered ids
+-- (store.NewIDAt of the verification's time), the only key: the
+-- statistics read a time range as a range of ids, so the index by time
+-- goes, and the rowid with it. Only a slip's uses are looked up by
+-- certificate (the used_elsewhere warning), so only verifications of
+-- slips — a certificate and no step — are indexed by certificate. An
+-- online slip verification recorded step 0 before; it has none.
+CREATE TABLE verifications_by_id (
+    id              TEXT PRIMARY KEY,
+    certificate_id  TEXT,
+    step            INTEGER,
+    operation       TEXT NOT NULL,
+    verifier        TEXT NOT NULL,
+    station_code    TEXT,
+    verdict         TEXT NOT NULL,
+    reason          TEXT,
+    replay          BOOLEAN NOT NULL,
+    at              INTEGER NOT NULL,
+    offline         BOOLEAN NOT NULL DEFAULT 0,
+    server_verdict  TEXT,
+    server_reason   TEXT,
+    recorded_at     INTEGER
+) WITHOUT ROWID;
+INSERT INTO verifications_by_id (id, certificate_id, step, operation, verifier, station_code, verdict, reason, replay, at,
+    offline, server_verdict, server_reason, recorded_at)
+SELECT id, certificate_id, CASE WHEN step = 0 THEN NULL ELSE step END, operation, verifier, station_code, verdict, reason, replay, at,
+    offline, server_verdict, server_reason, recorded_at
+FROM verifications;
+DROP TABLE verifications;
+ALTER TABLE verifications_by_id RENAME TO verifications;
+CREATE INDEX verifications_of_slips ON verifications (certificate_id, at) WHERE step IS NULL AND certificate_id IS NOT NULL;
+-- After-the-fact replays, listed for administrators newest first.
+CREATE INDEX verifications_after_the_fact ON verifications (at) WHERE offline AND replay;
