@@ -150,6 +150,19 @@ type Issued struct {
 	UsedThisMonth int
 }
 
+// issueDetail is the audit detail of an app certificate's issue, its
+// members in the order of their names.
+type issueDetail struct {
+	Applicant     string    `json:"applicant"`
+	City          string    `json:"city"`
+	ExpiresAt     time.Time `json:"expires_at"`
+	FaceCheck     string    `json:"face_check"`
+	Holder        string    `json:"holder"`
+	IDNumber      string    `json:"id_number"`
+	Renews        string    `json:"renews"`
+	UsedThisMonth int       `json:"used_this_month"`
+}
+
 // IssueCertificate issues a certificate if the rules allow it, all in one
 // transaction: the face check is consumed, the holder's row is locked so
 // that applications for one person are serialised (across connections,
@@ -209,15 +222,15 @@ func (s *Store) IssueCertificate(ctx context.Context, actor Actor, in Issuance) 
 				WHERE id = $3 AND status = 'active'`, ms(now), c.ID, activeID); err != nil {
 				return err
 			}
-			if err := t.audit(ctx, now, actor, "certificate.supersede", "certificate:"+activeID, map[string]any{
-				"superseded_by": c.ID,
-			}); err != nil {
+			if err := t.audit(ctx, now, actor, "certificate.supersede", "certificate:"+activeID, struct {
+				SupersededBy string `json:"superseded_by"`
+			}{c.ID}); err != nil {
 				return err
 			}
 		}
-		if err := t.audit(ctx, now, actor, "certificate.issue", "certificate:"+c.ID, map[string]any{
-			"holder": c.NameMasked, "id_number": c.IDMasked, "city": c.CityCode, "face_check": in.FaceCheck.ID,
-			"expires_at": c.ExpiresAt, "used_this_month": used + 1, "renews": activeID, "applicant": c.Applicant(),
+		if err := t.audit(ctx, now, actor, "certificate.issue", "certificate:"+c.ID, issueDetail{
+			Holder: c.NameMasked, IDNumber: c.IDMasked, City: c.CityCode, FaceCheck: in.FaceCheck.ID,
+			ExpiresAt: c.ExpiresAt, UsedThisMonth: used + 1, Renews: activeID, Applicant: c.Applicant(),
 		}); err != nil {
 			return err
 		}

@@ -120,19 +120,16 @@ func (t *Tx) recordOfflineScan(ctx context.Context, actor Actor, terminalID stri
 		return o, err
 	}
 	detail := v.auditDetail()
-	detail["offline"], detail["scanned_at"], detail["server_verdict"] = true, v.At, sc.ServerVerdict
-	if sc.ServerReason != "" {
-		detail["server_reason"] = sc.ServerReason
-	}
+	detail.Offline, detail.ScannedAt, detail.ServerVerdict, detail.ServerReason = true, v.At, sc.ServerVerdict, sc.ServerReason
 	if v.Replay {
-		detail["after_the_fact"] = ReasonReplayed
+		detail.AfterTheFact = ReasonReplayed
 	}
 	if sc.Slip && sc.Admitted {
 		if o.UsedElsewhere, err = t.slipUsedElsewhere(ctx, sc, v.ID); err != nil {
 			return o, err
 		}
 		if o.UsedElsewhere {
-			detail["after_the_fact"] = "used_elsewhere"
+			detail.AfterTheFact = "used_elsewhere"
 		}
 	}
 	return o, t.audit(ctx, now, actor, "verification", v.auditObject(), detail)

@@ -170,16 +170,28 @@ func (v Verification) auditObject() string {
 	return "verification:" + v.ID
 }
 
-func (v Verification) auditDetail() map[string]any {
-	detail := map[string]any{
-		"verification": v.ID, "verdict": v.Verdict, "operation": v.Operation, "replay": v.Replay,
-	}
-	for k, s := range map[string]string{"reason": v.Reason, "station": v.StationCode, "holder": v.NameMasked, "id_number": v.IDMasked} {
-		if s != "" {
-			detail[k] = s
-		}
-	}
-	return detail
+// verificationDetail is the audit detail of a verification, online or
+// offline. Its members are in the order of their names, as a map's were,
+// so the detail reads as before.
+type verificationDetail struct {
+	AfterTheFact  string    `json:"after_the_fact,omitempty"`
+	Holder        string    `json:"holder,omitempty"`
+	IDNumber      string    `json:"id_number,omitempty"`
+	Offline       bool      `json:"offline,omitempty"`
+	Operation     string    `json:"operation"`
+	Reason        string    `json:"reason,omitempty"`
+	Replay        bool      `json:"replay"`
+	ScannedAt     time.Time `json:"scanned_at,omitzero"`
+	ServerReason  string    `json:"server_reason,omitempty"`
+	ServerVerdict string    `json:"server_verdict,omitempty"`
+	Station       string    `json:"station,omitempty"`
+	Verdict       string    `json:"verdict"`
+	Verification  string    `json:"verification"`
+}
+
+func (v Verification) auditDetail() verificationDetail {
+	return verificationDetail{Verification: v.ID, Verdict: v.Verdict, Operation: v.Operation, Replay: v.Replay,
+		Reason: v.Reason, Station: v.StationCode, Holder: v.NameMasked, IDNumber: v.IDMasked}
 }
 
 // IssuePass records a pass shown after a view face check: the check is

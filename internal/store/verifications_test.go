@@ -249,3 +249,36 @@ func TestVerificationsRecordedBeforeMigration12AreKept(t *testing.T) {
 		})
 	}
 }
+
+// A verification's audit detail holds the masked holder and the outcome,
+// members in the order of their names; a replay's says so.
+func TestAVerificationsAuditDetail(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		ids := []string{store.NewIDAt(t0), store.NewIDAt(t0)}
+		for _, id := range ids {
+			v := store.Verification{ID: id, CertificateID: "c0ffee", Step: 42, Operation: "entry", Verifier: "terminal:gate",
+				StationCode: "BJP", Verdict: store.VerdictValid, At: t0, NameMasked: "张*", IDMasked: "1101**********0025"}
+			if _, err := s.RecordVerification(ctx, store.TerminalActor("gate"), v, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		entries, err := s.AuditEntries(ctx, 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range entries {
+			if e.Action == "verification" {
+				got = append(got, e.Detail)
+			}
+		}
+		want := []string{
+			`{"holder":"张*","id_number":"1101**********0025","operation":"entry","replay":false,"station":"BJP","verdict":"valid","verification":"` + ids[0] + `"}`,
+			`{"holder":"张*","id_number":"1101**********0025","operation":"entry","reason":"replayed","replay":true,"station":"BJP","verdict":"invalid","verification":"` + ids[1] + `"}`,
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("details\n%s\nwant\n%s", got, want)
+		}
+	})
+}
