@@ -128,6 +128,26 @@ func scanCertificate(row interface{ Scan(...any) error }, extra ...any) (Certifi
 	return c, err
 }
 
+// verifiedColumns are the columns of a certificate that a verification
+// reads (CertificateAndDevice): its status and expiry for step 8, the
+// masked holder for the answer and the audit entry, and the sealed name
+// and ID number, opened for the counter operations and a slip's staffed
+// lane. Not the holder index, the issuing details or a slip's text.
+const verifiedColumns = `id, name_ct, id_number_ct, name_masked, id_masked, expires_at, status, status_at`
+
+// scanVerified scans verifiedColumns, then into extra the columns selected
+// after them.
+func scanVerified(row interface{ Scan(...any) error }, extra ...any) (Certificate, error) {
+	var c Certificate
+	var expires, statusAt int64
+	err := row.Scan(append([]any{&c.ID, &c.NameCT, &c.IDNumberCT, &c.NameMasked, &c.IDMasked, &expires, &c.Status, &statusAt}, extra...)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, ErrNotFound
+	}
+	c.ExpiresAt, c.ChangedAt = fromMS(expires), fromMS(statusAt)
+	return c, err
+}
+
 // Issuance is everything needed to issue one certificate atomically.
 type Issuance struct {
 	Certificate Certificate
@@ -254,13 +274,13 @@ func (s *Store) Certificate(ctx context.Context, id string) (Certificate, error)
 	return c, classify(err)
 }
 
-// CertificateAndDevice reads a certificate and tells, in the same query,
-// whether a device key is on the revocation list: what an online
-// verification needs from the database before it records the code's use.
-// A certificate that does not exist is ErrNotFound, and then the device is
-// not looked up.
+// CertificateAndDevice reads a certificate's verifiedColumns (the rest of
+// the Certificate is left zero) and tells, in the same query, whether a
+// device key is on the revocation list: what an online verification needs
+// from the database before it records the code's use. A certificate that
+// does not exist is ErrNotFound, and then the device is not looked up.
 func (s *Store) CertificateAndDevice(ctx context.Context, id string, deviceHash []byte, now time.Time) (c Certificate, deviceRevoked bool, err error) {
-	c, err = scanCertificate(s.queryRow(ctx, `SELECT `+certificateColumns+`,
+	c, err = scanVerified(s.queryRow(ctx, `SELECT `+verifiedColumns+`,
 		EXISTS (SELECT 1 FROM revoked_devices WHERE device_key_hash = $2 AND expires_at > $3)
 		FROM certificates WHERE id = $1`, id, deviceHash, ms(now)), &deviceRevoked)
 	return c, deviceRevoked, classify(err)

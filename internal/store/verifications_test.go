@@ -282,3 +282,37 @@ func TestAVerificationsAuditDetail(t *testing.T) {
 		}
 	})
 }
+
+// A verification reads from a certificate what it needs — its status,
+// expiry, masked holder and the sealed name and ID number for the counter
+// operations — and nothing else (not the holder index).
+func TestAVerificationReadsOnlyTheColumnsItNeeds(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		acct := store.NewID()
+		if err := s.CreateAccount(ctx, store.CLI, store.Account{ID: acct, Username: "p", PasswordHash: "x", Role: store.RolePassenger, CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		id := issueForTest(t, s, acct, 7, t0, 24*time.Hour)
+		for _, asOf := range []bool{false, true} {
+			var c store.Certificate
+			var revoked bool
+			var err error
+			if asOf {
+				c, revoked, err = s.CertificateAndDeviceAsOf(ctx, id, []byte{9}, t0)
+			} else {
+				c, revoked, err = s.CertificateAndDevice(ctx, id, []byte{9}, t0)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ID != id || c.Status != store.StatusActive || !c.ExpiresAt.Equal(t0.Add(24*time.Hour)) || c.NameMasked != "张*" ||
+				c.IDMasked != "1101**********0000" || string(c.NameCT) != "sealed name" || string(c.IDNumberCT) != "sealed id" || revoked {
+				t.Errorf("as of %v: %+v, revoked %v", asOf, c, revoked)
+			}
+			if c.HolderIndex != nil || c.CityCode != "" {
+				t.Errorf("as of %v: read more than a verification needs: %+v", asOf, c)
+			}
+		}
+	})
+}
