@@ -1,11 +1,16 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"tempid/internal/problem"
@@ -13,8 +18,8 @@ import (
 
 // Verification is one online verification of a scanned code, as recorded.
 type Verification struct {
-	// ID is NewIDAt(At): verifications are stored in id order, and the
-	// statistics find a time range as the range of ids made in it.
+	// ID is NewVerificationID(At): verifications are stored in id order,
+	// and the statistics find a time range as the range of ids made in it.
 	ID string
 	// CertificateID and Step name the code; empty and zero when the text
 	// was not a code the issuer signed. A slip has a certificate and no
@@ -32,6 +37,37 @@ type Verification struct {
 	// the holder does.
 	NameMasked string
 	IDMasked   string
+}
+
+// NewVerificationID returns a new identifier for a verification made at
+// at: NewIDAt's, and greater than the last one this process made in the
+// same millisecond, so that verifications of one millisecond keep the
+// order they were made in (a slip's uses are listed newest first). The
+// first of a millisecond has 80 random bits; the next ones count up from
+// it. A verification's id names a record, never grants anything.
+func NewVerificationID(at time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(at.UnixMilli())<<16)
+	rand.Read(b[6:])
+	lastVerificationID.Lock()
+	last := &lastVerificationID.b
+	if [6]byte(b[:6]) == [6]byte(last[:6]) && bytes.Compare(b[6:], last[6:]) <= 0 {
+		b = *last
+		for i := 15; i >= 6; i-- {
+			b[i]++
+			if b[i] != 0 {
+				break
+			}
+		}
+	}
+	*last = b
+	lastVerificationID.Unlock()
+	return hex.EncodeToString(b[:])
+}
+
+var lastVerificationID struct {
+	sync.Mutex
+	b [16]byte
 }
 
 // Verdicts as stored.

@@ -316,3 +316,22 @@ func TestAVerificationReadsOnlyTheColumnsItNeeds(t *testing.T) {
 		}
 	})
 }
+
+// Verification ids carry their time, and those of one millisecond
+// increase in the order they were made.
+func TestVerificationIDsKeepTheirOrderWithinAMillisecond(t *testing.T) {
+	prev := ""
+	for range 1000 {
+		id := store.NewVerificationID(t0)
+		if id <= prev {
+			t.Fatalf("%s after %s", id, prev)
+		}
+		if id[:12] != store.NewIDAt(t0)[:12] {
+			t.Fatalf("%s is not dated %v", id, t0)
+		}
+		prev = id
+	}
+	if earlier := store.NewVerificationID(t0.Add(-time.Second)); earlier >= prev {
+		t.Errorf("an id of a second earlier, %s, sorts after %s", earlier, prev)
+	}
+}
