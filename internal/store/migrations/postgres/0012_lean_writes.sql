@@ -29,16 +29,15 @@ ALTER TABLE audit_events ADD COLUMN seq BIGINT, ADD COLUMN hash BYTEA;
 UPDATE audit_events e SET seq = c.seq, hash = c.hash FROM audit_chain c WHERE c.event_id = e.id;
 
 -- Entries not yet sealed are linked after the head, in id order, as the
--- sealer would have linked them.
-WITH RECURSIVE todo AS (
-    SELECT e.id, e.at, e.actor, e.action, e.object, e.detail, row_number() OVER (ORDER BY e.id) AS n
-    FROM audit_events e WHERE e.seq IS NULL),
-link (n, seq, hash) AS (
+-- sealer would have linked them; each step finds the next one by the
+-- primary key.
+WITH RECURSIVE link (id, seq, hash) AS (
     SELECT 0::bigint, seq, hash FROM audit_head WHERE id = 1
     UNION ALL
-    SELECT t.n, l.seq + 1, audit_link_hash(l.hash, l.seq + 1, t.id, t.at, t.actor, t.action, t.object, t.detail)
-    FROM link l JOIN todo t ON t.n = l.n + 1)
-UPDATE audit_events e SET seq = l.seq, hash = l.hash FROM link l JOIN todo t ON t.n = l.n WHERE e.id = t.id;
+    SELECT e.id, l.seq + 1, audit_link_hash(l.hash, l.seq + 1, e.id, e.at, e.actor, e.action, e.object, e.detail)
+    FROM link l CROSS JOIN LATERAL (
+        SELECT * FROM audit_events n WHERE n.seq IS NULL AND n.id > l.id ORDER BY n.id LIMIT 1) e)
+UPDATE audit_events e SET seq = l.seq, hash = l.hash FROM link l WHERE e.id = l.id;
 
 ALTER TABLE audit_events ALTER COLUMN seq SET NOT NULL, ALTER COLUMN hash SET NOT NULL;
 
