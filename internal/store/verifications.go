@@ -153,12 +153,12 @@ func (t *Tx) recordVerification(ctx context.Context, actor Actor, v Verification
 }
 
 // recordClaimedVerification is RecordVerification's claim in one
-// PostgreSQL statement, committed on its own: the claim, the
-// verification, and its audit entry linked under the chain head's lock
-// (appendAuditPostgres). One round
-// trip instead of six (BEGIN, four statements, COMMIT) is most of a
-// verification's cost on PostgreSQL. first and replay are the record and
-// its audit detail for either outcome of the claim; the statement picks.
+// PostgreSQL statement, committed on its own: the claim, the verification,
+// and its audit entry linked under the chain head's lock (as
+// appendAuditPostgres links one). One round trip instead of six (BEGIN,
+// four statements, COMMIT) is most of a verification's cost on
+// PostgreSQL. first and replay are the record and its audit detail for
+// either outcome of the claim; the statement picks.
 func (s *Store) recordClaimedVerification(ctx context.Context, actor Actor, first, replay Verification, bit int64) (Verification, error) {
 	firstDetail, err := json.Marshal(first.auditDetail())
 	if err != nil {
