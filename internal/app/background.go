@@ -9,51 +9,15 @@ import (
 )
 
 // Background starts the loops every node runs beside the API, until stop
-// is called: the audit sealer (every second), the key schedule (reloaded
-// every minute so that nodes follow each other's rotations, and rotated
-// when due) and the retention purge (at start, then hourly). stop ends
-// them and returns once the sealer has finished its batch; the caller
-// seals what is still pending (store.SealAllAudit) when it shuts down.
+// is called: the key schedule (reloaded every minute so that nodes follow
+// each other's rotations, and rotated when due) and the retention purge
+// (at start, then hourly). Audit entries need no loop: each is linked into
+// the chain by the transaction that writes it.
 func (a *App) Background(log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	sealerDone := make(chan struct{})
-	go func() {
-		defer close(sealerDone)
-		sealAudit(ctx, a.Store, log)
-	}()
 	go a.Signing.Run(ctx, time.Minute, log)
 	go a.purgeExpired(ctx, log)
-	return func() {
-		cancel()
-		<-sealerDone
-	}
-}
-
-// sealAudit chains pending audit entries every second until ctx ends.
-func sealAudit(ctx context.Context, st interface {
-	SealAudit(context.Context, time.Time, int) (int, error)
-}, log *slog.Logger) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		for {
-			n, err := st.SealAudit(ctx, time.Now(), 2000)
-			if err != nil {
-				if ctx.Err() == nil {
-					log.Error("audit sealing", "err", err)
-				}
-				break
-			}
-			if n < 2000 {
-				break
-			}
-		}
-	}
+	return cancel
 }
 
 // claimRetention is how long a code's claim (replay record) is kept.

@@ -1,12 +1,13 @@
 // Package audit defines tempid's audit entries and their hash chain.
 //
 // Every state change writes an Entry in the same database transaction as the
-// change. Entries are then sealed into a chain, in the order the sealer sees
-// them: link n holds SHA-256(link n-1 || canonical bytes of entry n). Sealing
-// runs after commit, in small batches, so that no write transaction has to
-// wait for a single global "last hash" row: on PostgreSQL with several nodes
-// that row would serialise every write. An entry is sealed within a second
-// or so of its commit; Verify reports entries not yet sealed.
+// change, and the entry takes its place in the chain as it is written: link
+// n holds SHA-256(link n-1 || canonical bytes of entry n). The chain's head
+// (the last position and hash) is one row that every writing transaction
+// holds until it commits — on SQLite the single writer holds everything, on
+// PostgreSQL the row is locked by the first entry of the transaction — so
+// the chain has one order, the order of commits, and an entry is never
+// committed without its link.
 //
 // Entries hold masked data only: never a full ID number or name.
 package audit
@@ -29,18 +30,18 @@ type Entry struct {
 	Detail string // JSON object with masked data only
 }
 
-// Link is one sealed position of the chain.
+// Link is an entry's position in the chain and the hash stored with it.
 type Link struct {
-	Seq      int64
-	EntryID  int64
-	PrevHash []byte
-	Hash     []byte
+	Seq  int64
+	Hash []byte
 }
 
 // Genesis is the hash before the first link.
 var Genesis = make([]byte, sha256.Size)
 
-// Hash computes the link hash of an entry at seq following prev.
+// Hash computes the link hash of an entry at seq following prev. The
+// PostgreSQL function audit_link_hash (migration 0012) computes the same
+// bytes inside the database.
 func Hash(prev []byte, seq int64, e Entry) []byte {
 	h := sha256.New()
 	h.Write([]byte("tempid-audit-v1"))
@@ -69,7 +70,7 @@ func (p *Problem) String() string {
 	return fmt.Sprintf("link %d (entry %d): %s", p.Seq, p.EntryID, p.Reason)
 }
 
-// Checker walks a chain link by link, in sequence order.
+// Checker walks a chain entry by entry, in sequence order.
 type Checker struct {
 	prev []byte
 	next int64
@@ -78,20 +79,26 @@ type Checker struct {
 // NewChecker starts a walk at the first link.
 func NewChecker() *Checker { return &Checker{prev: Genesis, next: 1} }
 
-// Check verifies the next link against its entry. entry is nil when the
-// entry row is missing.
-func (c *Checker) Check(l Link, entry *Entry) *Problem {
+// Check verifies the next entry and its link: the position must be the
+// next one, and the stored hash must be the hash of the entry after the
+// link before it. An entry edited, moved to another position, or given
+// another entry's hash fails the second test; an entry removed leaves a
+// position missing.
+func (c *Checker) Check(l Link, e Entry) *Problem {
 	switch {
 	case l.Seq != c.next:
-		return &Problem{Seq: c.next, EntryID: l.EntryID, Reason: fmt.Sprintf("link %d is missing (next link found is %d)", c.next, l.Seq)}
-	case !bytes.Equal(l.PrevHash, c.prev):
-		return &Problem{Seq: l.Seq, EntryID: l.EntryID, Reason: "previous hash does not match the link before"}
-	case entry == nil:
-		return &Problem{Seq: l.Seq, EntryID: l.EntryID, Reason: "entry is missing"}
-	case !bytes.Equal(Hash(l.PrevHash, l.Seq, *entry), l.Hash):
-		return &Problem{Seq: l.Seq, EntryID: l.EntryID, Reason: "entry does not match its hash (edited or moved)"}
+		return &Problem{Seq: c.next, EntryID: e.ID, Reason: fmt.Sprintf("link %d is missing (next link found is %d)", c.next, l.Seq)}
+	case !bytes.Equal(Hash(c.prev, l.Seq, e), l.Hash):
+		return &Problem{Seq: l.Seq, EntryID: e.ID, Reason: "entry does not match its hash (edited, moved or its link replaced)"}
 	}
 	c.prev = l.Hash
 	c.next++
 	return nil
 }
+
+// Next is the position the walk expects next: one past the last link
+// checked.
+func (c *Checker) Next() int64 { return c.next }
+
+// Last is the hash of the last link checked (Genesis before the first).
+func (c *Checker) Last() []byte { return c.prev }

@@ -97,9 +97,6 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
 	stopBackground()
-	if err := st.SealAllAudit(shutdownCtx, time.Now()); err != nil {
-		log.Error("final audit sealing", "err", err)
-	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

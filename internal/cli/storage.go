@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"tempid/internal/accounts"
 	"tempid/internal/app"
@@ -145,7 +144,9 @@ func runAudit(ctx context.Context, e *Env, args []string) error {
 	fs := NewFlags(e, "audit verify")
 	var sf StorageFlags
 	sf.Register(fs)
-	seal := fs.Bool("seal", true, "seal pending entries before checking")
+	// Entries are linked as they are written; --seal, which linked the
+	// pending ones first, is still accepted and has nothing to do.
+	fs.Bool("seal", true, "accepted for older scripts; entries are chained as they are written")
 	if err := Parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -154,11 +155,6 @@ func runAudit(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	if *seal {
-		if err := s.SealAllAudit(ctx, time.Now()); err != nil {
-			return fmt.Errorf("seal: %w", err)
-		}
-	}
 	rep, err := s.VerifyAudit(ctx)
 	if err != nil {
 		return err
@@ -167,11 +163,7 @@ func runAudit(ctx context.Context, e *Env, args []string) error {
 		fmt.Fprintf(e.Stdout, "audit chain BROKEN after %d good entries: first bad %s\n", rep.Entries, rep.FirstBad)
 		return ErrNotValid
 	}
-	fmt.Fprintf(e.Stdout, "audit chain ok: %d entries", rep.Entries)
-	if rep.Pending > 0 {
-		fmt.Fprintf(e.Stdout, ", %d pending sealing", rep.Pending)
-	}
-	fmt.Fprintln(e.Stdout)
+	fmt.Fprintf(e.Stdout, "audit chain ok: %d entries\n", rep.Entries)
 	return nil
 }
 

@@ -28,6 +28,8 @@ func (s *Server) requestTimeout() time.Duration {
 // requestState is what the middleware learns from the handler beyond the
 // status.
 type requestState struct {
+	id           string
+	rec          statusRecorder
 	mu           sync.Mutex
 	clientClosed bool
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"tempid/internal/metrics"
 	"tempid/internal/problem"
 )
 
@@ -185,5 +187,121 @@ func TestSecurityHeaders(t *testing.T) {
 		if resp.Header.Get(h) == "" {
 			t.Errorf("no %s header", h)
 		}
+	}
+}
+
+// Every request has one access log line with its id, method, route,
+// status and duration, and a failure is logged in full besides it. The
+// security headers are shared by every answer: a handler adding to one
+// changes its own answer only.
+func TestTheAccessLogLineAndTheSharedHeaders(t *testing.T) {
+	var logs bytes.Buffer
+	s := &Server{Log: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: metrics.New()}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/things/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("add") != "" {
+			w.Header().Add("Content-Security-Policy", "img-src *")
+			w.Header().Add("Cache-Control", "private")
+		}
+		writeJSON(w, http.StatusOK, struct{}{})
+	})
+	mux.HandleFunc("GET /api/v1/fail", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, errors.New("database exploded: secret detail"))
+	})
+	srv := httptest.NewServer(s.middleware(mux))
+	defer srv.Close()
+	get := func(path string) *http.Response {
+		t.Helper()
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	added := get("/api/v1/things/1?add=1")
+	if v := added.Header.Values("Content-Security-Policy"); len(v) != 2 {
+		t.Errorf("the handler's own answer: Content-Security-Policy %q, want the shared value and its own", v)
+	}
+	plain := get("/api/v1/things/2")
+	for _, h := range []string{"Content-Security-Policy", "Cache-Control", "X-Content-Type-Options", "X-Request-Id"} {
+		if v := plain.Header.Values(h); len(v) != 1 {
+			t.Errorf("the next answer: %s %q, want one value", h, v)
+		}
+	}
+	if got := plain.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control %q after a handler added to its own, want no-store", got)
+	}
+	get("/api/v1/fail")
+
+	var lines []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		lines = append(lines, m)
+	}
+	var access int
+	failure := false
+	for _, m := range lines {
+		switch m["msg"] {
+		case "request":
+			access++
+			if m["route"] != "GET /api/v1/things/{id}" && m["route"] != "GET /api/v1/fail" || m["request_id"] == "" ||
+				m["method"] != "GET" || m["status"] == nil || m["duration_ms"] == nil {
+				t.Errorf("access line %v", m)
+			}
+		default:
+			if m["level"] == "ERROR" && strings.Contains(fmt.Sprint(m), "secret detail") {
+				failure = true
+			}
+		}
+	}
+	if access != 3 {
+		t.Errorf("%d access lines for 3 requests:\n%s", access, logs.String())
+	}
+	if !failure {
+		t.Errorf("the failure is not logged in full:\n%s", logs.String())
+	}
+}
+
+// The middleware's own work per request stays small: a handful of
+// allocations (the request id, the deadline, the request's state and
+// context), none per header or per log attribute.
+func TestTheMiddlewareAllocatesLittle(t *testing.T) {
+	s := &Server{Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Metrics: metrics.New()}
+	h := s.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	req := httptest.NewRequest("POST", "/api/v1/verifications", nil)
+	w := &discardWriter{h: http.Header{}}
+	h.ServeHTTP(w, req)
+	allocs := testing.AllocsPerRun(200, func() {
+		clear(w.h)
+		h.ServeHTTP(w, req)
+	})
+	t.Logf("%.1f allocations per request", allocs)
+	if allocs > 12 {
+		t.Errorf("%.0f allocations per request in the middleware, want at most 12", allocs)
+	}
+}
+
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+// BenchmarkMiddleware measures what the middleware adds to every request
+// (headers, request id and deadline, access log line in JSON, request
+// metric), around a handler that does nothing.
+func BenchmarkMiddleware(b *testing.B) {
+	s := &Server{Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Metrics: metrics.New()}
+	h := s.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	req := httptest.NewRequest("POST", "/api/v1/verifications", nil)
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		h.ServeHTTP(w, req)
 	}
 }

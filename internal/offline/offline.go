@@ -192,7 +192,7 @@ func (s *Service) Record(ctx context.Context, tm Terminal, b Batch) (Answer, err
 		if err != nil {
 			return Answer{}, err
 		}
-		rec.ID, rec.Operation, rec.Verifier, rec.StationCode, rec.At = store.NewID(), sc.Operation, string(actor), tm.StationCode, at
+		rec.ID, rec.Operation, rec.Verifier, rec.StationCode, rec.At = store.NewVerificationID(at), sc.Operation, string(actor), tm.StationCode, at
 		serverVerdict, serverReason := rec.Verdict, rec.Reason
 		rec.Verdict, rec.Reason = sc.Verdict, sc.Reason
 		used := sc.Verdict == store.VerdictValid && res.Valid

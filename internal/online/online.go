@@ -132,7 +132,7 @@ func (s *Service) Verify(ctx context.Context, r Request) (Result, error) {
 		return Result{}, err
 	}
 	res.Kind = KindCode
-	rec.ID, rec.Operation, rec.Verifier, rec.StationCode, rec.At = store.NewID(), r.Operation, string(r.Verifier), r.StationCode, now
+	rec.ID, rec.Operation, rec.Verifier, rec.StationCode, rec.At = store.NewVerificationID(now), r.Operation, string(r.Verifier), r.StationCode, now
 	stored, err := s.Store.RecordVerification(ctx, r.Verifier, rec, res.Valid)
 	if err != nil {
 		return Result{}, err

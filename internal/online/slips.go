@@ -45,7 +45,7 @@ func (s *Service) verifySlip(ctx context.Context, r Request, now time.Time) (Res
 	if err != nil {
 		return Result{}, err
 	}
-	rec.ID, rec.Operation, rec.Verifier, rec.StationCode, rec.At = store.NewID(), r.Operation, string(r.Verifier), r.StationCode, now
+	rec.ID, rec.Operation, rec.Verifier, rec.StationCode, rec.At = store.NewVerificationID(now), r.Operation, string(r.Verifier), r.StationCode, now
 	if cert := res.Certificate; cert != nil {
 		// The uses before this one: the answer tells the clerk where the
 		// slip has been, and warns when it was admitted elsewhere.

@@ -1,14 +1,18 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"modernc.org/sqlite"
 
 	"tempid/internal/audit"
 )
@@ -41,141 +45,125 @@ func AccountActor(id string) Actor { return Actor("account:" + id) }
 // TerminalActor names a terminal.
 func TerminalActor(id string) Actor { return Actor("terminal:" + id) }
 
-// audit records a change in the same transaction. detail must hold masked
-// data only.
-func (t *Tx) audit(ctx context.Context, at time.Time, actor Actor, action, object string, detail map[string]any) error {
+// audit records a change in the same transaction, as the next link of the
+// chain. detail must hold masked data only: a struct (marshalled as it
+// is) or a map.
+func (t *Tx) audit(ctx context.Context, at time.Time, actor Actor, action, object string, detail any) error {
 	if actor == "" {
 		return fmt.Errorf("audit %s: no actor", action)
 	}
-	if detail == nil {
-		detail = map[string]any{}
+	d := []byte("{}")
+	if detail != nil {
+		var err error
+		if d, err = json.Marshal(detail); err != nil {
+			return err
+		}
 	}
-	d, err := json.Marshal(detail)
-	if err != nil {
-		return err
-	}
-	if _, err := t.exec(ctx, t.s.dialect.auditInsert, ms(at), string(actor), action, object, string(d)); err != nil {
+	if err := t.appendAudit(ctx, audit.Entry{At: at, Actor: string(actor), Action: action, Object: object, Detail: string(d)}); err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
 	}
 	return nil
 }
 
-// SealAudit chains up to max pending audit entries, in the order of their
-// ids, and returns how many it sealed. Only one sealer runs at a time: the
-// head row is locked for the transaction.
-func (s *Store) SealAudit(ctx context.Context, now time.Time, max int) (int, error) {
-	sealed := 0
-	err := s.write(ctx, func(t *Tx) error {
-		sealed = 0
-		var seq int64
-		var prev []byte
-		if err := t.queryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`+s.dialect.lockRow).Scan(&seq, &prev); err != nil {
+// appendAudit writes e (its ID aside) as the next link of the chain.
+//
+// On PostgreSQL one statement advances the head row — locking it until
+// the transaction ends, so that writers take turns at the chain from
+// their first entry to their commit — and inserts the entry with the
+// hash the database computes (audit_link_hash, migration 0012).
+//
+// On SQLite the single writer holds the whole database, so the head is
+// read once per transaction, kept in the Tx as entries are linked in Go,
+// and written back once before the commit (sealChain).
+func (t *Tx) appendAudit(ctx context.Context, e audit.Entry) error {
+	if t.s.dialect.name == "postgres" {
+		_, err := t.exec(ctx, appendAuditPostgres, ms(e.At), e.Actor, e.Action, e.Object, e.Detail)
+		return err
+	}
+	if !t.chain.loaded {
+		if err := t.queryRow(ctx, `SELECT seq, hash, last_id FROM audit_head WHERE id = 1`).Scan(&t.chain.seq, &t.chain.hash, &t.chain.lastID); err != nil {
 			return err
 		}
-		rows, err := t.query(ctx, `SELECT e.id, e.at, e.actor, e.action, e.object, e.detail
-			FROM audit_pending p JOIN audit_events e ON e.id = p.event_id
-			ORDER BY p.event_id LIMIT $1`, max)
-		if err != nil {
-			return err
-		}
-		var entries []audit.Entry
-		for rows.Next() {
-			e, err := scanEntry(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			entries = append(entries, e)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		links := make([]any, 0, 5*len(entries))
-		ids := make([]any, 0, len(entries))
-		for _, e := range entries {
-			seq++
-			hash := audit.Hash(prev, seq, e)
-			links = append(links, seq, e.ID, prev, hash, ms(now))
-			ids = append(ids, e.ID)
-			prev = hash
-		}
-		// Links go in, and pending marks go out, in statements of a few
-		// fixed sizes, so that a busy second's thousands of entries cost
-		// tens of statements, not two per entry, and the statement cache
-		// holds six texts. Marks are deleted by id, a primary-key lookup
-		// whatever the planner thinks of the chain's size.
-		for len(ids) > 0 {
-			n := sealChunk(len(ids))
-			if _, err := t.exec(ctx, sealStatements[n].insert, links[:5*n]...); err != nil {
-				return err
-			}
-			if _, err := t.exec(ctx, sealStatements[n].clear, ids[:n]...); err != nil {
-				return err
-			}
-			links, ids = links[5*n:], ids[n:]
-		}
-		if len(entries) > 0 {
-			if _, err := t.exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, seq, prev); err != nil {
-				return err
-			}
-		}
-		sealed = len(entries)
+		t.chain.loaded = true
+	}
+	next := t.chain
+	next.seq++
+	next.lastID++
+	e.ID = next.lastID
+	next.hash = audit.Hash(t.chain.hash, next.seq, e)
+	next.dirty = true
+	if _, err := t.exec(ctx, `INSERT INTO audit_events (id, at, actor, action, object, detail, seq, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		e.ID, ms(e.At), e.Actor, e.Action, e.Object, e.Detail, next.seq, next.hash); err != nil {
+		return err
+	}
+	t.chain = next
+	return nil
+}
+
+// appendAuditPostgres links an entry ($1 at, $2 actor, $3 action, $4
+// object, $5 detail) under the head's row lock, in one statement.
+const appendAuditPostgres = `WITH h AS (
+		UPDATE audit_head SET seq = seq + 1, last_id = last_id + 1,
+			hash = audit_link_hash(hash, seq + 1, last_id + 1, $1, $2, $3, $4, $5)
+		WHERE id = 1 RETURNING seq, last_id, hash)
+	INSERT INTO audit_events (id, at, actor, action, object, detail, seq, hash)
+	SELECT last_id, $1, $2, $3, $4, $5, seq, hash FROM h`
+
+// chainHead is a SQLite transaction's view of the chain's head: loaded at
+// its first entry, advanced by each, written back by sealChain. A batch
+// that rolls one write back to its savepoint restores the value it had
+// before that write (batch.go).
+type chainHead struct {
+	loaded, dirty bool
+	seq, lastID   int64
+	hash          []byte
+}
+
+// sealChain writes the head back when the transaction linked entries; the
+// writer calls it before every commit.
+func (t *Tx) sealChain(ctx context.Context) error {
+	if !t.chain.dirty {
 		return nil
-	})
-	return sealed, err
+	}
+	if _, err := t.exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2, last_id = $3 WHERE id = 1`, t.chain.seq, t.chain.hash, t.chain.lastID); err != nil {
+		return err
+	}
+	t.chain.dirty = false
+	return nil
 }
 
-// sealSizes are the chunk sizes of sealing, largest first; the last is 1.
-var sealSizes = []int{64, 8, 1}
-
-// sealChunk is the number of links to insert in the next statement when
-// left remain: the largest size that fits.
-func sealChunk(left int) int {
-	for _, n := range sealSizes {
-		if left >= n {
-			return n
-		}
+// auditLinkHash is audit.Hash as the SQL function audit_link_hash on
+// SQLite, for migration 0012, which links the entries that were waiting
+// for the sealer (PostgreSQL has its own, in SQL).
+func auditLinkHash(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+	prev, ok0 := args[0].([]byte)
+	seq, ok1 := args[1].(int64)
+	id, ok2 := args[2].(int64)
+	at, ok3 := args[3].(int64)
+	var s [4]string
+	ok := ok0 && ok1 && ok2 && ok3
+	for i := range s {
+		v, isString := args[4+i].(string)
+		s[i], ok = v, ok && isString
 	}
-	return 1
+	if !ok {
+		return nil, fmt.Errorf("audit_link_hash: unexpected argument types %T", args)
+	}
+	return audit.Hash(prev, seq, audit.Entry{ID: id, At: fromMS(at), Actor: s[0], Action: s[1], Object: s[2], Detail: s[3]}), nil
 }
 
-// sealStatements are, per chunk size, the INSERT of that many audit_chain
-// rows and the DELETE of that many pending marks.
-var sealStatements = func() map[int]struct{ insert, clear string } {
-	out := map[int]struct{ insert, clear string }{}
-	for _, n := range sealSizes {
-		var links, ids strings.Builder
-		for i := range n {
-			if i > 0 {
-				links.WriteString(", ")
-				ids.WriteString(", ")
-			}
-			fmt.Fprintf(&links, "($%d, $%d, $%d, $%d, $%d)", 5*i+1, 5*i+2, 5*i+3, 5*i+4, 5*i+5)
-			fmt.Fprintf(&ids, "$%d", i+1)
-		}
-		out[n] = struct{ insert, clear string }{
-			insert: `INSERT INTO audit_chain (seq, event_id, prev_hash, hash, sealed_at) VALUES ` + links.String(),
-			clear:  `DELETE FROM audit_pending WHERE event_id IN (` + ids.String() + `)`,
-		}
-	}
-	return out
-}()
-
-// SealAllAudit seals until nothing is pending.
-func (s *Store) SealAllAudit(ctx context.Context, now time.Time) error {
-	for {
-		n, err := s.SealAudit(ctx, now, 1000)
-		if err != nil || n == 0 {
-			return err
-		}
+func init() {
+	if err := sqlite.RegisterDeterministicScalarFunction("audit_link_hash", 8, auditLinkHash); err != nil {
+		panic(err)
 	}
 }
 
-func scanEntry(rows interface{ Scan(...any) error }) (audit.Entry, error) {
+// scanEntry scans an entry's columns, then into extra the columns selected
+// after them.
+func scanEntry(rows interface{ Scan(...any) error }, extra ...any) (audit.Entry, error) {
 	var e audit.Entry
 	var at int64
-	if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Object, &e.Detail); err != nil {
+	if err := rows.Scan(append([]any{&e.ID, &at, &e.Actor, &e.Action, &e.Object, &e.Detail}, extra...)...); err != nil {
 		return e, err
 	}
 	e.At = fromMS(at)
@@ -184,62 +172,66 @@ func scanEntry(rows interface{ Scan(...any) error }) (audit.Entry, error) {
 
 // AuditReport is the result of checking the audit chain.
 type AuditReport struct {
-	// Entries is how many sealed entries were checked.
+	// Entries is how many entries were checked: every entry, since each
+	// is linked in the transaction that writes it.
 	Entries int64
-	// Pending is how many entries wait to be sealed.
-	Pending int64
 	// FirstBad is the first place where the chain does not hold, or nil.
 	FirstBad *audit.Problem
 }
 
-// VerifyAudit walks the whole chain and checks every link against its
-// entry and the link before it, and the last link against the head.
+// VerifyAudit walks the whole chain and checks every entry against its
+// link and the link before it, and the last link against the head. On
+// SQLite entries are read in id order, which is the chain's order there
+// (ids are given by the one writer as it links); on PostgreSQL entries
+// linked by nodes before migration 0012 may have ids out of the chain's
+// order, so they are read in sequence order.
 func (s *Store) VerifyAudit(ctx context.Context) (AuditReport, error) {
 	var rep AuditReport
-	if err := s.queryRow(ctx, `SELECT count(*) FROM audit_pending`).Scan(&rep.Pending); err != nil {
-		return rep, classify(err)
-	}
 	var headSeq int64
 	var headHash []byte
 	if err := s.queryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&headSeq, &headHash); err != nil {
 		return rep, classify(err)
 	}
-	rows, err := s.query(ctx, `SELECT c.seq, c.event_id, c.prev_hash, c.hash, e.id, e.at, e.actor, e.action, e.object, e.detail
-		FROM audit_chain c LEFT JOIN audit_events e ON e.id = c.event_id ORDER BY c.seq`)
+	order := "id"
+	if s.dialect.name == "postgres" {
+		order = "seq"
+	}
+	rows, err := s.query(ctx, `SELECT id, at, actor, action, object, detail, seq, hash FROM audit_events ORDER BY `+order)
 	if err != nil {
 		return rep, classify(err)
 	}
 	defer rows.Close()
 	check := audit.NewChecker()
-	var last audit.Link
+	var last audit.Entry
 	for rows.Next() {
 		var l audit.Link
-		var id, at sql.NullInt64
-		var actor, action, object, detail sql.NullString
-		if err := rows.Scan(&l.Seq, &l.EntryID, &l.PrevHash, &l.Hash, &id, &at, &actor, &action, &object, &detail); err != nil {
+		e, err := scanEntry(rows, &l.Seq, &l.Hash)
+		if err != nil {
 			return rep, err
 		}
-		var entry *audit.Entry
-		if id.Valid {
-			entry = &audit.Entry{ID: id.Int64, At: fromMS(at.Int64), Actor: actor.String, Action: action.String, Object: object.String, Detail: detail.String}
-		}
-		if p := check.Check(l, entry); p != nil {
+		if p := check.Check(l, e); p != nil {
 			rep.FirstBad = p
 			return rep, nil
 		}
 		rep.Entries++
-		last = l
+		last = e
 	}
 	if err := rows.Err(); err != nil {
 		return rep, err
 	}
-	if headSeq != last.Seq || (headSeq > 0 && string(headHash) != string(last.Hash)) {
-		rep.FirstBad = &audit.Problem{Seq: last.Seq + 1, Reason: fmt.Sprintf("the chain ends at link %d but its head says %d: links were removed from the end", last.Seq, headSeq)}
+	end := check.Next() - 1
+	switch {
+	case headSeq > end:
+		rep.FirstBad = &audit.Problem{Seq: end + 1, Reason: fmt.Sprintf("the chain ends at link %d but its head says %d: links were removed from the end", end, headSeq)}
+	case headSeq < end:
+		rep.FirstBad = &audit.Problem{Seq: headSeq + 1, EntryID: last.ID, Reason: fmt.Sprintf("the chain goes on to link %d past its head at %d: entries were added behind the writer's back", end, headSeq)}
+	case headSeq > 0 && !bytes.Equal(headHash, check.Last()):
+		rep.FirstBad = &audit.Problem{Seq: end, EntryID: last.ID, Reason: "the last link does not match the head's hash"}
 	}
 	return rep, nil
 }
 
-// AuditEntries lists sealed and pending entries with id greater than after,
+// AuditEntries lists entries with id greater than after,
 // oldest first.
 func (s *Store) AuditEntries(ctx context.Context, after int64, limit int) ([]audit.Entry, error) {
 	rows, err := s.query(ctx, `SELECT id, at, actor, action, object, detail FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
@@ -306,11 +298,21 @@ func (s *Store) AuditPage(ctx context.Context, q AuditQuery) ([]NamedEntry, erro
 	if q.Action != "" {
 		stmt += ` AND action = ` + arg(q.Action)
 	}
+	// A time range is read as a range of ids, widened by auditClockSlack,
+	// and then bounded exactly by time.
 	if !q.From.IsZero() {
-		stmt += ` AND at >= ` + arg(ms(q.From))
+		lo, err := s.auditIDFrom(ctx, q.From.Add(-auditClockSlack))
+		if err != nil {
+			return nil, err
+		}
+		stmt += ` AND id >= ` + arg(lo) + ` AND at >= ` + arg(ms(q.From))
 	}
 	if !q.To.IsZero() {
-		stmt += ` AND at < ` + arg(ms(q.To))
+		hi, err := s.auditIDFrom(ctx, q.To.Add(auditClockSlack))
+		if err != nil {
+			return nil, err
+		}
+		stmt += ` AND id < ` + arg(hi) + ` AND at < ` + arg(ms(q.To))
 	}
 	switch {
 	case q.Newest && q.After > 0:
@@ -394,4 +396,42 @@ func (s *Store) nameActors(ctx context.Context, entries []NamedEntry) error {
 		entries[i].ActorName, entries[i].ActorRole = w.name, w.role
 	}
 	return nil
+}
+
+// auditClockSlack bounds how far an entry's time may lie from the order of
+// its id: an entry is numbered when its write runs, and dated when its
+// request began (a write may wait for the writer, and nodes' clocks
+// differ a little).
+const auditClockSlack = 10 * time.Minute
+
+// auditIDFrom finds, by bisection on the primary key, the first audit entry
+// dated at or after t, and returns its id (one past the last id when there
+// is none). The audit log has no index by time: its ids follow the order
+// of writing, so a few point reads find a time's place in it however long
+// it is.
+func (s *Store) auditIDFrom(ctx context.Context, t time.Time) (int64, error) {
+	var first, last sql.NullInt64
+	if err := s.queryRow(ctx, `SELECT min(id), max(id) FROM audit_events`).Scan(&first, &last); err != nil {
+		return 0, classify(err)
+	}
+	if !first.Valid {
+		return 0, nil
+	}
+	found, lo, hi := last.Int64+1, first.Int64, last.Int64
+	for lo <= hi {
+		mid := lo + (hi-lo)/2
+		var id, at int64
+		err := s.queryRow(ctx, `SELECT id, at FROM audit_events WHERE id >= $1 ORDER BY id LIMIT 1`, mid).Scan(&id, &at)
+		switch {
+		case errors.Is(err, sql.ErrNoRows) || err == nil && id > hi:
+			hi = mid - 1 // nothing in [mid, hi]
+		case err != nil:
+			return 0, classify(err)
+		case at >= ms(t):
+			found, hi = id, mid-1
+		default:
+			lo = id + 1
+		}
+	}
+	return found, nil
 }

@@ -99,6 +99,7 @@ func (s *Store) runBatch(reqs []writeRequest) {
 		}
 		// The write's statements run under the caller's context, so a
 		// cancelled request stops its own statements, not the batch.
+		chain := t.chain
 		err := runGuarded(r.fn, t)
 		if err != nil {
 			results[i] = err
@@ -106,11 +107,16 @@ func (s *Store) runBatch(reqs []writeRequest) {
 				aborted = true
 				break
 			}
+			// Its audit entries are gone, and the chain's head with them.
+			t.chain = chain
 		}
 		if _, err := sqlTx.ExecContext(ctx, "RELEASE write"); err != nil {
 			aborted = true
 			break
 		}
+	}
+	if !aborted && t.sealChain(ctx) != nil {
+		aborted = true
 	}
 	if aborted {
 		sqlTx.Rollback()

@@ -128,6 +128,26 @@ func scanCertificate(row interface{ Scan(...any) error }, extra ...any) (Certifi
 	return c, err
 }
 
+// verifiedColumns are the columns of a certificate that a verification
+// reads (CertificateAndDevice): its status and expiry for step 8, the
+// masked holder for the answer and the audit entry, and the sealed name
+// and ID number, opened for the counter operations and a slip's staffed
+// lane. Not the holder index, the issuing details or a slip's text.
+const verifiedColumns = `id, name_ct, id_number_ct, name_masked, id_masked, expires_at, status, status_at`
+
+// scanVerified scans verifiedColumns, then into extra the columns selected
+// after them.
+func scanVerified(row interface{ Scan(...any) error }, extra ...any) (Certificate, error) {
+	var c Certificate
+	var expires, statusAt int64
+	err := row.Scan(append([]any{&c.ID, &c.NameCT, &c.IDNumberCT, &c.NameMasked, &c.IDMasked, &expires, &c.Status, &statusAt}, extra...)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, ErrNotFound
+	}
+	c.ExpiresAt, c.ChangedAt = fromMS(expires), fromMS(statusAt)
+	return c, err
+}
+
 // Issuance is everything needed to issue one certificate atomically.
 type Issuance struct {
 	Certificate Certificate
@@ -148,6 +168,19 @@ type Issued struct {
 	Superseded string
 	// UsedThisMonth counts this certificate.
 	UsedThisMonth int
+}
+
+// issueDetail is the audit detail of an app certificate's issue, its
+// members in the order of their names.
+type issueDetail struct {
+	Applicant     string    `json:"applicant"`
+	City          string    `json:"city"`
+	ExpiresAt     time.Time `json:"expires_at"`
+	FaceCheck     string    `json:"face_check"`
+	Holder        string    `json:"holder"`
+	IDNumber      string    `json:"id_number"`
+	Renews        string    `json:"renews"`
+	UsedThisMonth int       `json:"used_this_month"`
 }
 
 // IssueCertificate issues a certificate if the rules allow it, all in one
@@ -209,15 +242,15 @@ func (s *Store) IssueCertificate(ctx context.Context, actor Actor, in Issuance) 
 				WHERE id = $3 AND status = 'active'`, ms(now), c.ID, activeID); err != nil {
 				return err
 			}
-			if err := t.audit(ctx, now, actor, "certificate.supersede", "certificate:"+activeID, map[string]any{
-				"superseded_by": c.ID,
-			}); err != nil {
+			if err := t.audit(ctx, now, actor, "certificate.supersede", "certificate:"+activeID, struct {
+				SupersededBy string `json:"superseded_by"`
+			}{c.ID}); err != nil {
 				return err
 			}
 		}
-		if err := t.audit(ctx, now, actor, "certificate.issue", "certificate:"+c.ID, map[string]any{
-			"holder": c.NameMasked, "id_number": c.IDMasked, "city": c.CityCode, "face_check": in.FaceCheck.ID,
-			"expires_at": c.ExpiresAt, "used_this_month": used + 1, "renews": activeID, "applicant": c.Applicant(),
+		if err := t.audit(ctx, now, actor, "certificate.issue", "certificate:"+c.ID, issueDetail{
+			Holder: c.NameMasked, IDNumber: c.IDMasked, City: c.CityCode, FaceCheck: in.FaceCheck.ID,
+			ExpiresAt: c.ExpiresAt, UsedThisMonth: used + 1, Renews: activeID, Applicant: c.Applicant(),
 		}); err != nil {
 			return err
 		}
@@ -241,13 +274,13 @@ func (s *Store) Certificate(ctx context.Context, id string) (Certificate, error)
 	return c, classify(err)
 }
 
-// CertificateAndDevice reads a certificate and tells, in the same query,
-// whether a device key is on the revocation list: what an online
-// verification needs from the database before it records the code's use.
-// A certificate that does not exist is ErrNotFound, and then the device is
-// not looked up.
+// CertificateAndDevice reads a certificate's verifiedColumns (the rest of
+// the Certificate is left zero) and tells, in the same query, whether a
+// device key is on the revocation list: what an online verification needs
+// from the database before it records the code's use. A certificate that
+// does not exist is ErrNotFound, and then the device is not looked up.
 func (s *Store) CertificateAndDevice(ctx context.Context, id string, deviceHash []byte, now time.Time) (c Certificate, deviceRevoked bool, err error) {
-	c, err = scanCertificate(s.queryRow(ctx, `SELECT `+certificateColumns+`,
+	c, err = scanVerified(s.queryRow(ctx, `SELECT `+verifiedColumns+`,
 		EXISTS (SELECT 1 FROM revoked_devices WHERE device_key_hash = $2 AND expires_at > $3)
 		FROM certificates WHERE id = $1`, id, deviceHash, ms(now)), &deviceRevoked)
 	return c, deviceRevoked, classify(err)

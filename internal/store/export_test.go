@@ -1,6 +1,10 @@
 package store
 
-import "context"
+import (
+	"context"
+	"errors"
+	"time"
+)
 
 // ExecForTest runs raw SQL, for tests that play an attacker with database
 // access.
@@ -29,3 +33,21 @@ func OpenAtForTest(ctx context.Context, o Options, upTo string) (*Store, error) 
 	}
 	return s, nil
 }
+
+// AuditForTest writes one audit entry in a write of its own, and when fail
+// is set makes that write fail after the entry is linked.
+func AuditForTest(ctx context.Context, s *Store, fail bool) error {
+	return s.write(ctx, func(t *Tx) error {
+		if err := t.audit(ctx, time.Now(), CLI, "test.write", "test", struct {
+			Fail bool `json:"fail"`
+		}{fail}); err != nil {
+			return err
+		}
+		if fail {
+			return errFailedForTest
+		}
+		return nil
+	})
+}
+
+var errFailedForTest = errors.New("failed as the test asked")

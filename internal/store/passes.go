@@ -26,7 +26,16 @@ func (t *Tx) insertPass(ctx context.Context, actor Actor, p Pass) error {
 		p.ID, p.CertificateID, p.FaceCheckID, p.SessionID, p.DeviceKeyHash, p.IssuerKID, ms(p.NotBefore), ms(p.NotAfter), ms(p.IssuedAt)); err != nil {
 		return err
 	}
-	return t.audit(ctx, p.IssuedAt, actor, "pass.issue", "certificate:"+p.CertificateID, map[string]any{
-		"pass": p.ID, "face_check": p.FaceCheckID, "issuer_kid": p.IssuerKID, "not_after": p.NotAfter,
+	return t.audit(ctx, p.IssuedAt, actor, "pass.issue", "certificate:"+p.CertificateID, passDetail{
+		FaceCheck: p.FaceCheckID, IssuerKID: p.IssuerKID, NotAfter: p.NotAfter, Pass: p.ID,
 	})
+}
+
+// passDetail is the audit detail of a pass, its members in the order of
+// their names.
+type passDetail struct {
+	FaceCheck string    `json:"face_check"`
+	IssuerKID string    `json:"issuer_kid"`
+	NotAfter  time.Time `json:"not_after"`
+	Pass      string    `json:"pass"`
 }

@@ -120,19 +120,16 @@ func (t *Tx) recordOfflineScan(ctx context.Context, actor Actor, terminalID stri
 		return o, err
 	}
 	detail := v.auditDetail()
-	detail["offline"], detail["scanned_at"], detail["server_verdict"] = true, v.At, sc.ServerVerdict
-	if sc.ServerReason != "" {
-		detail["server_reason"] = sc.ServerReason
-	}
+	detail.Offline, detail.ScannedAt, detail.ServerVerdict, detail.ServerReason = true, v.At, sc.ServerVerdict, sc.ServerReason
 	if v.Replay {
-		detail["after_the_fact"] = ReasonReplayed
+		detail.AfterTheFact = ReasonReplayed
 	}
 	if sc.Slip && sc.Admitted {
 		if o.UsedElsewhere, err = t.slipUsedElsewhere(ctx, sc, v.ID); err != nil {
 			return o, err
 		}
 		if o.UsedElsewhere {
-			detail["after_the_fact"] = "used_elsewhere"
+			detail.AfterTheFact = "used_elsewhere"
 		}
 	}
 	return o, t.audit(ctx, now, actor, "verification", v.auditObject(), detail)
@@ -144,7 +141,7 @@ func (t *Tx) recordOfflineScan(ctx context.Context, actor Actor, terminalID stri
 func (t *Tx) slipUsedElsewhere(ctx context.Context, sc OfflineScan, self string) (bool, error) {
 	v := sc.Verification
 	var n int
-	err := t.queryRow(ctx, `SELECT count(*) FROM verifications WHERE certificate_id = $1 AND operation = 'entry'
+	err := t.queryRow(ctx, `SELECT count(*) FROM verifications WHERE certificate_id = $1 AND step IS NULL AND operation = 'entry'
 		AND verdict = 'valid' AND at >= $2 AND at <= $3 AND coalesce(station_code, '') <> $4 AND id <> $5`,
 		v.CertificateID, ms(v.At.Add(-sc.ElsewhereWindow)), ms(v.At.Add(sc.ElsewhereWindow)), v.StationCode, self).Scan(&n)
 	return n > 0, err

@@ -139,7 +139,7 @@ type SlipUse struct {
 // as a replay.
 func (s *Store) SlipUses(ctx context.Context, certificateID, station string, now time.Time, window time.Duration, n int) ([]SlipUse, bool, error) {
 	rows, err := s.query(ctx, `SELECT at, coalesce(station_code, ''), operation FROM verifications
-		WHERE certificate_id = $1 ORDER BY at DESC LIMIT $2`, certificateID, n)
+		WHERE certificate_id = $1 AND step IS NULL ORDER BY at DESC, id DESC LIMIT $2`, certificateID, n)
 	if err != nil {
 		return nil, false, classify(err)
 	}
@@ -159,7 +159,7 @@ func (s *Store) SlipUses(ctx context.Context, certificateID, station string, now
 		return nil, false, classify(err)
 	}
 	var elsewhere int
-	err = s.queryRow(ctx, `SELECT count(*) FROM verifications WHERE certificate_id = $1 AND operation = 'entry'
+	err = s.queryRow(ctx, `SELECT count(*) FROM verifications WHERE certificate_id = $1 AND step IS NULL AND operation = 'entry'
 		AND verdict = 'valid' AND at >= $2 AND at <= $3 AND coalesce(station_code, '') <> $4`,
 		certificateID, ms(now.Add(-window)), ms(now), station).Scan(&elsewhere)
 	return out, elsewhere > 0, classify(err)

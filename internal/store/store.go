@@ -76,18 +76,11 @@ type dialect struct {
 	// SQLite has no row locks, and needs none: its write transactions are
 	// serial (BEGIN IMMEDIATE).
 	lockRow string
-	// auditInsert writes an audit entry and its pending mark in one
-	// statement: a data-modifying WITH on PostgreSQL, a trigger
-	// (migration 0003) on SQLite.
-	auditInsert string
 }
 
 var (
-	sqliteDialect = dialect{name: "sqlite", lockRow: "",
-		auditInsert: `INSERT INTO audit_events (at, actor, action, object, detail) VALUES ($1, $2, $3, $4, $5)`}
-	postgresDialect = dialect{name: "postgres", lockRow: " FOR UPDATE", auditInsert: `WITH e AS (
-		INSERT INTO audit_events (at, actor, action, object, detail) VALUES ($1, $2, $3, $4, $5) RETURNING id)
-		INSERT INTO audit_pending (event_id) SELECT id FROM e`}
+	sqliteDialect   = dialect{name: "sqlite", lockRow: ""}
+	postgresDialect = dialect{name: "postgres", lockRow: " FOR UPDATE"}
 )
 
 // Open connects to the database and applies pending migrations.
@@ -242,6 +235,9 @@ type Tx struct {
 	s  *Store
 	// unprepared are statements to prepare once the transaction is over.
 	unprepared []string
+	// chain is the audit chain's head as this transaction left it
+	// (SQLite; see appendAudit).
+	chain chainHead
 }
 
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
@@ -408,6 +404,10 @@ func (s *Store) writeOnce(ctx context.Context, fn func(*Tx) error) error {
 		}
 	}()
 	if err := fn(t); err != nil {
+		sqlTx.Rollback()
+		return beforeCommit(err)
+	}
+	if err := t.sealChain(ctx); err != nil {
 		sqlTx.Rollback()
 		return beforeCommit(err)
 	}

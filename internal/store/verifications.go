@@ -1,11 +1,16 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"tempid/internal/problem"
@@ -13,9 +18,12 @@ import (
 
 // Verification is one online verification of a scanned code, as recorded.
 type Verification struct {
+	// ID is NewVerificationID(At): verifications are stored in id order,
+	// and the statistics find a time range as the range of ids made in it.
 	ID string
 	// CertificateID and Step name the code; empty and zero when the text
-	// was not a code the issuer signed.
+	// was not a code the issuer signed. A slip has a certificate and no
+	// step (zero).
 	CertificateID string
 	Step          int64
 	Operation     string
@@ -29,6 +37,37 @@ type Verification struct {
 	// the holder does.
 	NameMasked string
 	IDMasked   string
+}
+
+// NewVerificationID returns a new identifier for a verification made at
+// at: NewIDAt's, and greater than the last one this process made in the
+// same millisecond, so that verifications of one millisecond keep the
+// order they were made in (a slip's uses are listed newest first). The
+// first of a millisecond has 80 random bits; the next ones count up from
+// it. A verification's id names a record, never grants anything.
+func NewVerificationID(at time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(at.UnixMilli())<<16)
+	rand.Read(b[6:])
+	lastVerificationID.Lock()
+	last := &lastVerificationID.b
+	if [6]byte(b[:6]) == [6]byte(last[:6]) && bytes.Compare(b[6:], last[6:]) <= 0 {
+		b = *last
+		for i := 15; i >= 6; i-- {
+			b[i]++
+			if b[i] != 0 {
+				break
+			}
+		}
+	}
+	*last = b
+	lastVerificationID.Unlock()
+	return hex.EncodeToString(b[:])
+}
+
+var lastVerificationID struct {
+	sync.Mutex
+	b [16]byte
 }
 
 // Verdicts as stored.
@@ -99,8 +138,9 @@ const claimCode = `INSERT INTO code_claims AS c (certificate_id, step, verifier,
 	RETURNING 1`
 
 func (t *Tx) recordVerification(ctx context.Context, actor Actor, v Verification) error {
+	// A slip's verification has a certificate and no step.
 	var step sql.NullInt64
-	if v.CertificateID != "" {
+	if v.CertificateID != "" && v.Step != 0 {
 		step = sql.NullInt64{Int64: v.Step, Valid: true}
 	}
 	if _, err := t.exec(ctx, `INSERT INTO verifications (id, certificate_id, step, operation, verifier, station_code, verdict, reason, replay, at)
@@ -113,11 +153,12 @@ func (t *Tx) recordVerification(ctx context.Context, actor Actor, v Verification
 }
 
 // recordClaimedVerification is RecordVerification's claim in one
-// PostgreSQL statement, committed on its own: the claim, the
-// verification, its audit entry and the entry's pending mark. One round
-// trip instead of six (BEGIN, four statements, COMMIT) is most of a
-// verification's cost on PostgreSQL. first and replay are the record and
-// its audit detail for either outcome of the claim; the statement picks.
+// PostgreSQL statement, committed on its own: the claim, the verification,
+// and its audit entry linked under the chain head's lock (as
+// appendAuditPostgres links one). One round trip instead of six (BEGIN,
+// four statements, COMMIT) is most of a verification's cost on
+// PostgreSQL. first and replay are the record and its audit detail for
+// either outcome of the claim; the statement picks.
 func (s *Store) recordClaimedVerification(ctx context.Context, actor Actor, first, replay Verification, bit int64) (Verification, error) {
 	firstDetail, err := json.Marshal(first.auditDetail())
 	if err != nil {
@@ -136,11 +177,14 @@ func (s *Store) recordClaimedVerification(ctx context.Context, actor Actor, firs
 				SELECT $5, $1, $2, $6, $3, $7,
 					CASE WHEN replay THEN 'invalid' ELSE $8 END, CASE WHEN replay THEN 'replayed' ELSE $9 END, replay, $10
 				FROM outcome),
+			d AS (SELECT CASE WHEN replay THEN $14 ELSE $13 END AS detail FROM outcome),
+			h AS (
+				UPDATE audit_head SET seq = seq + 1, last_id = last_id + 1,
+					hash = audit_link_hash(hash, seq + 1, last_id + 1, $10, $11, 'verification', $12, d.detail)
+				FROM d WHERE id = 1 RETURNING seq, last_id, hash, d.detail),
 			e AS (
-				INSERT INTO audit_events (at, actor, action, object, detail)
-				SELECT $10, $11, 'verification', $12, CASE WHEN replay THEN $14 ELSE $13 END FROM outcome
-				RETURNING id),
-			p AS (INSERT INTO audit_pending (event_id) SELECT id FROM e)
+				INSERT INTO audit_events (id, at, actor, action, object, detail, seq, hash)
+				SELECT last_id, $10, $11, 'verification', $12, detail, seq, hash FROM h)
 			SELECT replay FROM outcome`,
 			first.CertificateID, first.Step, first.Verifier, bit,
 			first.ID, first.Operation, nullString(first.StationCode), first.Verdict, nullString(first.Reason), ms(first.At),
@@ -162,16 +206,28 @@ func (v Verification) auditObject() string {
 	return "verification:" + v.ID
 }
 
-func (v Verification) auditDetail() map[string]any {
-	detail := map[string]any{
-		"verification": v.ID, "verdict": v.Verdict, "operation": v.Operation, "replay": v.Replay,
-	}
-	for k, s := range map[string]string{"reason": v.Reason, "station": v.StationCode, "holder": v.NameMasked, "id_number": v.IDMasked} {
-		if s != "" {
-			detail[k] = s
-		}
-	}
-	return detail
+// verificationDetail is the audit detail of a verification, online or
+// offline. Its members are in the order of their names, as a map's were,
+// so the detail reads as before.
+type verificationDetail struct {
+	AfterTheFact  string    `json:"after_the_fact,omitempty"`
+	Holder        string    `json:"holder,omitempty"`
+	IDNumber      string    `json:"id_number,omitempty"`
+	Offline       bool      `json:"offline,omitempty"`
+	Operation     string    `json:"operation"`
+	Reason        string    `json:"reason,omitempty"`
+	Replay        bool      `json:"replay"`
+	ScannedAt     time.Time `json:"scanned_at,omitzero"`
+	ServerReason  string    `json:"server_reason,omitempty"`
+	ServerVerdict string    `json:"server_verdict,omitempty"`
+	Station       string    `json:"station,omitempty"`
+	Verdict       string    `json:"verdict"`
+	Verification  string    `json:"verification"`
+}
+
+func (v Verification) auditDetail() verificationDetail {
+	return verificationDetail{Verification: v.ID, Verdict: v.Verdict, Operation: v.Operation, Replay: v.Replay,
+		Reason: v.Reason, Station: v.StationCode, Holder: v.NameMasked, IDNumber: v.IDMasked}
 }
 
 // IssuePass records a pass shown after a view face check: the check is

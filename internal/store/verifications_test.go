@@ -2,6 +2,9 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,12 +52,12 @@ func TestEveryOperationIsClaimedOncePerCode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pending, err := store.CountForTest(s, "audit_pending")
+		chain, err := s.VerifyAudit(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := 3 * len(ops); records != want || audited != want || pending != want {
-			t.Errorf("%d records, %d audit entries and %d pending seals, want %d of each", records, audited, pending, want)
+		if want := 3 * len(ops); records != want || audited != want || chain.Entries != int64(want) || chain.FirstBad != nil {
+			t.Errorf("%d records, %d audit entries and a chain of %d (%v), want %d of each and a good chain", records, audited, chain.Entries, chain.FirstBad, want)
 		}
 		replays, err := store.CountForTest(s, "verifications WHERE replay")
 		if err != nil {
@@ -120,41 +123,215 @@ func TestClaimsMadeBeforeMigration3AreKept(t *testing.T) {
 	}
 }
 
-// The sealer inserts links in chunks of 64, 8 and 1: a run of every size,
-// sealed at once and in small steps, gives a chain that verifies, with
-// nothing left pending.
-func TestSealingInChunksKeepsTheChain(t *testing.T) {
+// Writes that share a commit (SQLite's group commit) link their audit
+// entries one after another, and a write rolled back to its savepoint
+// after linking its entry takes its link with it: the chain that commits
+// has no gap and verifies.
+func TestAWriteRolledBackInItsBatchLeavesNoGapInTheChain(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		record := func(n int) {
-			for range n {
-				v := store.Verification{ID: store.NewID(), Operation: "entry", Verifier: "terminal:gate",
-					Verdict: store.VerdictInvalid, Reason: "malformed", At: time.Now()}
-				if _, err := s.RecordVerification(ctx, store.TerminalActor("gate"), v, false); err != nil {
-					t.Fatal(err)
+		const writers, each = 8, 25
+		var wg sync.WaitGroup
+		var failed, committed atomic.Int64
+		for w := range writers {
+			wg.Go(func() {
+				for i := range each {
+					fail := (w+i)%3 == 0
+					err := store.AuditForTest(ctx, s, fail)
+					switch {
+					case fail && err == nil:
+						t.Error("a write meant to fail committed")
+					case fail:
+						failed.Add(1)
+					case err != nil:
+						t.Error(err)
+					default:
+						committed.Add(1)
+					}
 				}
-			}
+			})
 		}
-		record(64 + 2*8 + 3)
-		if n, err := s.SealAudit(ctx, time.Now(), 1000); err != nil || n != 83 {
-			t.Fatalf("sealed %d (%v), want 83", n, err)
-		}
-		record(21)
-		for {
-			n, err := s.SealAudit(ctx, time.Now(), 5)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n == 0 {
-				break
-			}
-		}
+		wg.Wait()
 		rep, err := s.VerifyAudit(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.FirstBad != nil || rep.Entries != 104 || rep.Pending != 0 {
-			t.Errorf("chain: %+v, want 104 good entries and none pending", rep)
+		if rep.FirstBad != nil || rep.Entries != committed.Load() {
+			t.Errorf("chain: %+v (%v), want %d good entries (%d writes failed)", rep, rep.FirstBad, committed.Load(), failed.Load())
+		}
+		if failed.Load() == 0 {
+			t.Error("no write failed")
 		}
 	})
+}
+
+// The statistics find verifications by the time in their ids: each is
+// counted in the bucket of its time, and none outside [from, to).
+func TestVerificationStatisticsReadTheRangeOfIds(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		record := func(at time.Time, verdict, reason string) {
+			t.Helper()
+			v := store.Verification{ID: store.NewIDAt(at), Operation: "entry", Verifier: "terminal:gate",
+				Verdict: verdict, Reason: reason, At: at}
+			if _, err := s.RecordVerification(ctx, store.TerminalActor("gate"), v, false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		record(t0.Add(-time.Millisecond), store.VerdictValid, "")
+		record(t0, store.VerdictValid, "")
+		record(t0.Add(10*time.Minute), store.VerdictValid, "")
+		record(t0.Add(70*time.Minute), store.VerdictInvalid, "expired")
+		record(t0.Add(2*time.Hour), store.VerdictInvalid, "malformed")
+		st, err := s.StatsOf(ctx, t0, t0.Add(2*time.Hour), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []store.VerifyCount{{At: t0, Valid: 2}, {At: t0.Add(time.Hour), Invalid: 1}}
+		if fmt.Sprint(st.Verifications) != fmt.Sprint(want) {
+			t.Errorf("verifications per hour %v, want %v", st.Verifications, want)
+		}
+		if fmt.Sprint(st.Failures) != fmt.Sprint([]store.ReasonCount{{Reason: "expired", Count: 1}}) {
+			t.Errorf("failures %v, want one expired", st.Failures)
+		}
+	})
+}
+
+// Migration 0012 rebuilds the verifications: a slip's online uses recorded
+// before it (with step 0) are still its uses, and still warn of an
+// admission elsewhere; verifications of codes still count.
+func TestVerificationsRecordedBeforeMigration12AreKept(t *testing.T) {
+	for _, backend := range storetest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			o := storetest.Options(t, backend)
+			old, err := store.OpenAtForTest(ctx, o, "0012")
+			if err != nil {
+				t.Fatal(err)
+			}
+			slipAt, codeAt := t0.Add(-30*time.Minute), t0.Add(-20*time.Minute)
+			for _, q := range []struct {
+				sql  string
+				args []any
+			}{
+				{`INSERT INTO verifications (id, certificate_id, step, operation, verifier, station_code, verdict, reason, replay, at)
+					VALUES ($1, 'a11ce', 0, 'entry', 'terminal:counter', 'SHH', 'valid', NULL, FALSE, $2)`, []any{store.NewIDAt(slipAt), slipAt.UnixMilli()}},
+				{`INSERT INTO verifications (id, certificate_id, step, operation, verifier, station_code, verdict, reason, replay, at)
+					VALUES ($1, 'c0ffee', 42, 'entry', 'terminal:gate', 'BJP', 'valid', NULL, FALSE, $2)`, []any{store.NewIDAt(codeAt), codeAt.UnixMilli()}},
+			} {
+				if err := store.ExecForTest(old, q.sql, q.args...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			old.Close()
+			s, err := store.Open(ctx, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			uses, elsewhere, err := s.SlipUses(ctx, "a11ce", "BJP", t0, 2*time.Hour, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(uses) != 1 || uses[0].StationCode != "SHH" || !elsewhere {
+				t.Errorf("the slip's uses %+v, used elsewhere %v; want its entry at SHH, elsewhere", uses, elsewhere)
+			}
+			if uses, _, err := s.SlipUses(ctx, "c0ffee", "BJP", t0, 2*time.Hour, 10); err != nil || len(uses) != 0 {
+				t.Errorf("a code's certificate has slip uses %+v (%v)", uses, err)
+			}
+			st, err := s.StatsOf(ctx, t0.Add(-time.Hour), t0, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(st.Verifications) != 1 || st.Verifications[0].Valid != 2 {
+				t.Errorf("verifications in the hour: %+v, want 2 valid", st.Verifications)
+			}
+		})
+	}
+}
+
+// A verification's audit detail holds the masked holder and the outcome,
+// members in the order of their names; a replay's says so.
+func TestAVerificationsAuditDetail(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		ids := []string{store.NewIDAt(t0), store.NewIDAt(t0)}
+		for _, id := range ids {
+			v := store.Verification{ID: id, CertificateID: "c0ffee", Step: 42, Operation: "entry", Verifier: "terminal:gate",
+				StationCode: "BJP", Verdict: store.VerdictValid, At: t0, NameMasked: "张*", IDMasked: "1101**********0025"}
+			if _, err := s.RecordVerification(ctx, store.TerminalActor("gate"), v, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		entries, err := s.AuditEntries(ctx, 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range entries {
+			if e.Action == "verification" {
+				got = append(got, e.Detail)
+			}
+		}
+		want := []string{
+			`{"holder":"张*","id_number":"1101**********0025","operation":"entry","replay":false,"station":"BJP","verdict":"valid","verification":"` + ids[0] + `"}`,
+			`{"holder":"张*","id_number":"1101**********0025","operation":"entry","reason":"replayed","replay":true,"station":"BJP","verdict":"invalid","verification":"` + ids[1] + `"}`,
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("details\n%s\nwant\n%s", got, want)
+		}
+	})
+}
+
+// A verification reads from a certificate what it needs — its status,
+// expiry, masked holder and the sealed name and ID number for the counter
+// operations — and nothing else (not the holder index).
+func TestAVerificationReadsOnlyTheColumnsItNeeds(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		acct := store.NewID()
+		if err := s.CreateAccount(ctx, store.CLI, store.Account{ID: acct, Username: "p", PasswordHash: "x", Role: store.RolePassenger, CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		id := issueForTest(t, s, acct, 7, t0, 24*time.Hour)
+		for _, asOf := range []bool{false, true} {
+			var c store.Certificate
+			var revoked bool
+			var err error
+			if asOf {
+				c, revoked, err = s.CertificateAndDeviceAsOf(ctx, id, []byte{9}, t0)
+			} else {
+				c, revoked, err = s.CertificateAndDevice(ctx, id, []byte{9}, t0)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ID != id || c.Status != store.StatusActive || !c.ExpiresAt.Equal(t0.Add(24*time.Hour)) || c.NameMasked != "张*" ||
+				c.IDMasked != "1101**********0000" || string(c.NameCT) != "sealed name" || string(c.IDNumberCT) != "sealed id" || revoked {
+				t.Errorf("as of %v: %+v, revoked %v", asOf, c, revoked)
+			}
+			if c.HolderIndex != nil || c.CityCode != "" {
+				t.Errorf("as of %v: read more than a verification needs: %+v", asOf, c)
+			}
+		}
+	})
+}
+
+// Verification ids carry their time, and those of one millisecond
+// increase in the order they were made.
+func TestVerificationIDsKeepTheirOrderWithinAMillisecond(t *testing.T) {
+	prev := ""
+	for range 1000 {
+		id := store.NewVerificationID(t0)
+		if id <= prev {
+			t.Fatalf("%s after %s", id, prev)
+		}
+		if id[:12] != store.NewIDAt(t0)[:12] {
+			t.Fatalf("%s is not dated %v", id, t0)
+		}
+		prev = id
+	}
+	if earlier := store.NewVerificationID(t0.Add(-time.Second)); earlier >= prev {
+		t.Errorf("an id of a second earlier, %s, sorts after %s", earlier, prev)
+	}
 }

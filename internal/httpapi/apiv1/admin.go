@@ -82,7 +82,9 @@ type AuditCheck struct {
 	Entries  int64       `json:"entries"`
 	FirstBad *AuditBreak `json:"first_bad,omitempty"`
 	OK       bool        `json:"ok"`
-	Pending  int64       `json:"pending"`
+	// Pending is always 0: entries are chained by the transaction that
+	// writes them, so none waits to be sealed.
+	Pending int64 `json:"pending"`
 }
 
 // KeyRotation is the answer to POST /api/v1/admin/keys/rotate: the key
