@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"tempid/internal/problem"
 )
 
@@ -113,10 +115,10 @@ func (t *Tx) recordVerification(ctx context.Context, actor Actor, v Verification
 }
 
 // recordClaimedVerification is RecordVerification's claim in one
-// PostgreSQL statement, committed on its own: the claim, the
-// verification, its audit entry and the entry's pending mark. One round
-// trip instead of six (BEGIN, four statements, COMMIT) is most of a
-// verification's cost on PostgreSQL. first and replay are the record and
+// PostgreSQL statement: the claim, the verification, its audit entry and
+// the entry's pending mark. It is sent, natively through pgx, to the
+// node's group-commit writer (postgres.go), which commits it together with
+// the verifications waiting beside it. first and replay are the record and
 // its audit detail for either outcome of the claim; the statement picks.
 func (s *Store) recordClaimedVerification(ctx context.Context, actor Actor, first, replay Verification, bit int64) (Verification, error) {
 	firstDetail, err := json.Marshal(first.auditDetail())
@@ -129,22 +131,14 @@ func (s *Store) recordClaimedVerification(ctx context.Context, actor Actor, firs
 	}
 	var replayed bool
 	err = s.retry(ctx, func() error {
-		return statementOutcome(s.w.QueryRowContext(ctx, `WITH claim AS (`+claimCode+`),
-			outcome AS (SELECT NOT EXISTS (SELECT 1 FROM claim) AS replay),
-			v AS (
-				INSERT INTO verifications (id, certificate_id, step, operation, verifier, station_code, verdict, reason, replay, at)
-				SELECT $5, $1, $2, $6, $3, $7,
-					CASE WHEN replay THEN 'invalid' ELSE $8 END, CASE WHEN replay THEN 'replayed' ELSE $9 END, replay, $10
-				FROM outcome),
-			e AS (
-				INSERT INTO audit_events (at, actor, action, object, detail)
-				SELECT $10, $11, 'verification', $12, CASE WHEN replay THEN $14 ELSE $13 END FROM outcome
-				RETURNING id),
-			p AS (INSERT INTO audit_pending (event_id) SELECT id FROM e)
-			SELECT replay FROM outcome`,
-			first.CertificateID, first.Step, first.Verifier, bit,
-			first.ID, first.Operation, nullString(first.StationCode), first.Verdict, nullString(first.Reason), ms(first.At),
-			string(actor), first.auditObject(), string(firstDetail), string(replayDetail)).Scan(&replayed))
+		return s.pgSend(ctx, func(b *pgx.Batch) {
+			b.Queue(recordClaimed,
+				first.CertificateID, first.Step, first.Verifier, bit,
+				first.ID, first.Operation, nullString(first.StationCode), first.Verdict, nullString(first.Reason), ms(first.At),
+				string(actor), first.auditObject(), string(firstDetail), string(replayDetail))
+		}, func(r pgx.BatchResults) error {
+			return r.QueryRow().Scan(&replayed)
+		})
 	})
 	if err != nil {
 		return Verification{}, err
@@ -154,6 +148,21 @@ func (s *Store) recordClaimedVerification(ctx context.Context, actor Actor, firs
 	}
 	return first, nil
 }
+
+// recordClaimed is recordClaimedVerification's statement.
+const recordClaimed = `WITH claim AS (` + claimCode + `),
+	outcome AS (SELECT NOT EXISTS (SELECT 1 FROM claim) AS replay),
+	v AS (
+		INSERT INTO verifications (id, certificate_id, step, operation, verifier, station_code, verdict, reason, replay, at)
+		SELECT $5, $1, $2, $6, $3, $7,
+			CASE WHEN replay THEN 'invalid' ELSE $8 END, CASE WHEN replay THEN 'replayed' ELSE $9 END, replay, $10
+		FROM outcome),
+	e AS (
+		INSERT INTO audit_events (at, actor, action, object, detail)
+		SELECT $10, $11, 'verification', $12, CASE WHEN replay THEN $14 ELSE $13 END FROM outcome
+		RETURNING id),
+	p AS (INSERT INTO audit_pending (event_id) SELECT id FROM e)
+	SELECT replay FROM outcome`
 
 func (v Verification) auditObject() string {
 	if v.CertificateID != "" {
