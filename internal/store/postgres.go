@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -168,18 +169,10 @@ func (s *Store) runPGBatch(ws []pgWrite) []error {
 	// done are the writes that ran without error in the open transaction,
 	// waiting for the COMMIT.
 	var done []int
-	// undo is set once a write failed: the next pipeline first undoes
-	// that write's statements.
-	undo := false
-	begun := false
-	for {
+	for begun := false; ; begun = true {
 		var b pgx.Batch
 		if !begun {
 			b.Queue("BEGIN")
-		}
-		if undo {
-			b.Queue("ROLLBACK TO SAVEPOINT w")
-			b.Queue("RELEASE SAVEPOINT w")
 		}
 		for _, i := range todo {
 			b.Queue("SAVEPOINT w")
@@ -188,66 +181,76 @@ func (s *Store) runPGBatch(ws []pgWrite) []error {
 		}
 		b.Queue("COMMIT")
 		br := conn.SendBatch(ctx, &b)
-		failed, err := readPGBatch(br, ws, todo, !begun, undo)
-		closeErr := br.Close()
-		begun, undo = true, false
+		failed, err := readPGBatch(br, ws, todo, !begun)
+		if closeErr := br.Close(); err == nil {
+			err = closeErr
+		}
+		if err == nil {
+			// Committed: every write that did not fail by itself
+			// made it.
+			s.pgCommits.Add(1)
+			return results
+		}
+		pending := slices.Concat(done, todo)
 		var pg *pgconn.PgError
 		switch {
 		case failed >= 0 && errors.As(err, &pg) && isConnectionFailure(err):
 			// The server refused a statement because it is going
 			// away or is no longer the primary: nothing of the batch
 			// was committed, and it runs again on a new connection.
-			for _, i := range append(done, todo...) {
-				if results[i] == nil {
-					results[i] = &lostBeforeCommit{err}
-				}
-			}
-			conn.Conn().PgConn().Close(ctx)
-			return results
+			return abandonBatch(ctx, conn, results, pending, &lostBeforeCommit{err})
 		case failed >= 0 && errors.As(err, &pg):
 			// The server refused one write's statement: it alone
-			// fails; the ones before it wait for the commit, the ones
-			// after it go in the next pipeline.
-			done = append(done, todo[:failed]...)
+			// fails. The writes before it wait for the commit, the
+			// ones after it go in the next pipeline, after the
+			// failed one is undone — on its own: in a failed
+			// transaction PostgreSQL refuses to prepare any other
+			// statement, and pgx prepares a batch's new statements
+			// before sending it. Nothing is committed yet, so a
+			// connection lost here changed nothing.
+			done = slices.Concat(done, todo[:failed])
 			results[todo[failed]] = err
 			todo = todo[failed+1:]
-			undo = true
-			continue
-		case err == nil && closeErr != nil:
-			err = closeErr
-		}
-		if err != nil {
-			// A failure of the batch's own statements (BEGIN,
-			// SAVEPOINT, COMMIT answered with an error: nothing was
-			// committed), of Go code reading a result, or of the
-			// connection.
-			outcome := pipelineOutcome(err)
-			if failed >= 0 && !errors.As(err, &pg) && !isConnectionFailure(err) {
-				// Reading one write's results failed in Go: that
-				// write is told; the others run again.
-				results[todo[failed]] = err
-				outcome = errBatchAborted
-			}
-			for _, i := range append(done, todo...) {
-				if results[i] == nil {
-					results[i] = outcome
+			if _, err := conn.Conn().PgConn().Exec(ctx, "ROLLBACK TO SAVEPOINT w; RELEASE SAVEPOINT w").ReadAll(); err != nil {
+				if isConnectionFailure(err) {
+					return abandonBatch(ctx, conn, results, pending, &lostBeforeCommit{err})
 				}
+				return abandonBatch(ctx, conn, results, pending, errBatchAborted)
 			}
-			if !conn.Conn().IsClosed() {
-				// Whatever the transaction holds is abandoned.
-				conn.Conn().PgConn().Close(ctx)
-			}
-			return results
+		case failed >= 0 && !isConnectionFailure(err):
+			// Reading one write's results failed in Go: that write is
+			// told; the others run again.
+			results[todo[failed]] = err
+			return abandonBatch(ctx, conn, results, pending, errBatchAborted)
+		default:
+			// The batch's own statements failed (BEGIN, SAVEPOINT,
+			// or COMMIT answered with an error: nothing was
+			// committed), or the connection did.
+			return abandonBatch(ctx, conn, results, pending, pipelineOutcome(err))
 		}
-		// Committed: every write that did not fail by itself made it.
-		return results
 	}
+}
+
+// abandonBatch ends a batch that will not commit, or whose COMMIT went
+// unanswered: the writes in pending that were not told their own error are
+// told outcome, and the connection is closed with whatever its
+// transaction holds.
+func abandonBatch(ctx context.Context, conn *pgxpool.Conn, results []error, pending []int, outcome error) []error {
+	for _, i := range pending {
+		if results[i] == nil {
+			results[i] = outcome
+		}
+	}
+	if !conn.Conn().IsClosed() {
+		conn.Conn().PgConn().Close(ctx)
+	}
+	return results
 }
 
 // readPGBatch reads the results of one pipeline of runPGBatch. It returns
 // the first error, with the position in todo of the write whose statement
 // or reading failed, or -1 when the error is the batch's own.
-func readPGBatch(br pgx.BatchResults, ws []pgWrite, todo []int, begin, undo bool) (int, error) {
+func readPGBatch(br pgx.BatchResults, ws []pgWrite, todo []int, begin bool) (int, error) {
 	control := func(n int) error {
 		for range n {
 			if _, err := br.Exec(); err != nil {
@@ -256,15 +259,10 @@ func readPGBatch(br pgx.BatchResults, ws []pgWrite, todo []int, begin, undo bool
 		}
 		return nil
 	}
-	n := 0
 	if begin {
-		n++
-	}
-	if undo {
-		n += 2
-	}
-	if err := control(n); err != nil {
-		return -1, err
+		if err := control(1); err != nil {
+			return -1, err
+		}
 	}
 	for k, i := range todo {
 		if err := control(1); err != nil {

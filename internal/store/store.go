@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -70,6 +71,8 @@ type Store struct {
 	// only; see postgres.go).
 	pgQueue  chan pgWrite
 	pgClosed chan struct{}
+	// pgCommits counts the batches the writer committed.
+	pgCommits atomic.Int64
 	// health is whether writes succeed, for readiness (see health.go).
 	health writeHealth
 }

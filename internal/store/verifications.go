@@ -130,16 +130,8 @@ func (s *Store) recordClaimedVerification(ctx context.Context, actor Actor, firs
 		return Verification{}, err
 	}
 	var replayed bool
-	err = s.retry(ctx, func() error {
-		return s.pgSend(ctx, func(b *pgx.Batch) {
-			b.Queue(recordClaimed,
-				first.CertificateID, first.Step, first.Verifier, bit,
-				first.ID, first.Operation, nullString(first.StationCode), first.Verdict, nullString(first.Reason), ms(first.At),
-				string(actor), first.auditObject(), string(firstDetail), string(replayDetail))
-		}, func(r pgx.BatchResults) error {
-			return r.QueryRow().Scan(&replayed)
-		})
-	})
+	queue, read := claimedWrite(actor, first, firstDetail, replayDetail, bit, &replayed)
+	err = s.retry(ctx, func() error { return s.pgSend(ctx, queue, read) })
 	if err != nil {
 		return Verification{}, err
 	}
@@ -147,6 +139,19 @@ func (s *Store) recordClaimedVerification(ctx context.Context, actor Actor, firs
 		return replay, nil
 	}
 	return first, nil
+}
+
+// claimedWrite is the statement of recordClaimedVerification as a write
+// for the group-commit writer; read sets replayed.
+func claimedWrite(actor Actor, first Verification, firstDetail, replayDetail []byte, bit int64, replayed *bool) (queue func(*pgx.Batch), read func(pgx.BatchResults) error) {
+	queue = func(b *pgx.Batch) {
+		b.Queue(recordClaimed,
+			first.CertificateID, first.Step, first.Verifier, bit,
+			first.ID, first.Operation, nullString(first.StationCode), first.Verdict, nullString(first.Reason), ms(first.At),
+			string(actor), first.auditObject(), string(firstDetail), string(replayDetail))
+	}
+	read = func(r pgx.BatchResults) error { return r.QueryRow().Scan(replayed) }
+	return queue, read
 }
 
 // recordClaimed is recordClaimedVerification's statement.
