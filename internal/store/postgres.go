@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -72,10 +73,23 @@ func openPostgres(dsn string, conns int) (*Store, error) {
 	return &Store{w: db, r: db, pg: pool, dialect: postgresDialect}, nil
 }
 
+// pgWriters is how many batches a node has in flight at once. While one
+// batch waits for its round trip and its commit, the next collects the
+// writes arriving meanwhile; with one writer every write would wait for
+// both, and on a busy machine for the scheduling of one backend.
+const pgWriters = 2
+
 func (s *Store) startPGBatching() {
 	s.pgQueue = make(chan pgWrite, pgMaxBatch)
 	s.pgClosed = make(chan struct{})
-	go s.pgWriter()
+	var running sync.WaitGroup
+	for range pgWriters {
+		running.Go(s.pgWriter)
+	}
+	go func() {
+		running.Wait()
+		close(s.pgClosed)
+	}()
 }
 
 func (s *Store) stopPGBatching() {
@@ -102,7 +116,6 @@ func (s *Store) pgSend(ctx context.Context, queue func(*pgx.Batch), read func(pg
 }
 
 func (s *Store) pgWriter() {
-	defer close(s.pgClosed)
 	for w := range s.pgQueue {
 		ws := []pgWrite{w}
 	drain:
