@@ -21,8 +21,9 @@ import (
 //
 // Group commit (PostgreSQL). Each write of the hot path is a few
 // statements that do not depend on each other's results, so they can be
-// sent without waiting for answers. One goroutine per node takes every such
-// write waiting and sends them in one pipeline, one round trip:
+// sent without waiting for answers. A writer goroutine (pgWriters of them
+// per node) takes every such write waiting and sends them in one pipeline,
+// one round trip:
 //
 //	BEGIN; SAVEPOINT w; <write 1>; RELEASE w; SAVEPOINT w; <write 2>; RELEASE w; …; COMMIT
 //
