@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -51,3 +52,25 @@ func AuditForTest(ctx context.Context, s *Store, fail bool) error {
 }
 
 var errFailedForTest = errors.New("failed as the test asked")
+
+// RecordInOneBatchForTest records claimed verifications (PostgreSQL only)
+// through one run of the group-commit writer, all in one batch, and
+// returns each one's outcome, unretried, as the API would tell it.
+func RecordInOneBatchForTest(s *Store, actor Actor, vs []Verification) []error {
+	ws := make([]pgWrite, len(vs))
+	for i, v := range vs {
+		detail, _ := json.Marshal(v.auditDetail())
+		var replayed bool
+		queue, read := claimedWrite(actor, v, detail, detail, operationBits[v.Operation], &replayed)
+		ws[i] = pgWrite{ctx: context.Background(), queue: queue, read: read}
+	}
+	errs := s.runPGBatch(ws)
+	for i, err := range errs {
+		errs[i] = classify(err)
+	}
+	return errs
+}
+
+// GroupCommitsForTest counts the batches the PostgreSQL group-commit
+// writer committed.
+func GroupCommitsForTest(s *Store) int64 { return s.pgCommits.Load() }

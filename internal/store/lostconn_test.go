@@ -95,6 +95,9 @@ func (c *cutter) serve(client net.Conn) {
 	defer server.Close()
 	var muted sync.Mutex // held while the server's answers are dropped
 	go func() {
+		// A connection the server closes closes for the client too
+		// (a cancel request is answered so).
+		defer client.Close()
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := server.Read(buf)
@@ -222,7 +225,7 @@ func TestAWriteWhoseCommitWasNotAnsweredIsNotRunAgain(t *testing.T) {
 		{"a transaction lost at COMMIT", "commit", func(s *store.Store, id string) error {
 			return s.CreateAccount(context.Background(), store.CLI, account(id))
 		}, "accounts"},
-		{"a verification's claim, a statement that commits on its own, lost after it was sent", "", func(s *store.Store, id string) error {
+		{"a verification's batch, lost after its pipeline with the COMMIT was sent", "", func(s *store.Store, id string) error {
 			actor := store.TerminalActor("gate")
 			_, err := s.RecordVerification(context.Background(), actor, store.Verification{ID: id, CertificateID: "c0ffee", Step: 7,
 				Operation: "entry", Verifier: string(actor), Verdict: store.VerdictValid, At: time.Now()}, true)
@@ -251,5 +254,27 @@ func TestAWriteWhoseCommitWasNotAnsweredIsNotRunAgain(t *testing.T) {
 				t.Errorf("%d rows (%v): the unanswered commit should have committed once", n, err)
 			}
 		})
+	}
+}
+
+// A batch of verifications whose connection is lost after the pipeline
+// with its COMMIT went out may have committed: every write of the batch is
+// told so, none is run again, and each was made once.
+func TestABatchWhoseCommitWasNotAnsweredTellsEveryWrite(t *testing.T) {
+	cert := store.NewID()
+	vs := []store.Verification{gateVerification(cert, 1), gateVerification(cert, 2), gateVerification(cert, 3)}
+	s, c := throughCutter(t, vs[1].ID, false)
+	errs := store.RecordInOneBatchForTest(s, store.TerminalActor("gate"), vs)
+	if !c.Fired() {
+		t.Fatal("the connection was never cut")
+	}
+	for i, err := range errs {
+		p, ok := problem.As(err)
+		if !ok || p.Code != problem.Unavailable || !strings.Contains(p.Detail, "may have been made") {
+			t.Errorf("write %d: %v, want 503 saying the change may have been made", i+1, err)
+		}
+	}
+	if n, err := store.CountForTest(s, "verifications WHERE id IN ("+idList(vs...)+")"); err != nil || n != len(vs) {
+		t.Errorf("%d verifications (%v): the unanswered commit should have committed each once", n, err)
 	}
 }

@@ -22,11 +22,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/pgxpool"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -54,8 +55,10 @@ type Options struct {
 type Store struct {
 	// w runs write transactions, r reads. On SQLite w has one connection:
 	// SQLite allows one writer, and queueing in Go is far cheaper than
-	// spinning on SQLITE_BUSY. On PostgreSQL both are the same pool.
+	// spinning on SQLITE_BUSY. On PostgreSQL both are database/sql over
+	// pg, the one pool (see postgres.go).
 	w, r    *sql.DB
+	pg      *pgxpool.Pool
 	dialect dialect
 	// stmts caches prepared statements by query text (SQLite only: the
 	// pgx driver caches its own). Parsing SQL was a tenth of the time of
@@ -64,6 +67,12 @@ type Store struct {
 	// batch feeds the group-commit writer (SQLite only; see batch.go).
 	batch  chan writeRequest
 	closed chan struct{}
+	// pgQueue feeds the group-commit writer of the hot path (PostgreSQL
+	// only; see postgres.go).
+	pgQueue  chan pgWrite
+	pgClosed chan struct{}
+	// pgCommits counts the batches the writer committed.
+	pgCommits atomic.Int64
 	// health is whether writes succeed, for readiness (see health.go).
 	health writeHealth
 }
@@ -95,6 +104,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	if s.dialect.name == "sqlite" {
 		s.startBatching()
+	} else {
+		s.startPGBatching()
 	}
 	return s, nil
 }
@@ -108,14 +119,7 @@ func open(o Options) (*Store, error) {
 		if !strings.HasPrefix(o.DSN, "postgres://") && !strings.HasPrefix(o.DSN, "postgresql://") {
 			return nil, errors.New("database: want a postgres:// URL")
 		}
-		db, err := sql.Open("pgx", withDefaults(o.DSN))
-		if err != nil {
-			return nil, fmt.Errorf("database: %w", err)
-		}
-		db.SetMaxOpenConns(conns)
-		db.SetMaxIdleConns(conns)
-		db.SetConnMaxIdleTime(5 * time.Minute)
-		return &Store{w: db, r: db, dialect: postgresDialect}, nil
+		return openPostgres(o.DSN, conns)
 	}
 	dir := o.DataDir
 	if dir == "" {
@@ -204,6 +208,7 @@ func (s *Store) Dialect() string { return s.dialect.name }
 // Close closes the connection pools.
 func (s *Store) Close() error {
 	s.stopBatching()
+	s.stopPGBatching()
 	s.stmts.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true
@@ -211,6 +216,9 @@ func (s *Store) Close() error {
 	err := s.w.Close()
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
+	}
+	if s.pg != nil {
+		s.pg.Close()
 	}
 	return err
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"tempid/internal/problem"
 )
 
@@ -153,12 +155,13 @@ func (t *Tx) recordVerification(ctx context.Context, actor Actor, v Verification
 }
 
 // recordClaimedVerification is RecordVerification's claim in one
-// PostgreSQL statement, committed on its own: the claim, the verification,
-// and its audit entry linked under the chain head's lock (as
-// appendAuditPostgres links one). One round trip instead of six (BEGIN,
-// four statements, COMMIT) is most of a verification's cost on
-// PostgreSQL. first and replay are the record and its audit detail for
-// either outcome of the claim; the statement picks.
+// PostgreSQL statement: the claim, the verification, and its audit entry
+// linked under the chain head's lock (as appendAuditPostgres links one).
+// It is sent, natively through pgx, to the node's group-commit writer
+// (postgres.go), which commits it together with the verifications waiting
+// beside it, so the head's lock is taken once per batch. first and replay
+// are the record and its audit detail for either outcome of the claim; the
+// statement picks.
 func (s *Store) recordClaimedVerification(ctx context.Context, actor Actor, first, replay Verification, bit int64) (Verification, error) {
 	firstDetail, err := json.Marshal(first.auditDetail())
 	if err != nil {
@@ -169,27 +172,8 @@ func (s *Store) recordClaimedVerification(ctx context.Context, actor Actor, firs
 		return Verification{}, err
 	}
 	var replayed bool
-	err = s.retry(ctx, func() error {
-		return statementOutcome(s.w.QueryRowContext(ctx, `WITH claim AS (`+claimCode+`),
-			outcome AS (SELECT NOT EXISTS (SELECT 1 FROM claim) AS replay),
-			v AS (
-				INSERT INTO verifications (id, certificate_id, step, operation, verifier, station_code, verdict, reason, replay, at)
-				SELECT $5, $1, $2, $6, $3, $7,
-					CASE WHEN replay THEN 'invalid' ELSE $8 END, CASE WHEN replay THEN 'replayed' ELSE $9 END, replay, $10
-				FROM outcome),
-			d AS (SELECT CASE WHEN replay THEN $14 ELSE $13 END AS detail FROM outcome),
-			h AS (
-				UPDATE audit_head SET seq = seq + 1, last_id = last_id + 1,
-					hash = audit_link_hash(hash, seq + 1, last_id + 1, $10, $11, 'verification', $12, d.detail)
-				FROM d WHERE id = 1 RETURNING seq, last_id, hash, d.detail),
-			e AS (
-				INSERT INTO audit_events (id, at, actor, action, object, detail, seq, hash)
-				SELECT last_id, $10, $11, 'verification', $12, detail, seq, hash FROM h)
-			SELECT replay FROM outcome`,
-			first.CertificateID, first.Step, first.Verifier, bit,
-			first.ID, first.Operation, nullString(first.StationCode), first.Verdict, nullString(first.Reason), ms(first.At),
-			string(actor), first.auditObject(), string(firstDetail), string(replayDetail)).Scan(&replayed))
-	})
+	queue, read := claimedWrite(actor, first, firstDetail, replayDetail, bit, &replayed)
+	err = s.retry(ctx, func() error { return s.pgSend(ctx, queue, read) })
 	if err != nil {
 		return Verification{}, err
 	}
@@ -198,6 +182,37 @@ func (s *Store) recordClaimedVerification(ctx context.Context, actor Actor, firs
 	}
 	return first, nil
 }
+
+// claimedWrite is the statement of recordClaimedVerification as a write
+// for the group-commit writer; read sets replayed.
+func claimedWrite(actor Actor, first Verification, firstDetail, replayDetail []byte, bit int64, replayed *bool) (queue func(*pgx.Batch), read func(pgx.BatchResults) error) {
+	queue = func(b *pgx.Batch) {
+		b.Queue(recordClaimed,
+			first.CertificateID, first.Step, first.Verifier, bit,
+			first.ID, first.Operation, nullString(first.StationCode), first.Verdict, nullString(first.Reason), ms(first.At),
+			string(actor), first.auditObject(), string(firstDetail), string(replayDetail))
+	}
+	read = func(r pgx.BatchResults) error { return r.QueryRow().Scan(replayed) }
+	return queue, read
+}
+
+// recordClaimed is recordClaimedVerification's statement.
+const recordClaimed = `WITH claim AS (` + claimCode + `),
+	outcome AS (SELECT NOT EXISTS (SELECT 1 FROM claim) AS replay),
+	v AS (
+		INSERT INTO verifications (id, certificate_id, step, operation, verifier, station_code, verdict, reason, replay, at)
+		SELECT $5, $1, $2, $6, $3, $7,
+			CASE WHEN replay THEN 'invalid' ELSE $8 END, CASE WHEN replay THEN 'replayed' ELSE $9 END, replay, $10
+		FROM outcome),
+	d AS (SELECT CASE WHEN replay THEN $14 ELSE $13 END AS detail FROM outcome),
+	h AS (
+		UPDATE audit_head SET seq = seq + 1, last_id = last_id + 1,
+			hash = audit_link_hash(hash, seq + 1, last_id + 1, $10, $11, 'verification', $12, d.detail)
+		FROM d WHERE id = 1 RETURNING seq, last_id, hash, d.detail),
+	e AS (
+		INSERT INTO audit_events (id, at, actor, action, object, detail, seq, hash)
+		SELECT last_id, $10, $11, 'verification', $12, detail, seq, hash FROM h)
+	SELECT replay FROM outcome`
 
 func (v Verification) auditObject() string {
 	if v.CertificateID != "" {

@@ -1,0 +1,119 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"tempid/internal/store"
+	"tempid/internal/store/storetest"
+)
+
+func gateVerification(cert string, step int64) store.Verification {
+	return store.Verification{ID: store.NewID(), CertificateID: cert, Step: step, Operation: "entry",
+		Verifier: "terminal:gate", StationCode: "BJP", Verdict: store.VerdictValid, At: time.Now()}
+}
+
+// idList quotes identifiers for an IN list.
+func idList(vs ...store.Verification) string {
+	q := make([]string, len(vs))
+	for i, v := range vs {
+		q[i] = "'" + v.ID + "'"
+	}
+	return strings.Join(q, ", ")
+}
+
+// On PostgreSQL the verifications of one batch commit together, and a
+// statement the server refuses fails only its own write: it is rolled back
+// to its savepoint (its claim is not kept), and the writes before and
+// after it commit, whether it is first, in the middle or last, alone or
+// next to another failure.
+func TestAFailedWriteDoesNotFailItsBatchNeighbours(t *testing.T) {
+	s := storetest.Open(t, "postgres")
+	actor := store.TerminalActor("gate")
+	ctx := context.Background()
+	taken := gateVerification(store.NewID(), 1)
+	if _, err := s.RecordVerification(ctx, actor, taken, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, pattern := range []string{"xoo", "oxo", "oox", "oxxo", "xx", "ooo"} {
+		t.Run(pattern, func(t *testing.T) {
+			cert := store.NewID()
+			vs := make([]store.Verification, len(pattern))
+			var good, bad []store.Verification
+			for i, c := range pattern {
+				vs[i] = gateVerification(cert, int64(i+1))
+				if c == 'x' {
+					vs[i].ID = taken.ID // the verification's primary key is taken
+					bad = append(bad, vs[i])
+				} else {
+					good = append(good, vs[i])
+				}
+			}
+			commits := store.GroupCommitsForTest(s)
+			errs := store.RecordInOneBatchForTest(s, actor, vs)
+			if n := store.GroupCommitsForTest(s) - commits; n != 1 {
+				t.Errorf("the batch committed %d times, want once", n)
+			}
+			for i, c := range pattern {
+				var pg *pgconn.PgError
+				switch {
+				case c == 'o' && errs[i] != nil:
+					t.Errorf("write %d failed with its neighbour: %v", i+1, errs[i])
+				case c == 'x' && (!errors.As(errs[i], &pg) || pg.Code != "23505"):
+					t.Errorf("write %d: %v, want its own unique violation", i+1, errs[i])
+				}
+			}
+			if len(good) > 0 {
+				if n, err := store.CountForTest(s, "verifications WHERE id IN ("+idList(good...)+")"); err != nil || n != len(good) {
+					t.Errorf("%d of %d good verifications committed (%v)", n, len(good), err)
+				}
+				if n, err := store.CountForTest(s, "audit_events WHERE object = 'certificate:"+cert+"'"); err != nil || n != len(good) {
+					t.Errorf("%d audit entries for %d verifications (%v)", n, len(good), err)
+				}
+			}
+			for _, v := range bad {
+				if n, err := store.CountForTest(s, fmt.Sprintf("code_claims WHERE certificate_id = '%s' AND step = %d", cert, v.Step)); err != nil || n != 0 {
+					t.Errorf("the failed write's claim of step %d was kept (%d rows, %v)", v.Step, n, err)
+				}
+			}
+		})
+	}
+}
+
+// Verifications recorded at once on one node share commits: the writes
+// waiting while a batch runs go together in the next.
+func TestParallelVerificationsShareCommits(t *testing.T) {
+	s := storetest.Open(t, "postgres")
+	actor := store.TerminalActor("gate")
+	cert := store.NewID()
+	const n = 48
+	vs := make([]store.Verification, n)
+	var wg sync.WaitGroup
+	for i := range vs {
+		vs[i] = gateVerification(cert, int64(i+1))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out, err := s.RecordVerification(context.Background(), actor, vs[i], true); err != nil || out.Replay {
+				t.Errorf("verification %d: %v (replay %v)", i, err, out.Replay)
+			}
+		}()
+	}
+	before := store.GroupCommitsForTest(s)
+	wg.Wait()
+	commits := store.GroupCommitsForTest(s) - before
+	if n, err := store.CountForTest(s, "verifications WHERE id IN ("+idList(vs...)+")"); err != nil || n != len(vs) {
+		t.Errorf("%d verifications recorded (%v), want %d", n, err, len(vs))
+	}
+	if commits >= n {
+		t.Errorf("%d verifications took %d commits: none were shared", n, commits)
+	}
+	t.Logf("%d verifications, %d commits", n, commits)
+}
