@@ -5,6 +5,7 @@ import htm from 'htm';
 import { t, getLang, setLang, onLang, initLang } from './i18n.js';
 import { get, post, setCsrf } from './api.js';
 import { errorText } from './errors.js';
+import './demo.css';
 
 export const html = htm.bind(h);
 
@@ -133,4 +134,30 @@ export function useConsoleSession(roles) {
       .catch(() => setState('out'));
   }, []);
   return [state, account, setState, setAccount];
+}
+
+/** DEMO_TEXT is the demo ribbon's text, in both languages at once. */
+export const DEMO_TEXT = '演示环境 / DEMO';
+
+/**
+ * mountDemoRibbon asks the server whether it runs in demo mode (a
+ * development registry, a face simulator that compares no faces) and, if
+ * so, puts a ribbon saying so on the page, outside the app's own tree so
+ * that no screen has to carry it.
+ */
+export function mountDemoRibbon() {
+  get('/api/v1/about')
+    .then((r) => {
+      if (!r?.demo || document.getElementById('demo-ribbon')) return;
+      const el = document.createElement('aside');
+      el.id = 'demo-ribbon';
+      el.className = 'demo-ribbon';
+      el.dataset.testid = 'demo-ribbon';
+      el.setAttribute('aria-label', DEMO_TEXT);
+      el.textContent = DEMO_TEXT;
+      document.body.appendChild(el);
+    })
+    .catch(() => {
+      // Without an answer nothing is claimed either way.
+    });
 }

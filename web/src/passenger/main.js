@@ -5,7 +5,7 @@
 // pass then lives in memory only, so every opening asks for a face check.
 import { render } from 'preact';
 import { useEffect, useState, useRef } from 'preact/hooks';
-import { html, useLang, initLang, LangSwitch, Alert, Field, Icon, Spinner } from '../lib/ui.js';
+import { html, useLang, initLang, LangSwitch, Alert, Field, Icon, Spinner, mountDemoRibbon } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
 import { get, post, postIdempotent, del, qs, setCsrf, onAuthLost } from '../lib/api.js';
 import { errorText } from '../lib/errors.js';
@@ -711,4 +711,5 @@ function registerShell() {
 
 initLang();
 window.addEventListener('load', registerShell);
+mountDemoRibbon();
 render(html`<${App} />`, document.getElementById('app'));
