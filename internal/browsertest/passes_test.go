@@ -88,6 +88,7 @@ func TestTwoCertificatesOnOnePhoneAndRefusalsBeforeConsent(t *testing.T) {
 	tb.click("nav-home")
 	tb.waitScreen("home")
 	tb.waitFor("two passes listed", `document.querySelectorAll('[data-testid=home-show]').length === 2`)
+	tb.screenshot("passenger-7-two-certificates")
 	for _, c := range []struct{ id, own, tag string }{{own, "true", "本人"}, {companion, "false", "同行人"}} {
 		sel := fmt.Sprintf(`[data-testid=home-show][data-id=%q]`, c.id)
 		if got := evalJS[string](tb, `document.querySelector('`+sel+`')?.dataset.own ?? ''`); got != c.own {
@@ -114,6 +115,51 @@ func TestTwoCertificatesOnOnePhoneAndRefusalsBeforeConsent(t *testing.T) {
 	}
 }
 
+// adminByAPI returns a client logged in as the demo administrator.
+func adminByAPI(t *testing.T, srv *server) *apiClient {
+	t.Helper()
+	admin := newAPIClient(t, srv)
+	var session struct {
+		CSRFToken string `json:"csrf_token"`
+	}
+	admin.must("POST", "/api/v1/session", map[string]any{"username": "admin", "password": srv.passwords["admin"]}, &session)
+	admin.csrf = session.CSRFToken
+	return admin
+}
+
+// TestASpentQuotaIsToldBeforeConsent: a passenger whose three applications
+// this month are used (each revoked, so that R5 stands aside) sees the
+// reset date on the home screen and on the form, which then goes nowhere
+// near the consent screen.
+func TestASpentQuotaIsToldBeforeConsent(t *testing.T) {
+	tb := passengerTab(t)
+	p := newPerson()
+	c := signUpByAPI(t, tb.srv, p)
+	admin := adminByAPI(t, tb.srv)
+	for range 3 {
+		cert := applyByAPI(t, c, p)
+		admin.must("POST", "/api/v1/admin/certificates/"+cert.id+"/revoke", map[string]any{"reason": "other"}, nil)
+	}
+	tb.open("/")
+	tb.waitScreen("login")
+	tb.fill("login-username", p.username)
+	tb.fill("login-password", p.password)
+	tb.click("login-submit")
+	tb.waitScreen("home")
+	tb.waitFor("the spent quota on the home screen", `document.getElementById('home-refusal')?.dataset.code === 'quota_exhausted'`)
+	if txt := evalJS[string](tb, `document.getElementById('home-refusal').textContent`); !strings.Contains(txt, "本月申请次数已用完") || !strings.Contains(txt, "重置") {
+		t.Errorf("home refusal reads %q", txt)
+	}
+	tb.click("entry-tempid")
+	tb.waitScreen("apply")
+	tb.waitFor("the spent quota on the form", `document.getElementById('apply-refusal')?.dataset.code === 'quota_exhausted'`)
+	tb.waitFor("the city located", fmt.Sprintf(`document.getElementById('apply-city')?.dataset.code === %q`, guangzhouCode))
+	tb.click("apply-submit")
+	if got := evalJS[string](tb, `document.querySelector('main#screen').dataset.testid`); got != "screen-apply" {
+		t.Fatalf("submitting a refused application went to %s", got)
+	}
+}
+
 // TestTheCodeGoesFullScreenForAScanner: a tap on the code shows it over
 // the whole width with its quiet zone, and it closes again. The module
 // size is measured at 390 and 320 CSS px wide, normal and full screen.
@@ -132,6 +178,9 @@ func TestTheCodeGoesFullScreenForAScanner(t *testing.T) {
 		tb.click("cert-qr-open")
 		tb.waitFor("the full-screen code", `!!document.getElementById('qr-full-canvas')?.dataset.modules`)
 		full, fullModules := module("qr-full-canvas")
+		if width == 390 {
+			tb.screenshot("passenger-8-full-screen")
+		}
 		canvasWidth := evalJS[float64](tb, `document.getElementById('qr-full-canvas').getBoundingClientRect().width`)
 		t.Logf("viewport %d CSS px: %d modules with the quiet zone; module %.2f CSS px normal, %.2f CSS px full screen", width, modules, normal, full)
 		if modules != fullModules || modules < 21+8 {
@@ -163,19 +212,14 @@ func TestARevokedCertificateStopsDrawingOnThePhone(t *testing.T) {
 	signUpAndApply(t, tb, newPerson(), false)
 	id := tb.attr("cert-screen", "data-id")
 
-	admin := newAPIClient(t, tb.srv)
-	var session struct {
-		CSRFToken string `json:"csrf_token"`
-	}
-	admin.must("POST", "/api/v1/session", map[string]any{"username": "admin", "password": tb.srv.passwords["admin"]}, &session)
-	admin.csrf = session.CSRFToken
-	admin.must("POST", "/api/v1/admin/certificates/"+id+"/revoke", map[string]any{"reason": "suspected_misuse"}, nil)
+	adminByAPI(t, tb.srv).must("POST", "/api/v1/admin/certificates/"+id+"/revoke", map[string]any{"reason": "suspected_misuse"}, nil)
 
 	tb.waitFor("the code gone and the revocation said", `document.getElementById('cert-screen')?.dataset.state === 'expired' && document.getElementById('cert-expired')?.dataset.status === 'revoked' && !document.getElementById('cert-code')`)
 	if txt := evalJS[string](tb, `document.getElementById('cert-expired').textContent`); !strings.Contains(txt, "撤销") || !strings.Contains(txt, "疑似冒用") {
 		t.Errorf("the revoked certificate's screen says %q", txt)
 	}
 
+	tb.screenshot("passenger-9-revoked")
 	tb.click("nav-back")
 	tb.waitScreen("home")
 	tb.waitFor("no pass listed", `document.querySelectorAll('[data-testid=home-show]').length === 0`)
@@ -187,6 +231,7 @@ func TestARevokedCertificateStopsDrawingOnThePhone(t *testing.T) {
 	tb.waitScreen("history-detail")
 	wantBack(t, tb, "history detail")
 	tb.waitFor("the reason in words", `document.getElementById('detail-why')?.dataset.reason === 'suspected_misuse'`)
+	tb.screenshot("passenger-10-history-detail")
 	if txt := evalJS[string](tb, `document.getElementById('detail-why').textContent + ' ' + document.getElementById('detail-status').textContent`); !strings.Contains(txt, "疑似冒用") || !strings.Contains(txt, "已撤销") {
 		t.Errorf("history detail says %q", txt)
 	}

@@ -678,7 +678,7 @@ function HistoryDetail({ certificate, onShow }) {
   return html`<section class="screen" id="history-detail" data-testid="history-detail-screen" data-status=${status}>
     <${Alert}>${error}</${Alert}>
     <div class="card">
-      <h2 class="card-title">${c.holder?.name_masked} <span class="muted">${c.holder?.id_number_masked}</span></h2>
+      <h2 class="card-title">${c.holder?.name_masked} <span class="detail-id">${c.holder?.id_number_masked}</span></h2>
       <dl class="detail-facts">
         <dt>${t('pass.history.status')}</dt>
         <dd><span class=${'badge badge-' + (status === 'active' ? 'ok' : 'muted')} id="detail-status" data-testid="detail-status">${t('status.' + status)}</span></dd>
