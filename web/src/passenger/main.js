@@ -671,9 +671,10 @@ function HistoryDetail({ certificate, onShow }) {
   }, [certificate.id]);
   const nowMs = now();
   const status = c.status === 'active' && !activeAt(c, nowMs) ? 'expired' : c.status;
+  const successor = (c.superseded_by || '').slice(-6) || '—';
   const why = status === 'active' ? t('pass.history.active', { expires_at: fmtDateTime(c.expires_at) })
     : status === 'expired' ? t('pass.history.expired', { expires_at: fmtDateTime(c.expires_at) })
-      : status === 'superseded' ? t('pass.history.superseded', { id: (c.superseded_by || '').slice(-6) || '—' })
+      : status === 'superseded' ? t('pass.history.superseded', { id: successor })
         : t('pass.history.revoked', { reason: revokeReasonText(c.revoke_reason) });
   return html`<section class="screen" id="history-detail" data-testid="history-detail-screen" data-status=${status}>
     <${Alert}>${error}</${Alert}>
