@@ -24,7 +24,10 @@ export function revokeReasonText(code) {
 
 /** endedText says why a certificate can no longer be shown. */
 export function endedText(cert) {
-  if (cert?.status === 'revoked') return t('pass.ended.revoked', { reason: revokeReasonText(cert.revoke_reason) });
+  if (cert?.status === 'revoked') {
+    // A guest's status answer carries no reason.
+    return cert.revoke_reason ? t('pass.ended.revoked', { reason: revokeReasonText(cert.revoke_reason) }) : t('pass.ended.revoked_plain');
+  }
   if (cert?.status === 'superseded') return t('pass.ended.superseded');
   return t('pass.ended.expired');
 }

@@ -159,6 +159,7 @@ export default {
   'pass.list.self': 'Me',
   'pass.list.companion': 'Companion',
   'pass.ended.revoked': 'This certificate was revoked and can no longer be shown. Reason: {reason}',
+  'pass.ended.revoked_plain': 'This certificate was revoked and can no longer be shown',
   'pass.ended.superseded': 'A newer certificate replaced this one; it can no longer be shown',
   'pass.ended.expired': 'This certificate has expired and can no longer be shown',
   'pass.revoke_reason.found_id_card': 'The passenger found their ID card',

@@ -160,6 +160,7 @@ export default {
   'pass.list.self': '本人',
   'pass.list.companion': '同行人',
   'pass.ended.revoked': '此证明已被撤销，不能再出示。原因：{reason}',
+  'pass.ended.revoked_plain': '此证明已被撤销，不能再出示',
   'pass.ended.superseded': '此证明已被新的证明取代，不能再出示',
   'pass.ended.expired': '此证明已过期，不能再出示',
   'pass.revoke_reason.found_id_card': '旅客已找回身份证',
