@@ -92,15 +92,20 @@ export async function loadPass() {
 const samePerson = (a, b) => a?.holder?.id_number_masked === b?.holder?.id_number_masked
   && a?.holder?.name_masked === b?.holder?.name_masked;
 
+// showable tells whether a stored certificate may still draw codes; the
+// others are history, which the server keeps.
+const showable = (c) => c?.status === 'active' && Date.now() < Date.parse(c.expires_at);
+
 /**
  * savePass stores a certificate and its current pass beside the others. A
  * new certificate supersedes the person's old one (one active certificate
- * per person), so an entry of the same person under another id goes.
+ * per person), so an entry of the same person under another id goes, as
+ * do entries that can no longer draw codes.
  */
 export async function savePass(accountId, certificate, pass) {
   const all = {};
   for (const e of await loadPasses()) {
-    if (e.certificate.id !== certificate.id && !samePerson(e.certificate, certificate)) all[e.certificate.id] = e;
+    if (e.certificate.id !== certificate.id && !samePerson(e.certificate, certificate) && showable(e.certificate)) all[e.certificate.id] = e;
   }
   all[certificate.id] = { account_id: accountId ?? null, certificate, pass, saved_at: Date.now() };
   await putItem('passes', all);
