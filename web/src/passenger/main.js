@@ -21,7 +21,7 @@ const isFullId = (s) => typeof s === 'string' && /^\d{17}[\dXx]$/.test(s);
 const isPlainName = (s) => typeof s === 'string' && s !== '' && !s.includes('*');
 const maskId = (s) => (s.length === 18 ? s.slice(0, 4) + '*'.repeat(10) + s.slice(14) : s);
 // maskName keeps a name's first grapheme cluster (SPEC "Identity
-// documents"): 张** , A****; a cluster is what a reader sees as one
+// documents"): 张**, A****; a cluster is what a reader sees as one
 // character, whatever its code points.
 const maskName = (s) => {
   const parts = typeof Intl !== 'undefined' && Intl.Segmenter
@@ -46,6 +46,8 @@ function useSession(lost) {
   const [boot, setBoot] = useState('loading'); // loading | ready | offline
   const [account, setAccount] = useState(null);
   const [passes, setPasses] = useState([]);
+  const passesRef = useRef(passes);
+  passesRef.current = passes;
   useEffect(() => onAuthLost(() => {
     setAccount(null);
     lost();
@@ -126,6 +128,8 @@ function useSession(lost) {
     // and why it ended), so that a revoked or superseded one draws no more
     // codes; an account's is stored too, a guest's lives in memory.
     status(c, guest) {
+      const e = passesRef.current.find((x) => x.certificate?.id === c.id);
+      if (!e || (e.certificate.status === c.status && e.certificate.revoke_reason === c.revoke_reason)) return;
       setPasses((list) => list.map((e) => (e.certificate?.id === c.id ? { ...e, certificate: { ...e.certificate, ...c } } : e)));
       if (!guest) updateCertificate(c).catch(() => {});
     },
