@@ -171,7 +171,17 @@ func TestTheCodeGoesFullScreenForAScanner(t *testing.T) {
 		m := evalJS[[]float64](tb, fmt.Sprintf(`(() => { const c = document.getElementById(%q); return [c.getBoundingClientRect().width, Number(c.dataset.modules)]; })()`, id))
 		return m[0] / m[1], int(m[1])
 	}
-	for _, width := range []int64{390, 320} {
+	// The screen wake lock is watched: taken when the view opens, released
+	// when it closes.
+	evalJS[chromedp.Void](tb, `(() => {
+	  window.__locks = { taken: 0, released: 0 };
+	  Object.defineProperty(navigator, 'wakeLock', { configurable: true, value: { request: async (type) => {
+	    if (type !== 'screen') throw new Error('wake lock type ' + type);
+	    window.__locks.taken++;
+	    return { release: async () => { window.__locks.released++; } };
+	  } } });
+	})()`)
+	for i, width := range []int64{390, 320} {
 		tb.do(fmt.Sprintf("viewport %d px", width), chromedp.EmulateViewport(width, 700, chromedp.EmulateScale(2), chromedp.EmulateMobile))
 		tb.waitFor("the code", `document.getElementById('cert-screen')?.dataset.state === 'code'`)
 		normal, modules := module("cert-qr")
@@ -201,6 +211,7 @@ func TestTheCodeGoesFullScreenForAScanner(t *testing.T) {
 			tb.do("press Escape", chromedp.KeyEvent("\x1b"))
 		}
 		tb.waitFor("the full-screen view closed", `!document.getElementById('qr-full')`)
+		tb.waitFor("the wake lock taken and released once per view", fmt.Sprintf(`window.__locks.taken === %d && window.__locks.released === %d`, i+1, i+1))
 	}
 }
 
