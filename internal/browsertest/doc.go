@@ -10,7 +10,13 @@
 // the check; the staff console's camera test starts a second Chromium whose fake
 // camera shows the QR symbol of a real code.
 //
-// The suite needs Debian's chromium package and the built web apps (`make web`).
+// Every state a test visits — each passenger screen it waits for, each screen it
+// photographs, and the states it names with tab.axe — is checked with axe-core
+// (a development dependency of the web apps, injected from web/node_modules) against
+// WCAG 2.x A and AA and axe's best practices; any violation fails the test.
+//
+// The suite needs Debian's chromium package, the web apps' dependencies (`cd web &&
+// npm ci`, for axe-core) and the built web apps (`make web`).
 // Without either it skips, saying how to enable it, except when the CI environment
 // variable is set: CI must run everything, so there it fails instead. TEMPID_CHROMIUM
 // names another browser binary.

@@ -37,6 +37,7 @@ var (
 	chromium  string // the browser binary
 	missing   string // why the suite cannot run here; "" when it can
 	workDir   string // TestMain's scratch directory: binary, server data, profiles, videos
+	axeSource string // axe-core's script, read from the web apps' node_modules
 )
 
 func TestMain(m *testing.M) {
@@ -72,6 +73,13 @@ func prerequisites() string {
 	// page is the "not built" notice.
 	if _, err := os.Stat(filepath.Join("..", "webui", "dist", "index.html")); err != nil {
 		why = append(why, "the web apps are not built (run `make web`, or `cd web && npm ci && npm run build`)")
+	}
+	// Every state the tests visit is checked with axe-core, a development
+	// dependency of the web apps.
+	if src, err := os.ReadFile(axePath); err != nil {
+		why = append(why, "axe-core is not installed in web/node_modules (run `cd web && npm ci`)")
+	} else {
+		axeSource = string(src)
 	}
 	path, err := findChromium()
 	if err != nil {
@@ -666,10 +674,11 @@ func (tb *tab) waitFor(what, cond string) {
 }
 
 // waitScreen waits for the passenger app's screen name (main#screen's
-// data-testid is "screen-"+name).
+// data-testid is "screen-"+name) and checks the screen with axe-core.
 func (tb *tab) waitScreen(name string) {
 	tb.t.Helper()
 	tb.waitFor("the "+name+" screen", fmt.Sprintf(`document.querySelector('main#screen')?.dataset.testid === 'screen-%s'`, name))
+	tb.axe("screen " + name)
 }
 
 // attr returns the attribute of the element with this id ("" when either
@@ -697,7 +706,9 @@ func (tb *tab) setClock(offset time.Duration) {
 	evalJS[chromedp.Void](tb, fmt.Sprintf(`window.__tempidOffset = %d`, offset.Milliseconds()))
 }
 
-// screenshot saves the viewport as test-output/screenshots/name.png.
+// screenshot saves the viewport as test-output/screenshots/name.png, after
+// checking the page with axe-core: a screen worth a picture is a state worth
+// checking.
 func (tb *tab) screenshot(name string) {
 	tb.t.Helper()
 	// Move the mouse off the button it last clicked, which would show its
@@ -706,6 +717,7 @@ func (tb *tab) screenshot(name string) {
 	tb.do("settle before screenshot "+name,
 		chromedp.MouseEvent(chromedp.MouseMoved, 1, float64(tb.vp.height-1)),
 		chromedp.Sleep(300*time.Millisecond))
+	tb.axe(name)
 	ctx, cancel := context.WithTimeout(tb.ctx, actionTimeout)
 	defer cancel()
 	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())

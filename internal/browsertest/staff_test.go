@@ -24,6 +24,7 @@ func consoleTab(t *testing.T, c *chromeProc, path, user string) *tab {
 	tb := newTab(t, c, srv, desk)
 	tb.open(path)
 	tb.waitFor("the console's login form", `!!document.getElementById('login-username')`)
+	tb.axe(path + " login")
 	tb.fill("login-username", user)
 	tb.fill("login-password", srv.passwords[user])
 	tb.click("login-submit")
@@ -35,6 +36,7 @@ func staffTab(t *testing.T) *tab {
 	t.Helper()
 	tb := consoleTab(t, sharedBrowser(t), "/staff", "staff")
 	tb.waitFor("the scanner input", `!!document.getElementById('scan-input')`)
+	tb.axe("staff console")
 	return tb
 }
 

@@ -419,7 +419,7 @@ function Terminals() {
     <div class="panel table-wrap">
       <div class="panel-title">${t('admin.terminal.list')}</div>
       <${List} loading=${list.loading && !list.data} error=${list.error} items=${terminals} empty=${t('admin.terminal.empty')}><table class="table" data-testid="terminal-table">
-        <thead><tr><th>${t('admin.terminal.name')}</th><th>${t('admin.terminal.station')}</th><th>${t('admin.terminal.kind')}</th><th>${t('admin.terminal.offline.column')}</th><th>${t('admin.terminal.created_at')}</th><th>${t('admin.col.status')}</th><th></th></tr></thead>
+        <thead><tr><th>${t('admin.terminal.name')}</th><th>${t('admin.terminal.station')}</th><th>${t('admin.terminal.kind')}</th><th>${t('admin.terminal.offline.column')}</th><th>${t('admin.terminal.created_at')}</th><th>${t('admin.col.status')}</th><th><span class="visually-hidden">${t('admin.col.actions')}</span></th></tr></thead>
         <tbody>${terminals.map((x) => html`<tr data-testid="terminal-row" data-id=${x.id} data-kind=${x.kind}>
           <td>${x.name}</td><td class="mono">${x.station_code}</td><td data-testid="terminal-row-kind">${TERMINAL_KINDS.includes(x.kind) ? t('admin.terminal.kind.' + x.kind) : x.kind || '—'}</td><td>${x.offline ? t('common.yes') : t('common.no')}</td><td>${fmtDateTime(x.created_at)}</td>
           <td>${x.revoked_at ? html`<span class="badge badge-muted">${t('admin.terminal.revoked')}</span>` : html`<span class="badge badge-ok">${t('admin.terminal.active')}</span>`}</td>
@@ -506,7 +506,7 @@ function Keys() {
     <div class="panel table-wrap">
       <div class="panel-title">${t('admin.keys.published')}</div>
       <${List} loading=${list.loading && !list.data} error=${list.error} items=${keys} empty=${t('admin.keys.empty')}><table class="table" data-testid="keys-table">
-        <thead><tr><th>${t('admin.keys.kid')}</th><th>${t('admin.keys.alg')}</th><th>${t('admin.keys.public_key')}</th><th>${t('admin.keys.not_before')}</th><th>${t('admin.keys.not_after')}</th><th></th></tr></thead>
+        <thead><tr><th>${t('admin.keys.kid')}</th><th>${t('admin.keys.alg')}</th><th>${t('admin.keys.public_key')}</th><th>${t('admin.keys.not_before')}</th><th>${t('admin.keys.not_after')}</th><th><span class="visually-hidden">${t('admin.col.actions')}</span></th></tr></thead>
         <tbody>${keys.map((k) => {
           const live = toMs(k.not_before) <= nowMs && (!k.not_after || nowMs < toMs(k.not_after));
           return html`<tr data-testid="key-row" data-kid=${k.kid}><td class="mono">${k.kid}</td><td>${k.alg}</td>

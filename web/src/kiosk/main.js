@@ -102,11 +102,13 @@ function App() {
       break;
   }
   return html`<div class="kiosk" data-testid="kiosk" data-screen=${screen}>
-    <header class="k-bar no-print"><strong>${w('title')}</strong>
+    <header class="k-bar no-print"><h1>${w('title')}</h1>
       <button class="k-lang" id="kiosk-lang" onClick=${() => setLang(lang === 'zh' ? 'en' : 'zh')}>${w('lang')}</button></header>
-    ${error ? html`<div class="alert alert-error no-print" data-testid="kiosk-error">${error}</div>` : null}
-    ${busy ? html`<${Spinner} />` : null}
-    <main class="k-main">${body}</main>
+    <main class="k-main">
+      ${error ? html`<div class="alert alert-error no-print" role="alert" data-testid="kiosk-error">${error}</div>` : null}
+      ${busy ? html`<${Spinner} />` : null}
+      ${body}
+    </main>
   </div>`;
 }
 

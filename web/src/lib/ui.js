@@ -18,10 +18,16 @@ export function useLang() {
 
 export { initLang };
 
+/**
+ * LangSwitch shows the other language's short name ("EN" / "中文"); its
+ * spoken name starts with that visible text (WCAG 2.5.3) and goes on to
+ * say what it does, in the language it switches to.
+ */
 export function LangSwitch({ class: cls = '' }) {
   useLang();
-  return html`<button type="button" class=${'lang-switch ' + cls} id="lang-switch" data-testid="lang-switch"
-    aria-label=${t('lang.switch.label')} onClick=${() => setLang(getLang() === 'en' ? 'zh' : 'en')}>${t('lang.switch')}</button>`;
+  const other = getLang() === 'en' ? 'zh-CN' : 'en';
+  return html`<button type="button" class=${'lang-switch ' + cls} id="lang-switch" data-testid="lang-switch" lang=${other}
+    onClick=${() => setLang(getLang() === 'en' ? 'zh' : 'en')}>${t('lang.switch')}<span class="visually-hidden"> ${t('lang.switch.label')}</span></button>`;
 }
 
 export function Spinner({ label }) {
@@ -96,7 +102,7 @@ export function StaffLogin({ title, subtitle, roles, onLoggedIn }) {
       setBusy(false);
     }
   }
-  return html`<div class="console-login">
+  return html`<main class="console-login">
     <form class="login-card" onSubmit=${submit} data-testid="login-form" id="login-form">
       <div class="login-head"><${Icon} name="train" size=${30} /><div><h1>${title}</h1><p>${subtitle}</p></div></div>
       <${Field} label=${t('auth.username')} id="login-username">
@@ -112,7 +118,7 @@ export function StaffLogin({ title, subtitle, roles, onLoggedIn }) {
         ${busy ? t('common.loading') : t('auth.login')}</button>
       <div class="login-foot"><${LangSwitch} /></div>
     </form>
-  </div>`;
+  </main>`;
 }
 
 /**

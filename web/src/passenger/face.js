@@ -219,7 +219,8 @@ export function FaceScreen({ request: req, subjectName, onPassed, onFatal, onCan
     ${camera === 'error' && phase !== 'blocked' ? html`<${Alert} kind="warn" testid="face-camera-error">${t('face.camera_error')}</${Alert}>` : null}
     <${Alert} testid="face-error">${message}</${Alert}>
     ${waiting ? html`<div class="wait" id="face-wait" data-testid="face-wait">${t('face.wait', { seconds: waitLeft })}</div>` : null}
-    <input type="file" accept="image/jpeg,image/png" capture="user" id="face-file" data-testid="face-file" ref=${fileRef} class="visually-hidden" onChange=${onFile} />
+    <input type="file" accept="image/jpeg,image/png" capture="user" id="face-file" data-testid="face-file" ref=${fileRef} hidden
+      aria-label=${t('face.file')} onChange=${onFile} />
     <div class="actions">
       ${phase === 'hosted' ? html`<button class="btn btn-primary btn-block btn-lg" id="face-hosted" data-testid="face-hosted" onClick=${() => onHosted(check)}>${t('face.hosted.go')}</button>` : null}
       ${phase === 'ready' && camera === 'on' ? html`<button class="btn btn-primary btn-block btn-lg" id="face-capture" data-testid="face-capture" onClick=${capture}><${Icon} name="camera" /> ${t('face.capture')}</button>` : null}

@@ -720,10 +720,10 @@ function CityPicker({ onPick, onClose }) {
     groups.get(c.province).push(c);
   }
   return html`<div class="sheet-backdrop" onClick=${(e) => e.target === e.currentTarget && onClose()}>
-    <div class="sheet" role="dialog" aria-modal="true" id="city-picker" data-testid="city-picker">
-      <div class="sheet-head"><strong>${t('city.title')}</strong>
+    <div class="sheet" role="dialog" aria-modal="true" aria-labelledby="city-picker-title" id="city-picker" data-testid="city-picker">
+      <div class="sheet-head"><strong id="city-picker-title">${t('city.title')}</strong>
         <button class="icon-btn dark" onClick=${onClose} aria-label=${t('common.close')} data-testid="city-close"><${Icon} name="cross" /></button></div>
-      <input class="search" ref=${inputRef} id="city-search" data-testid="city-search" type="search" placeholder=${t('city.search')} value=${q} onInput=${(e) => setQ(e.currentTarget.value)} />
+      <input class="search" ref=${inputRef} id="city-search" data-testid="city-search" type="search" placeholder=${t('city.search')} aria-label=${t('city.search')} value=${q} onInput=${(e) => setQ(e.currentTarget.value)} />
       <div class="sheet-body">
         ${error ? html`<${Alert}>${error}</${Alert}>` : !cities ? html`<${Spinner} />` : groups.size === 0 ? html`<div class="muted empty">${t('city.empty')}</div>` : [...groups].map(([prov, list]) => html`
           <div class="city-group"><div class="city-prov">${prov}</div>

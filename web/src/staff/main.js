@@ -121,7 +121,7 @@ function Console({ account, onLogout }) {
 
   return html`<div class="console">
     <header class="console-bar">
-      <div class="brand"><${Icon} name="train" size=${26} /><div><strong>${t('staff.title')}</strong><small>${t('staff.console')}</small></div></div>
+      <div class="brand"><${Icon} name="train" size=${26} /><div><h1>${t('staff.title')}</h1><small>${t('staff.console')}</small></div></div>
       <div class="bar-right">
         <span class="who" data-testid="staff-user">${t('staff.signed_in', { name: account?.username || '', role: account?.station_code || account?.role || '' })}</span>
         <${LangSwitch} />
@@ -132,7 +132,7 @@ function Console({ account, onLogout }) {
       <button class=${'btn btn-small ' + (mode === 'verify' ? 'btn-primary' : 'btn-outline')} id="mode-verify" data-testid="mode-verify" onClick=${() => setMode('verify')}>核验 Verify</button>
       <button class=${'btn btn-small ' + (mode === 'window' ? 'btn-primary' : 'btn-outline')} id="mode-window" data-testid="mode-window" onClick=${() => setMode('window')}>人工窗口 Window</button>
     </nav>` : null}
-    ${mode === 'window' ? html`<div class="console-body window-body"><${Window} station=${account?.station_code || ''} /></div>` : html`<div class="console-body">
+    ${mode === 'window' ? html`<main class="console-body window-body"><${Window} station=${account?.station_code || ''} /></main>` : html`<main class="console-body">
       <section class="left">
         <div class="panel">
           <div class="panel-title">${t('staff.operation')}</div>
@@ -159,7 +159,7 @@ function Console({ account, onLogout }) {
       <section class="right">
         <${ResultCard} result=${result} busy=${busy} />
       </section>
-    </div>`}
+    </main>`}
   </div>`;
 }
 
@@ -207,9 +207,9 @@ function ResultCard({ result, busy }) {
 function History({ history, onClear }) {
   useLang();
   return html`<div class="panel history-panel">
-    <div class="panel-title row"><span>${t('staff.history')}</span>
+    <div class="panel-title row"><span id="scan-history-title">${t('staff.history')}</span>
       ${history.length ? html`<button class="btn btn-ghost btn-small" onClick=${onClear} data-testid="history-clear">${t('staff.history.clear')}</button>` : null}</div>
-    ${history.length === 0 ? html`<div class="muted empty">${t('staff.history.empty')}</div>` : html`<ul class="scans" id="scan-history" data-testid="scan-history">
+    ${history.length === 0 ? html`<div class="muted empty">${t('staff.history.empty')}</div>` : html`<ul class="scans" id="scan-history" data-testid="scan-history" tabindex="0" aria-labelledby="scan-history-title">
       ${history.map((e) => html`<li data-testid="scan-history-item" data-verdict=${e.verdict}>
         <span class=${'dot ' + (e.verdict === 'valid' ? 'ok' : 'bad')}></span>
         <span class="time">${fmtTime(e.at)}</span>

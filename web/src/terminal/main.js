@@ -143,7 +143,7 @@ function Scanner({ tm }) {
   const stale = tm.stale();
   return html`<main class="term" id="screen" data-testid="screen-scanner">
     <header class="term-bar">
-      <div class="brand"><${Icon} name="train" size=${24} /><strong>${t('terminal.title')}</strong></div>
+      <div class="brand"><${Icon} name="train" size=${24} /><h1>${t('terminal.title')}</h1></div>
       <div class=${'bundle-age' + (stale ? ' stale' : '')} id="bundle-age" data-testid="bundle-age" data-stale=${String(stale)}>${t('terminal.bundle.age')} ${age(tm.ageMs())}</div>
       <div class="net" id="net" data-online=${String(tm.online)}>${tm.online ? t('terminal.online') : t('terminal.offline')}</div>
       <div class="pending" id="pending" data-testid="pending" data-count=${tm.pending}>${t('terminal.pending', { n: tm.pending })}</div>
