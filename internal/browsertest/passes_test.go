@@ -42,6 +42,7 @@ func TestTwoCertificatesOnOnePhoneAndRefusalsBeforeConsent(t *testing.T) {
 	tb.click("nav-back")
 	tb.waitScreen("home")
 	tb.waitFor("the early refusal on the home screen", `document.getElementById('home-refusal')?.dataset.code === 'active_certificate_exists'`)
+	tb.axe("home with an active certificate")
 	if txt := evalJS[string](tb, `document.getElementById('home-refusal').textContent`); !strings.Contains(txt, "您已有有效证明，有效期至") || !strings.Contains(txt, "起可重新申请") {
 		t.Errorf("home refusal reads %q", txt)
 	}
@@ -52,6 +53,7 @@ func TestTwoCertificatesOnOnePhoneAndRefusalsBeforeConsent(t *testing.T) {
 	tb.waitScreen("apply")
 	wantBack(t, tb, "apply")
 	tb.waitFor("the early refusal on the form", `document.getElementById('apply-refusal')?.dataset.code === 'active_certificate_exists'`)
+	tb.axe("apply form with an active certificate")
 	tb.click("apply-submit")
 	if got := evalJS[string](tb, `document.querySelector('main#screen').dataset.testid`); got != "screen-apply" {
 		t.Fatalf("submitting a refused application went to %s", got)
@@ -147,12 +149,14 @@ func TestASpentQuotaIsToldBeforeConsent(t *testing.T) {
 	tb.click("login-submit")
 	tb.waitScreen("home")
 	tb.waitFor("the spent quota on the home screen", `document.getElementById('home-refusal')?.dataset.code === 'quota_exhausted'`)
+	tb.axe("home with the quota spent")
 	if txt := evalJS[string](tb, `document.getElementById('home-refusal').textContent`); !strings.Contains(txt, "本月申请次数已用完") || !strings.Contains(txt, "重置") {
 		t.Errorf("home refusal reads %q", txt)
 	}
 	tb.click("entry-tempid")
 	tb.waitScreen("apply")
 	tb.waitFor("the spent quota on the form", `document.getElementById('apply-refusal')?.dataset.code === 'quota_exhausted'`)
+	tb.axe("apply form with the quota spent")
 	tb.waitFor("the city located", fmt.Sprintf(`document.getElementById('apply-city')?.dataset.code === %q`, guangzhouCode))
 	tb.click("apply-submit")
 	if got := evalJS[string](tb, `document.querySelector('main#screen').dataset.testid`); got != "screen-apply" {
@@ -190,6 +194,8 @@ func TestTheCodeGoesFullScreenForAScanner(t *testing.T) {
 		full, fullModules := module("qr-full-canvas")
 		if width == 390 {
 			tb.screenshot("passenger-8-full-screen")
+		} else {
+			tb.axe("full-screen code at 320 px")
 		}
 		canvasWidth := evalJS[float64](tb, `document.getElementById('qr-full-canvas').getBoundingClientRect().width`)
 		t.Logf("viewport %d CSS px: %d modules with the quiet zone; module %.2f CSS px normal, %.2f CSS px full screen", width, modules, normal, full)
@@ -261,5 +267,10 @@ func TestEveryAppShowsTheDemoRibbon(t *testing.T) {
 		tb := newTab(t, c, srv, vp)
 		tb.open(path)
 		tb.waitFor("the demo ribbon on "+path, `document.getElementById('demo-ribbon')?.textContent === '演示环境 / DEMO'`)
+		if path != "/kiosk" {
+			// The kiosk's pairing screen, shown before a key is given, is
+			// checked where the kiosk's own tests reach it.
+			tb.axe("the demo ribbon on " + path)
+		}
 	}
 }
