@@ -197,13 +197,12 @@ export function CertScreen({ stored, offline, onFaceAgain, onRenew, onApplyNew, 
       </div>
       <div class="qr-area">
         ${state === 'code' || state === 'generating' ? html`
-          ${state === 'code' ? html`<button type="button" class="qr-box" id="cert-qr-open" data-testid="cert-qr-open" aria-label=${t('pass.full.open')}
-            onClick=${() => setFull(true)}>
-            <canvas ref=${canvasRef} id="cert-qr" data-testid="cert-qr" aria-hidden="true"></canvas>
-          </button>` : html`<div class="qr-box">
-            <canvas ref=${canvasRef} id="cert-qr" data-testid="cert-qr" class="stale" aria-hidden="true"></canvas>
-            <div class="qr-veil">${t('cert.generating')}</div>
-          </div>`}
+          <div class="qr-box">
+            <canvas ref=${canvasRef} id="cert-qr" data-testid="cert-qr" class=${state === 'code' ? '' : 'stale'} aria-hidden="true"></canvas>
+            ${state === 'generating' ? html`<div class="qr-veil">${t('cert.generating')}</div>` : null}
+            ${state === 'code' ? html`<button type="button" class="qr-open" id="cert-qr-open" data-testid="cert-qr-open"
+              aria-label=${t('pass.full.open')} onClick=${() => setFull(true)}></button>` : null}
+          </div>
           <div class="qr-tap-hint">${t('pass.full.tap')}</div>
           <output id="cert-code" data-testid="cert-code" data-code=${state === 'code' ? code.text : ''} data-step=${code.step} hidden>${state === 'code' ? code.text : ''}</output>
           <div class="countdown" id="cert-countdown" data-testid="cert-countdown" data-seconds=${secondsLeft}>
