@@ -227,22 +227,7 @@ type LoggedIn struct {
 // failures. See docs/design.md, "Login throttle".
 func (s *Service) Login(ctx context.Context, username, password, ip string) (LoggedIn, error) {
 	now := s.Clock.Now()
-	ip = throttledAddress(ip)
-	user := store.NormalizeUsername(username)
-	acctKey := s.PII.BlindIndex("login_username", user)
-	pairKey := s.PII.BlindIndex("login_username_ip", user+"\x00"+ip)
-	ipKey := s.PII.BlindIndex("login_ip", ip)
-	limits := []store.ThrottleLimit{
-		{Scope: store.ThrottleLoginAccountIP, Key: pairKey, Limit: s.Policy.LoginFailuresPerAccountIP},
-		{Scope: store.ThrottleLoginAccount, Key: acctKey, Limit: s.Policy.LoginFailuresPerAccount},
-		{Scope: store.ThrottleLoginIP, Key: ipKey, Limit: s.Policy.LoginFailuresPerIP},
-	}
-	reservation, err := s.Store.ReserveThrottle(ctx, limits, now.Add(-s.Policy.LoginWindow), now)
-	var full *store.Throttled
-	if errors.As(err, &full) {
-		wait := full.Oldest.Add(s.Policy.LoginWindow).Sub(now)
-		return LoggedIn{}, problem.New(problem.RateLimited, "too many failed logins; try again later").Retry(max(wait, time.Second))
-	}
+	reservation, limits, err := s.reserveLogin(ctx, username, ip, now)
 	if err != nil {
 		return LoggedIn{}, err
 	}
@@ -274,6 +259,30 @@ func (s *Service) Login(ctx context.Context, username, password, ip string) (Log
 		return LoggedIn{}, err
 	}
 	return LoggedIn{Token: token, Session: se, Account: a}, nil
+}
+
+// reserveLogin takes a password check's place under the login throttle's
+// limits (per account and address, per account, per address) and returns
+// the reservation and the limits, the account's two first; past a limit
+// it refuses with rate_limited.
+func (s *Service) reserveLogin(ctx context.Context, username, ip string, now time.Time) (string, []store.ThrottleLimit, error) {
+	ip = throttledAddress(ip)
+	user := store.NormalizeUsername(username)
+	acctKey := s.PII.BlindIndex("login_username", user)
+	pairKey := s.PII.BlindIndex("login_username_ip", user+"\x00"+ip)
+	ipKey := s.PII.BlindIndex("login_ip", ip)
+	limits := []store.ThrottleLimit{
+		{Scope: store.ThrottleLoginAccountIP, Key: pairKey, Limit: s.Policy.LoginFailuresPerAccountIP},
+		{Scope: store.ThrottleLoginAccount, Key: acctKey, Limit: s.Policy.LoginFailuresPerAccount},
+		{Scope: store.ThrottleLoginIP, Key: ipKey, Limit: s.Policy.LoginFailuresPerIP},
+	}
+	reservation, err := s.Store.ReserveThrottle(ctx, limits, now.Add(-s.Policy.LoginWindow), now)
+	var full *store.Throttled
+	if errors.As(err, &full) {
+		wait := full.Oldest.Add(s.Policy.LoginWindow).Sub(now)
+		return "", nil, problem.New(problem.RateLimited, "too many failed logins; try again later").Retry(max(wait, time.Second))
+	}
+	return reservation, limits, err
 }
 
 // throttledAddress is the address a login is throttled by: an IPv6
@@ -384,13 +393,65 @@ func (s *Service) RevokeTerminal(ctx context.Context, actor store.Actor, id stri
 	if err := s.Store.RevokeTerminal(ctx, actor, id, s.Clock.Now()); err != nil {
 		return err
 	}
+	s.forgetTerminal(id)
+	return nil
+}
+
+// UpdateTerminal renames a terminal, changes its offline grant, or
+// disables or enables it. A disabled terminal's key is refused on this
+// node at once, on others within terminalCacheTTL.
+func (s *Service) UpdateTerminal(ctx context.Context, actor store.Actor, id string, ch store.TerminalChange) (store.Terminal, error) {
+	if ch.Name != nil {
+		name := strings.TrimSpace(*ch.Name)
+		if name == "" || len(name) > 64 || !utf8.ValidString(name) {
+			return store.Terminal{}, problem.New(problem.ValidationFailed, "name: 1 to 64 bytes of text")
+		}
+		ch.Name = &name
+	}
+	tm, err := s.Store.UpdateTerminal(ctx, actor, id, ch, s.Clock.Now())
+	if err != nil {
+		return tm, err
+	}
+	s.forgetTerminal(id)
+	return tm, nil
+}
+
+// UpdateStaff moves a staff member or officer to another station, or
+// disables or enables an account. Disabling ends its sessions and refuses
+// its logins until it is enabled; an administrator cannot disable their
+// own account, so that some administrator is always left to enable it.
+func (s *Service) UpdateStaff(ctx context.Context, actor store.Actor, id string, ch store.StaffChange) (store.Account, error) {
+	if ch.Disabled != nil && *ch.Disabled && actor == store.AccountActor(id) {
+		return store.Account{}, problem.New(problem.ValidationFailed, "disabled: you cannot disable your own account")
+	}
+	a, err := s.Store.Account(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return a, problem.New(problem.NotFound, "no such staff account")
+	}
+	if err != nil {
+		return a, err
+	}
+	if ch.StationCode != nil {
+		station := strings.TrimSpace(*ch.StationCode)
+		switch {
+		case a.Role != store.RoleAdmin && !validStation(station):
+			return store.Account{}, problem.New(problem.ValidationFailed, "station_code: staff and officers are bound to a station, its three-letter telegraph code (e.g. BJP)")
+		case station != "" && !validStation(station):
+			return store.Account{}, problem.New(problem.ValidationFailed, "station_code: a three-letter telegraph code (e.g. BJP)")
+		}
+		ch.StationCode = &station
+	}
+	return s.Store.UpdateStaff(ctx, actor, id, ch, s.Clock.Now())
+}
+
+// forgetTerminal drops a terminal from this node's key cache.
+func (s *Service) forgetTerminal(id string) {
 	s.terminals.Range(func(k, c any) bool {
 		if c.(cachedTerminal).tm.ID == id {
 			s.terminals.Delete(k)
 		}
 		return true
 	})
-	return nil
 }
 
 // randomToken returns 256 random bits, base64url.

@@ -143,6 +143,8 @@ type apiCertificate struct {
 	id     string
 	pass   []byte
 	device *ecdsa.PrivateKey
+	// api is the passenger's logged-in client (a logout revokes device).
+	api *apiClient
 }
 
 // code makes the code of the step at time at.
@@ -221,7 +223,7 @@ func applyByAPI(t *testing.T, c *apiClient, p person) *apiCertificate {
 	if err != nil || issued.Certificate.ID == "" {
 		t.Fatalf("issued certificate %q with pass %q: %v", issued.Certificate.ID, issued.Pass.Pass, err)
 	}
-	return &apiCertificate{person: p, id: issued.Certificate.ID, pass: pass, device: device}
+	return &apiCertificate{person: p, id: issued.Certificate.ID, pass: pass, device: device, api: c}
 }
 
 // verification is the answer of POST /api/v1/verifications.

@@ -140,7 +140,7 @@ func TestASpentQuotaIsToldBeforeConsent(t *testing.T) {
 	admin := adminByAPI(t, tb.srv)
 	for range 3 {
 		cert := applyByAPI(t, c, p)
-		admin.must("POST", "/api/v1/admin/certificates/"+cert.id+"/revoke", map[string]any{"reason": "other"}, nil)
+		admin.must("POST", "/api/v1/admin/certificates/"+cert.id+"/revoke", map[string]any{"reason": "wrong_details"}, nil)
 	}
 	tb.open("/")
 	tb.waitScreen("login")

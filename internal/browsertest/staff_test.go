@@ -60,7 +60,10 @@ func TestStaffScanCodesWithAWedgeScannerAndSeeTheVerdictAndReason(t *testing.T) 
 	tb := staffTab(t)
 	id := idnumber.Number(cert.person.idNumber)
 
-	// ID check (the default operation): masked identity only (R6).
+	// Entry: masked identity only (R6); the counter operations and the
+	// ID check show the full one (TestTheClerkSeesTheFullIdentity…).
+	tb.click("op-entry")
+	tb.waitFor("the operation chosen", `document.getElementById('operation')?.dataset.value === 'entry'`)
 	wedgeScan(tb, cert.code(t, time.Now()))
 	if got := tb.attr("result", "data-verdict"); got != "valid" {
 		t.Fatalf("verdict of a fresh code = %q (reason %q), want valid", got, tb.attr("result", "data-reason"))
@@ -72,7 +75,7 @@ func TestStaffScanCodesWithAWedgeScannerAndSeeTheVerdictAndReason(t *testing.T) 
 		t.Errorf("masked ID shown = %q, want %q", got, want)
 	}
 	if got := resultText(tb, "result-id-full"); got != "" {
-		t.Errorf("an ID check shows the full ID number %q; only counter operations may", got)
+		t.Errorf("entry shows the full ID number %q; only counter operations and the ID check may", got)
 	}
 	tb.screenshot("staff-1-valid")
 

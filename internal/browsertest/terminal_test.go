@@ -75,6 +75,7 @@ func TestTheTerminalVerifiesOfflineAndUploadsItsScans(t *testing.T) {
 	tb.fill("pair-key", onlineOnly.APIKey)
 	tb.click("pair-submit")
 	tb.waitFor("the refusal of a key without the offline grant", `!!document.querySelector('[data-testid=error]')`)
+	tb.axe("terminal pairing refused")
 	evalJS[chromedp.Void](tb, `(() => { const i = document.getElementById('pair-key'); i.value = ''; i.dispatchEvent(new Event('input', { bubbles: true })); })()`)
 	tb.fill("pair-key", srv.APIKey)
 	tb.click("pair-submit")

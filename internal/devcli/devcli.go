@@ -19,6 +19,8 @@ func commands() []cli.Command {
 		{Name: "device", Usage: "device new: make a simulated phone's device key", Run: runDevice},
 		{Name: "code", Usage: "make the current code from a pass and a device key", Run: runCode},
 		{Name: "load", Usage: "drive a running server with simulated passengers and terminals (loopback only)", Run: runLoad},
+		{Name: "floor", Usage: "serve the floor: the least durable work verification and issuance need, the load benchmarks' baseline (loopback only)", Run: runFloor},
+		{Name: "compare", Usage: "run tempid and the floor alternately and print tempid's CPU per operation as a ratio to the floor's", Run: runCompare},
 		{Name: "seed", Usage: "insert synthetic certificates for scale measurements (test databases only)", Run: runSeed},
 		{Name: "version", Usage: "print the version", Run: cli.RunVersion},
 	}

@@ -435,7 +435,7 @@ func TestCodesPipedInGiveVerdictsOut(t *testing.T) {
 
 func revokeCertificate(t *testing.T, srv *server, id string) {
 	t.Helper()
-	if _, err := srv.store.RevokeCertificate(context.Background(), store.CLI, id, "lost", srv.clock.Now()); err != nil {
+	if _, err := srv.store.RevokeCertificate(context.Background(), store.CLI, id, "other", "lost", srv.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -12,6 +12,9 @@ import (
 // passenger's own full name and ID number, to pre-fill applications.
 func (s *Server) account(a store.Account, withIdentity bool) apiv1.Account {
 	out := apiv1.Account{ID: a.ID, Username: a.Username, Role: a.Role, CreatedAt: a.CreatedAt, StationCode: a.StationCode}
+	if a.Role != store.RolePassenger {
+		out.DisabledAt = a.DisabledAt
+	}
 	if a.Role == store.RolePassenger {
 		out.NameMasked, out.IDNumberMasked = a.NameMasked, a.IDMasked
 		if withIdentity {

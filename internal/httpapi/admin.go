@@ -3,9 +3,9 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
-	"tempid/internal/audit"
 	"tempid/internal/httpapi/apiv1"
 	"tempid/internal/problem"
 	"tempid/internal/store"
@@ -155,7 +155,39 @@ func (s *Server) listStaff(w http.ResponseWriter, r *http.Request, _ principal) 
 }
 
 func terminal(t store.Terminal) apiv1.Terminal {
-	return apiv1.Terminal{ID: t.ID, Name: t.Name, StationCode: t.StationCode, Offline: t.Offline, Kind: t.Kind, CreatedAt: t.CreatedAt, RevokedAt: t.RevokedAt}
+	return apiv1.Terminal{ID: t.ID, Name: t.Name, StationCode: t.StationCode, Offline: t.Offline, Kind: t.Kind, CreatedAt: t.CreatedAt,
+		RevokedAt: t.RevokedAt, DisabledAt: t.DisabledAt}
+}
+
+// updateTerminal renames, re-grants or disables and enables a terminal.
+func (s *Server) updateTerminal(w http.ResponseWriter, r *http.Request, p principal) error {
+	var in apiv1.UpdateTerminalRequest
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	tm, err := s.Accounts.UpdateTerminal(r.Context(), p.actor(), r.PathValue("id"),
+		store.TerminalChange{Name: in.Name, Offline: in.Offline, Disabled: in.Disabled})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apiv1.TerminalResponse{Terminal: terminal(tm)})
+	return nil
+}
+
+// updateStaff moves a staff account to another station, or disables and
+// enables it.
+func (s *Server) updateStaff(w http.ResponseWriter, r *http.Request, p principal) error {
+	var in apiv1.UpdateStaffRequest
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	a, err := s.Accounts.UpdateStaff(r.Context(), p.actor(), r.PathValue("id"),
+		store.StaffChange{StationCode: in.StationCode, Disabled: in.Disabled})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apiv1.AccountResponse{Account: s.account(a, false)})
+	return nil
 }
 
 func (s *Server) createTerminal(w http.ResponseWriter, r *http.Request, p principal) error {
@@ -193,7 +225,7 @@ func (s *Server) revokeCertificate(w http.ResponseWriter, r *http.Request, p pri
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	c, err := s.Issuance.Revoke(r.Context(), p.actor(), r.PathValue("id"), in.Reason)
+	c, err := s.Issuance.Revoke(r.Context(), p.actor(), r.PathValue("id"), in.Reason, in.Note)
 	if err != nil {
 		return err
 	}
@@ -203,22 +235,49 @@ func (s *Server) revokeCertificate(w http.ResponseWriter, r *http.Request, p pri
 	return nil
 }
 
+// listAudit lists audit entries with their actors in words, filtered by
+// actor, action and time, oldest first unless order=desc.
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, _ principal) error {
 	q := r.URL.Query()
-	after, _ := strconv.ParseInt(q.Get("after"), 10, 64)
-	limit, _ := strconv.Atoi(q.Get("limit"))
-	if limit <= 0 || limit > 1000 {
-		limit = 100
+	var aq store.AuditQuery
+	var err error
+	if v := q.Get("after"); v != "" {
+		if aq.After, err = strconv.ParseInt(v, 10, 64); err != nil || aq.After < 0 {
+			return problem.New(problem.ValidationFailed, "after: an entry id")
+		}
 	}
-	if after < 0 {
-		return problem.New(problem.ValidationFailed, "after: an entry id")
+	aq.Limit, _ = strconv.Atoi(q.Get("limit"))
+	if aq.Limit <= 0 || aq.Limit > 1000 {
+		aq.Limit = 100
 	}
-	entries, err := s.Store.AuditEntries(r.Context(), after, limit)
+	for _, b := range []struct {
+		name string
+		at   *time.Time
+	}{{"from", &aq.From}, {"to", &aq.To}} {
+		if v := q.Get(b.name); v != "" {
+			if *b.at, err = time.Parse(time.RFC3339, v); err != nil {
+				return problem.New(problem.ValidationFailed, "%s: an RFC 3339 time", b.name)
+			}
+		}
+	}
+	switch q.Get("order") {
+	case "", "asc":
+	case "desc":
+		aq.Newest = true
+	default:
+		return problem.New(problem.ValidationFailed, "order: asc or desc")
+	}
+	aq.ActorName, aq.Action = strings.TrimSpace(q.Get("actor_name")), strings.TrimSpace(q.Get("action"))
+	if len(aq.ActorName) > 128 || len(aq.Action) > 64 {
+		return problem.New(problem.ValidationFailed, "actor_name and action: at most 128 and 64 bytes")
+	}
+	entries, err := s.Store.AuditPage(r.Context(), aq)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, apiv1.AuditEntries{Entries: convert(entries, func(e audit.Entry) apiv1.AuditEntry {
-		return apiv1.AuditEntry{ID: e.ID, At: e.At, Actor: e.Actor, Action: e.Action, Object: e.Object, Detail: rawJSON(e.Detail)}
+	writeJSON(w, http.StatusOK, apiv1.AuditEntries{Entries: convert(entries, func(e store.NamedEntry) apiv1.AuditEntry {
+		return apiv1.AuditEntry{ID: e.ID, At: e.At, Actor: e.Actor, ActorName: e.ActorName, ActorRole: e.ActorRole,
+			Action: e.Action, Object: e.Object, Detail: rawJSON(e.Detail)}
 	})})
 	return nil
 }

@@ -30,6 +30,8 @@ func TestStateChangingEndpointsRefuseBodiesThatAreNotJSON(t *testing.T) {
 		"POST /api/v1/guest/face-checks/{id}/complete": true,
 		"POST /api/v1/admin/keys/rotate":               true,
 		"POST /api/v1/admin/terminals/{id}/revoke":     true,
+		"DELETE /api/v1/travellers/{id}":               true,
+		"POST /api/v1/me/consents/face/withdraw":       true,
 	}
 	images := map[string]bool{
 		"POST /api/v1/face-checks/{id}/capture":       true,
@@ -191,6 +193,7 @@ func TestVerificationsAreRecordedAtTheVerifiersOwnStationOnly(t *testing.T) {
 			{"staff naming no station verify at their own", "staff", "", 200, ""},
 			{"a terminal naming its own station verifies", "terminal", "BJP", 200, ""},
 			{"an admin names any station", "admin", "SHH", 200, ""},
+			{"an admin naming no station picks one first", "admin", "", 400, "validation_failed"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				r := verify(tt.who, tt.station)

@@ -19,8 +19,8 @@ type endpoint struct {
 
 // endpoints is every route of the API, in one table, in the order of
 // API.md. The handlers are filed by resource: session.go, accounts.go,
-// regions.go, facechecks.go, certificates.go, guest.go, verifications.go, admin.go
-// and health.go.
+// regions.go, facechecks.go, certificates.go, guest.go, owndata.go, verifications.go,
+// admin.go and health.go.
 func (s *Server) endpoints() []endpoint {
 	return []endpoint{
 		// Passenger.
@@ -55,6 +55,15 @@ func (s *Server) endpoints() []endpoint {
 		{"POST /api/v1/guest/passes", guest, s.withKeys(s.newGuestPass)},
 		{"POST /api/v1/guest/certificate-status", guest, s.withKeys(s.guestCertificateStatus)},
 
+		// A passenger's own data.
+		{"GET /api/v1/travellers", passenger, s.listTravellers},
+		{"POST /api/v1/travellers", passenger, s.addTraveller},
+		{"GET /api/v1/travellers/{id}", passenger, s.getTraveller},
+		{"DELETE /api/v1/travellers/{id}", passenger, s.removeTraveller},
+		{"GET /api/v1/me/data", passenger, s.getOwnData},
+		{"POST /api/v1/me/consents/face/withdraw", passenger, s.withdrawFaceConsent},
+		{"DELETE /api/v1/accounts/me", passenger, s.deleteOwnAccount},
+
 		// Staff and terminals.
 		{"GET /api/v1/verifier", staffOrTerminal, s.getVerifier},
 		{"POST /api/v1/verifications", staffOrTerminal, s.withKeys(s.verifyCode)},
@@ -72,9 +81,11 @@ func (s *Server) endpoints() []endpoint {
 		{"POST /api/v1/admin/keys/rotate", admin, s.rotateKeys},
 		{"POST /api/v1/admin/terminals", admin, s.createTerminal},
 		{"GET /api/v1/admin/terminals", admin, s.listTerminals},
+		{"PATCH /api/v1/admin/terminals/{id}", admin, s.updateTerminal},
 		{"POST /api/v1/admin/terminals/{id}/revoke", admin, s.revokeTerminal},
 		{"POST /api/v1/admin/staff", admin, s.createStaff},
 		{"GET /api/v1/admin/staff", admin, s.listStaff},
+		{"PATCH /api/v1/admin/staff/{id}", admin, s.updateStaff},
 
 		// Operations.
 		{"GET /healthz", public, s.healthz},

@@ -224,7 +224,7 @@ func TestOnlineVerification(t *testing.T) {
 		for _, tt := range []scan{
 			{name: "a fresh code is valid", operation: online.Entry, setup: scanned("钱一", 0), verdict: "valid"},
 			{name: "a code made 30 s ago is valid", operation: online.TicketCheck, setup: scanned("钱二", -30*time.Second), verdict: "valid"},
-			{name: "a pass from a view face check is valid", operation: online.IDCheck, verdict: "valid",
+			{name: "a pass from a view face check is valid", operation: online.TicketCheck, verdict: "valid",
 				setup: func(t *testing.T, a *credApp, base time.Time) (*holder, string) {
 					h := a.holder("钱三")
 					h.c.want(h.newPass(), 201, "")
@@ -315,23 +315,49 @@ func TestOnlineVerification(t *testing.T) {
 			})
 		}
 
-		for _, op := range []string{online.TicketPurchase, online.Refund, online.Change, online.ReimbursementVoucher} {
-			t.Run("a counter operation is shown the full ID number: "+op, func(t *testing.T) {
-				a.clock.Set(base)
-				h := a.holder("周" + op[:1])
-				code := h.code(base)
-				r := a.verify(gates["Gate 1"], code, op)
-				wantVerdict(t, r, "valid", "", false)
-				if v := as[apiv1.VerifyResponse](r); v.Holder == nil || v.Holder.IDNumber != h.p.id.String() {
-					t.Errorf("holder %+v, want the full number", v.Holder)
-				}
-				// An invalid code is never shown the full number.
-				r = a.verify(gates["Gate 1"], code, op)
-				wantVerdict(t, r, "invalid", "replayed", true)
-				if v := as[apiv1.VerifyResponse](r); v.Holder != nil && v.Holder.IDNumber != "" {
-					t.Errorf("a replayed code is shown the full number: %s", r.raw)
-				}
-			})
+		// The clerk sees what they compare with the booking: the full
+		// name and ID number for the counter operations and id_check, the
+		// masked ones at entry and ticket check (API.md), at a staff
+		// session as at a terminal.
+		clerk := a.staff(store.RoleStaff)
+		for i, op := range online.Operations() {
+			full := online.FullIdentity(op)
+			for _, who := range []string{"terminal", "staff"} {
+				t.Run(fmt.Sprintf("%s at a %s is shown the full identity: %v", op, who, full), func(t *testing.T) {
+					a.clock.Set(base)
+					h := a.holder([]string{"周一", "周二", "周三", "周四", "周五", "周六", "周日"}[i] + who[:1])
+					code := h.code(base)
+					body := map[string]any{"code": code, "operation": op}
+					send := func() answer {
+						if who == "staff" {
+							return clerk.json("POST", "/api/v1/verifications", body)
+						}
+						return a.verify(gates["Gate 1"], code, op)
+					}
+					r := send()
+					wantVerdict(t, r, "valid", "", false)
+					v := as[apiv1.VerifyResponse](r)
+					if v.Holder == nil {
+						t.Fatalf("no holder: %s", r.raw)
+					}
+					wantName, wantID := h.p.name, h.p.id.String()
+					if !full {
+						wantName, wantID = v.Holder.NameMasked, ""
+					}
+					if v.Holder.Name != wantName || v.Holder.IDNumber != wantID {
+						t.Errorf("holder name %q, id_number %q; want %q, %q", v.Holder.Name, v.Holder.IDNumber, wantName, wantID)
+					}
+					if v.Holder.NameMasked == h.p.name || v.Holder.IDNumberMasked != h.p.id.Masked() {
+						t.Errorf("masked holder %+v", v.Holder)
+					}
+					// An invalid code is never shown the full identity.
+					r = send()
+					wantVerdict(t, r, "invalid", "replayed", true)
+					if v := as[apiv1.VerifyResponse](r); v.Holder != nil && (v.Holder.IDNumber != "" || v.Holder.Name == h.p.name) {
+						t.Errorf("a replayed code is shown the full identity: %s", r.raw)
+					}
+				})
+			}
 		}
 	})
 }

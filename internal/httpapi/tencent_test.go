@@ -171,7 +171,7 @@ func TestTencentCaptureOutcomesOverTheAPI(t *testing.T) {
 					want(t, r, 201, "")
 					// Revoked, so that R5 does not refuse the next
 					// checks for the account's own identity.
-					if _, err := a.accounts.Issuance.Revoke(t.Context(), store.CLI, as[apiv1.Applied](r).Certificate.ID, "test"); err != nil {
+					if _, err := a.accounts.Issuance.Revoke(t.Context(), store.CLI, as[apiv1.Applied](r).Certificate.ID, "other", "test"); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -36,6 +36,10 @@ func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request, p principal)
 		station = p.terminal.StationCode
 	case p.account.Role != store.RoleAdmin && station != "" && station != p.account.StationCode:
 		return problem.New(problem.Forbidden, "station_code: you verify at your own station only")
+	case station == "" && p.account.StationCode == "":
+		// An administrator is bound to no station: where the code was
+		// shown is theirs to say, else the use would be recorded nowhere.
+		return problem.New(problem.ValidationFailed, "station_code: an administrator names the station they verify at")
 	case station == "":
 		station = p.account.StationCode
 	}
@@ -59,8 +63,12 @@ func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request, p principal)
 		out.Certificate = &apiv1.VerifiedCertificate{ID: c.ID, Status: c.StatusAt(res.VerifiedAt), ExpiresAt: c.ExpiresAt}
 	}
 	if res.NameMasked != "" || res.IDMasked != "" {
-		// name is the masked name too: staff never see a full name (R6).
+		// name is the full name only where the clerk compares it with a
+		// booking (the counter operations and id_check); else the masked.
 		out.Holder = &apiv1.Holder{Name: res.NameMasked, NameMasked: res.NameMasked, IDNumberMasked: res.IDMasked, IDNumber: res.IDNumber}
+		if res.Name != "" {
+			out.Holder.Name = res.Name
+		}
 	}
 	if res.Kind == online.KindSlip {
 		if err := s.slipAnswer(r, p, in.Operation, res, &out); err != nil {

@@ -74,7 +74,7 @@ func TestAnswersKeepTheirBytes(t *testing.T) {
 		check("valid verification", a.verify(gate, h.code(a.clock.Now()), online.Entry), 200,
 			`{"certificate":{"expires_at":"<time>","id":"<id>","status":"active"},"holder":{"id_number_masked":"`+p.id.Masked()+`","name":"赵*","name_masked":"赵*"},"kind":"code","pass_not_after":"<time>","replay":false,"verdict":"valid","verified_at":"<time>"}`)
 		check("counter verification", a.verify(gate, h.code(a.clock.Now()), online.Refund), 200,
-			`{"certificate":{"expires_at":"<time>","id":"<id>","status":"active"},"holder":{"id_number":"`+p.id.String()+`","id_number_masked":"`+p.id.Masked()+`","name":"赵*","name_masked":"赵*"},"kind":"code","pass_not_after":"<time>","replay":false,"verdict":"valid","verified_at":"<time>"}`)
+			`{"certificate":{"expires_at":"<time>","id":"<id>","status":"active"},"holder":{"id_number":"`+p.id.String()+`","id_number_masked":"`+p.id.Masked()+`","name":"赵六","name_masked":"赵*"},"kind":"code","pass_not_after":"<time>","replay":false,"verdict":"valid","verified_at":"<time>"}`)
 		check("malformed verification", a.verify(gate, "TID1:NOT A CODE", online.Entry), 200,
 			`{"kind":"code","reason":"malformed","replay":false,"verdict":"invalid","verified_at":"<time>"}`)
 		check("verifier", a.bearer("GET", "/api/v1/verifier", gate, nil), 200,
@@ -83,7 +83,7 @@ func TestAnswersKeepTheirBytes(t *testing.T) {
 			`{"account":{"created_at":"<time>","id":"<id>","role":"staff","station_code":"BJP","username":"<username>"}}`)
 
 		check("revocation", admin.json("POST", "/api/v1/admin/certificates/"+certID+"/revoke", map[string]any{"reason": "reported lost"}), 200,
-			`{"certificate":{"channel":"app","city":{"code":"440100","name":"广州市"},"expires_at":"<time>","holder":{"id_number_masked":"`+p.id.Masked()+`","name_masked":"赵*"},"id":"<id>","issued_at":"<time>","renewable_at":"<time>","revoke_reason":"reported lost","status":"revoked"}}`)
+			`{"certificate":{"channel":"app","city":{"code":"440100","name":"广州市"},"expires_at":"<time>","holder":{"id_number_masked":"`+p.id.Masked()+`","name_masked":"赵*"},"id":"<id>","issued_at":"<time>","renewable_at":"<time>","revoke_reason":"other","status":"revoked"}}`)
 		r = admin.json("POST", "/api/v1/admin/terminals", map[string]any{"name": "Gate 9", "station_code": "SHH", "offline": true})
 		check("new terminal", r, 201,
 			`{"api_key":"<api_key>","terminal":{"created_at":"<time>","id":"<id>","kind":"handheld","name":"Gate 9","offline":true,"station_code":"SHH"}}`)

@@ -256,17 +256,52 @@ func (s *Service) RenewableAt(c store.Certificate) time.Time {
 	return c.ExpiresAt.Add(-s.Policy.RenewalWindow)
 }
 
-// maxReasonBytes bounds a revocation reason.
+// maxReasonBytes bounds a revocation's note.
 const maxReasonBytes = 500
 
-// Revoke revokes a certificate with a reason; it stops verifying at once
-// and still counts against the quota.
-func (s *Service) Revoke(ctx context.Context, actor store.Actor, id, reason string) (store.Certificate, error) {
-	reason = strings.TrimSpace(reason)
-	if reason == "" || len(reason) > maxReasonBytes || !utf8.ValidString(reason) {
-		return store.Certificate{}, problem.New(problem.ValidationFailed, "reason: 1 to %d bytes of text", maxReasonBytes)
+// Revocation reasons: the codes stored with a revoked certificate and
+// shown to its passenger in words. A note may go with any of them and
+// must go with RevokeOther; it stays in the audit log.
+const (
+	RevokeFoundIDCard     = "found_id_card"
+	RevokeWrongDetails    = "wrong_details"
+	RevokeSuspectedMisuse = "suspected_misuse"
+	RevokeOther           = "other"
+)
+
+// RevokeReasons lists the revocation reasons, in the console's order.
+func RevokeReasons() []string {
+	return []string{RevokeFoundIDCard, RevokeWrongDetails, RevokeSuspectedMisuse, RevokeOther}
+}
+
+// Revoke revokes a certificate with a reason from RevokeReasons and an
+// optional note; it stops verifying at once and still counts against the
+// quota. A reason outside the list is what clients written before the
+// list send (free text): it is taken as RevokeOther with the text as its
+// note, so the passenger is never shown an administrator's words.
+func (s *Service) Revoke(ctx context.Context, actor store.Actor, id, reason, note string) (store.Certificate, error) {
+	reason, note = strings.TrimSpace(reason), strings.TrimSpace(note)
+	known := false
+	for _, r := range RevokeReasons() {
+		known = known || r == reason
 	}
-	return s.Store.RevokeCertificate(ctx, actor, id, reason, s.Clock.Now())
+	if !known && reason != "" {
+		if note != "" {
+			note = reason + " — " + note
+		} else {
+			note = reason
+		}
+		reason = RevokeOther
+	}
+	switch {
+	case reason == "":
+		return store.Certificate{}, problem.New(problem.ValidationFailed, "reason: one of %s", strings.Join(RevokeReasons(), ", "))
+	case len(note) > maxReasonBytes || !utf8.ValidString(note):
+		return store.Certificate{}, problem.New(problem.ValidationFailed, "note: at most %d bytes of text", maxReasonBytes)
+	case reason == RevokeOther && note == "":
+		return store.Certificate{}, problem.New(problem.ValidationFailed, "note: say why, for the reason other")
+	}
+	return s.Store.RevokeCertificate(ctx, actor, id, reason, note, s.Clock.Now())
 }
 
 // OpenIDNumber decrypts a certificate's ID number, for counter operations

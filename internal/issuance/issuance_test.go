@@ -299,21 +299,21 @@ func TestRevokedCertificatesStillCountAgainstTheQuota(t *testing.T) {
 		subj := person(5)
 		for range 3 {
 			c := e.mustApply(acct, subj).Certificate
-			if _, err := e.svc.Revoke(context.Background(), store.CLI, c.ID, "lost phone"); err != nil {
+			if _, err := e.svc.Revoke(context.Background(), store.CLI, c.ID, RevokeFoundIDCard, ""); err != nil {
 				t.Fatal(err)
 			}
 			got, _ := s.Certificate(context.Background(), c.ID)
-			if got.StatusAt(e.clock.Now()) != store.StatusRevoked || got.RevokeReason != "lost phone" {
+			if got.StatusAt(e.clock.Now()) != store.StatusRevoked || got.RevokeReason != RevokeFoundIDCard {
 				t.Errorf("after revoke: %s %q", got.Status, got.RevokeReason)
 			}
 			e.clock.Advance(time.Hour)
 		}
 		_, err := e.apply(acct, e.passedCheck(acct, subj), subj)
 		wantCode(t, err, problem.QuotaExhausted)
-		if _, err := e.svc.Revoke(context.Background(), store.CLI, store.NewID(), "x"); !problem.Is(err, problem.NotFound) {
+		if _, err := e.svc.Revoke(context.Background(), store.CLI, store.NewID(), "x", ""); !problem.Is(err, problem.NotFound) {
 			t.Errorf("revoking an unknown certificate: %v", err)
 		}
-		if _, err := e.svc.Revoke(context.Background(), store.CLI, store.NewID(), " "); !problem.Is(err, problem.ValidationFailed) {
+		if _, err := e.svc.Revoke(context.Background(), store.CLI, store.NewID(), " ", ""); !problem.Is(err, problem.ValidationFailed) {
 			t.Errorf("revoking without a reason: %v", err)
 		}
 	})

@@ -82,6 +82,10 @@ type Config struct {
 	// place (a terminal).
 	Progress    io.Writer
 	Interactive bool
+	// AroundMeasure, if set, is called just before the timed phase starts
+	// (true) and just after it ends (false), outside its timing: where a
+	// caller reads the server's CPU time.
+	AroundMeasure func(begin bool)
 }
 
 // Report is the result of a run.
@@ -196,6 +200,10 @@ func (r *runner) server(w int) string { return r.servers[w%len(r.servers)] }
 // phase runs fn on every worker with a fresh recorder, prints progress
 // while it runs, and summarises it. fn returns when its worker is done.
 func (r *runner) phase(ctx context.Context, name string, label func(done int64) string, fn func(ctx context.Context, w int, rec *recorder)) Phase {
+	if around := r.cfg.AroundMeasure; around != nil && name == "measure" {
+		around(true)
+		defer around(false)
+	}
 	rec := newRecorder()
 	stop := r.progress(name, rec, label)
 	var wg sync.WaitGroup

@@ -77,9 +77,22 @@ func TestScenariosRunWithoutErrorsAndTheirCountsAddUp(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				cfg := base
 				cfg.Scenario, cfg.Count, cfg.Passengers = tc.scenario, tc.count, 2
+				// The hook a CPU reading hangs on runs once on each side
+				// of the timed phase, and its time is not the phase's.
+				var around []bool
+				cfg.AroundMeasure = func(begin bool) {
+					around = append(around, begin)
+					time.Sleep(300 * time.Millisecond)
+				}
 				rep, err := Run(ctx, cfg)
 				if err != nil {
 					t.Fatal(err)
+				}
+				if len(around) != 2 || !around[0] || around[1] {
+					t.Errorf("AroundMeasure called %v, want [true false]", around)
+				}
+				if rep.Measure.Elapsed <= 0 || rep.Measure.Elapsed >= time.Minute {
+					t.Errorf("measured %v", rep.Measure.Elapsed)
 				}
 				for _, ph := range []Phase{rep.Prepare, rep.Measure} {
 					for _, o := range ph.Ops {

@@ -88,15 +88,15 @@ type Result struct {
 	// so staff can see whose code failed.
 	NameMasked string
 	IDMasked   string
-	// IDNumber is the full number, only for a valid code presented for a
-	// counter operation.
+	// IDNumber is the full number, only for a valid code or slip
+	// presented for an operation that shows the full identity
+	// (FullIdentity).
 	IDNumber     string
 	PassNotAfter time.Time
 	VerifiedAt   time.Time
 	// Kind is KindCode or KindSlip.
 	Kind string
-	// Name is the holder's full name: for a slip verified for an operation
-	// that shows the full identity (FullIdentity).
+	// Name is the holder's full name, when IDNumber is set.
 	Name string
 	// Uses are a slip's last uses before this one, newest first, and
 	// UsedElsewhere warns that it was admitted at another station within
@@ -140,12 +140,16 @@ func (s *Service) Verify(ctx context.Context, r Request) (Result, error) {
 	if stored.Replay {
 		res.Valid, res.Reason, res.Replay = false, verify.ReasonReplayed, true
 	}
-	if res.Valid && CounterOperation(r.Operation) {
+	if res.Valid && FullIdentity(r.Operation) {
 		id, err := s.Issuance.OpenIDNumber(*res.Certificate)
 		if err != nil {
 			return Result{}, err
 		}
-		res.IDNumber = id
+		name, err := s.Issuance.OpenName(*res.Certificate)
+		if err != nil {
+			return Result{}, err
+		}
+		res.IDNumber, res.Name = id, name
 	}
 	return res, nil
 }

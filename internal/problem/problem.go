@@ -29,6 +29,7 @@ const (
 	IdentityMismatch        = "identity_mismatch"
 	QuotaExhausted          = "quota_exhausted"
 	SlipLimitReached        = "slip_limit_reached"
+	TravellerLimitReached   = "traveller_limit_reached"
 	RateLimited             = "rate_limited"
 	FaceChecksLocked        = "face_checks_locked"
 	Unavailable             = "unavailable"
@@ -56,6 +57,7 @@ var statuses = map[string]int{
 	IdentityMismatch:        http.StatusUnprocessableEntity,
 	QuotaExhausted:          http.StatusTooManyRequests,
 	SlipLimitReached:        http.StatusTooManyRequests,
+	TravellerLimitReached:   http.StatusConflict,
 	RateLimited:             http.StatusTooManyRequests,
 	FaceChecksLocked:        http.StatusTooManyRequests,
 	Unavailable:             http.StatusServiceUnavailable,

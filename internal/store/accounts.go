@@ -110,3 +110,61 @@ func (s *Store) Accounts(ctx context.Context, roles ...string) ([]Account, error
 	}
 	return out, rows.Err()
 }
+
+// StaffChange is an administrator's edit of a staff, officer or admin
+// account; nil members stay as they are.
+type StaffChange struct {
+	StationCode *string
+	Disabled    *bool
+}
+
+// UpdateStaff applies a change to a staff, officer or admin account and
+// records what changed. Disabling ends the account's sessions in the same
+// transaction, so it is logged out everywhere at once; enabling lets it
+// log in again. Passengers are not staff: for them it is not found. The
+// caller checks that the station suits the role.
+func (s *Store) UpdateStaff(ctx context.Context, actor Actor, id string, ch StaffChange, now time.Time) (Account, error) {
+	var out Account
+	err := s.write(ctx, func(t *Tx) error {
+		a, err := scanAccount(t.queryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`+s.dialect.lockRow, id))
+		if errors.Is(err, ErrNotFound) || (err == nil && a.Role != RoleStaff && a.Role != RoleOfficer && a.Role != RoleAdmin) {
+			return problem.New(problem.NotFound, "no such staff account")
+		}
+		if err != nil {
+			return err
+		}
+		detail := map[string]any{}
+		if ch.StationCode != nil && *ch.StationCode != a.StationCode {
+			detail["station"] = map[string]any{"from": a.StationCode, "to": *ch.StationCode}
+			a.StationCode = *ch.StationCode
+		}
+		if ch.Disabled != nil && *ch.Disabled != !a.DisabledAt.IsZero() {
+			detail["disabled"] = map[string]any{"from": !*ch.Disabled, "to": *ch.Disabled}
+			a.DisabledAt = time.Time{}
+			if *ch.Disabled {
+				a.DisabledAt = now
+				res, err := t.exec(ctx, `UPDATE sessions SET ended_at = $1 WHERE account_id = $2 AND ended_at IS NULL AND expires_at > $1`, ms(now), id)
+				if err != nil {
+					return err
+				}
+				n, _ := res.RowsAffected()
+				detail["sessions_ended"] = n
+			}
+		}
+		out = a
+		if len(detail) == 0 {
+			return nil
+		}
+		var disabled any
+		if !a.DisabledAt.IsZero() {
+			disabled = ms(a.DisabledAt)
+		}
+		if _, err := t.exec(ctx, `UPDATE accounts SET station_code = $1, disabled_at = $2 WHERE id = $3`,
+			nullString(a.StationCode), disabled, id); err != nil {
+			return err
+		}
+		detail["username"], detail["role"] = a.Username, a.Role
+		return t.audit(ctx, now, actor, "staff.update", "account:"+id, detail)
+	})
+	return out, err
+}

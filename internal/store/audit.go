@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -254,4 +256,142 @@ func (s *Store) AuditEntries(ctx context.Context, after int64, limit int) ([]aud
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// AuditQuery selects audit entries: all of its set members hold for each
+// entry listed.
+type AuditQuery struct {
+	// After is the last entry already seen, in the order asked for:
+	// entries after it come next (ids below it when Newest).
+	After int64
+	Limit int
+	// ActorName is a staff username, a terminal's name, or an actor as
+	// stored ("system", "cli", "guest", "account:<id>").
+	ActorName string
+	Action    string
+	// From and To bound the entries' times, [From, To); zero is unbounded.
+	From, To time.Time
+	// Newest lists newest first.
+	Newest bool
+}
+
+// NamedEntry is an audit entry with its actor in words: the account's
+// username and role, the terminal's name (role "terminal"), or the actor
+// itself for system, cli and guest (the role too).
+type NamedEntry struct {
+	audit.Entry
+	ActorName string
+	ActorRole string
+}
+
+// AuditPage lists the entries a query selects, each with its actor's name.
+func (s *Store) AuditPage(ctx context.Context, q AuditQuery) ([]NamedEntry, error) {
+	stmt := `SELECT id, at, actor, action, object, detail FROM audit_events WHERE 1 = 1`
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if q.ActorName != "" {
+		actors, err := s.actorsNamed(ctx, q.ActorName)
+		if err != nil {
+			return nil, err
+		}
+		list := make([]string, len(actors))
+		for i, a := range actors {
+			list[i] = arg(a)
+		}
+		stmt += ` AND actor IN (` + strings.Join(list, ", ") + `)`
+	}
+	if q.Action != "" {
+		stmt += ` AND action = ` + arg(q.Action)
+	}
+	if !q.From.IsZero() {
+		stmt += ` AND at >= ` + arg(ms(q.From))
+	}
+	if !q.To.IsZero() {
+		stmt += ` AND at < ` + arg(ms(q.To))
+	}
+	switch {
+	case q.Newest && q.After > 0:
+		stmt += ` AND id < ` + arg(q.After) + ` ORDER BY id DESC`
+	case q.Newest:
+		stmt += ` ORDER BY id DESC`
+	default:
+		stmt += ` AND id > ` + arg(q.After) + ` ORDER BY id`
+	}
+	stmt += ` LIMIT ` + arg(max(q.Limit, 0))
+	rows, err := s.query(ctx, stmt, args...)
+	if err != nil {
+		return nil, classify(err)
+	}
+	var out []NamedEntry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, NamedEntry{Entry: e})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, s.nameActors(ctx, out)
+}
+
+// actorsNamed lists the stored actors a name stands for: the account with
+// that username, every terminal with that name, and the name itself (so
+// that "system" or "account:<id>" match as they are stored). The list is
+// never empty.
+func (s *Store) actorsNamed(ctx context.Context, name string) ([]string, error) {
+	out := []string{name}
+	rows, err := s.query(ctx, `SELECT 'account:' || id FROM accounts WHERE username = $1
+		UNION ALL SELECT 'terminal:' || id FROM terminals WHERE name = $2 LIMIT 100`, NormalizeUsername(name), strings.TrimSpace(name))
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// nameActors fills in each entry's actor name and role, looking each
+// account and terminal up once.
+func (s *Store) nameActors(ctx context.Context, entries []NamedEntry) error {
+	type who struct{ name, role string }
+	known := map[string]who{}
+	for i := range entries {
+		actor := entries[i].Actor
+		w, ok := known[actor]
+		if !ok {
+			w = who{actor, actor}
+			kind, id, _ := strings.Cut(actor, ":")
+			var err error
+			switch kind {
+			case "account":
+				err = s.queryRow(ctx, `SELECT username, role FROM accounts WHERE id = $1`, id).Scan(&w.name, &w.role)
+			case "terminal":
+				w.role = "terminal"
+				err = s.queryRow(ctx, `SELECT name FROM terminals WHERE id = $1`, id).Scan(&w.name)
+			}
+			if errors.Is(err, sql.ErrNoRows) {
+				// A purged account keeps its id in the log.
+				w.name, err = actor, nil
+			}
+			if err != nil {
+				return classify(err)
+			}
+			known[actor] = w
+		}
+		entries[i].ActorName, entries[i].ActorRole = w.name, w.role
+	}
+	return nil
 }

@@ -312,9 +312,10 @@ func (s *Store) AccountAppliedFor(ctx context.Context, accountID string, holderI
 }
 
 // RevokeCertificate revokes an active or superseded certificate with a
-// reason. It still counts against the quota. Revoking a revoked
-// certificate changes nothing and is not an error.
-func (s *Store) RevokeCertificate(ctx context.Context, actor Actor, id, reason string, now time.Time) (Certificate, error) {
+// reason (its code, which the passenger is shown) and an optional note,
+// which only the audit entry keeps. It still counts against the quota.
+// Revoking a revoked certificate changes nothing and is not an error.
+func (s *Store) RevokeCertificate(ctx context.Context, actor Actor, id, reason, note string, now time.Time) (Certificate, error) {
 	var out Certificate
 	err := s.write(ctx, func(t *Tx) error {
 		c, err := scanCertificate(t.queryRow(ctx, `SELECT `+certificateColumns+` FROM certificates WHERE id = $1`+s.dialect.lockRow, id))
@@ -332,11 +333,16 @@ func (s *Store) RevokeCertificate(ctx context.Context, actor Actor, id, reason s
 			ms(now), reason, id); err != nil {
 			return err
 		}
+		// The status before the revocation, read before it changes: an
+		// active certificate past its time was expired.
+		previous := c.StatusAt(now)
 		c.Status, c.ChangedAt, c.RevokeReason = StatusRevoked, now, reason
 		out = c
-		return t.audit(ctx, now, actor, "certificate.revoke", "certificate:"+id, map[string]any{
-			"reason": reason, "previous_status": c.StatusAt(now),
-		})
+		detail := map[string]any{"reason": reason, "previous_status": previous}
+		if note != "" {
+			detail["note"] = note
+		}
+		return t.audit(ctx, now, actor, "certificate.revoke", "certificate:"+id, detail)
 	})
 	return out, err
 }

@@ -47,3 +47,10 @@ func DumpForTest(s *Store) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// ScanForTest reads one row of a query into dest, for tests that look at
+// what is stored (a sealed column, a cleared one) rather than at what the
+// API answers. The query uses the $1 placeholders of both dialects.
+func ScanForTest(s *Store, q string, args []any, dest ...any) error {
+	return s.r.QueryRowContext(context.Background(), q, args...).Scan(dest...)
+}

@@ -84,7 +84,9 @@ func scanFaceCheck(row interface{ Scan(...any) error }) (FaceCheck, error) {
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
-// CreateFaceCheck records a new pending face check with its consent.
+// CreateFaceCheck records a new pending face check with its consent, and
+// the account's standing consent to face recognition when none stands
+// (a withdrawal ended it).
 func (s *Store) CreateFaceCheck(ctx context.Context, actor Actor, f FaceCheck) error {
 	return s.write(ctx, func(t *Tx) error {
 		_, err := t.exec(ctx, `INSERT INTO face_checks (`+faceCheckColumns+`)
@@ -93,6 +95,9 @@ func (s *Store) CreateFaceCheck(ctx context.Context, actor Actor, f FaceCheck) e
 			f.DeviceKey, f.DeviceKeyHash, f.Provider, FacePending, ms(f.ConsentAt), ms(f.CreatedAt), ms(f.ExpiresAt),
 			f.SubjectSealed, nullString(f.ProviderToken))
 		if err != nil {
+			return err
+		}
+		if err := t.giveFaceConsent(ctx, actor, f.AccountID, f.ConsentAt); err != nil {
 			return err
 		}
 		return t.audit(ctx, f.CreatedAt, actor, "face_check.start", "face_check:"+f.ID, map[string]any{

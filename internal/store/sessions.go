@@ -149,6 +149,9 @@ type Terminal struct {
 	KeyHash   []byte
 	CreatedAt time.Time
 	RevokedAt time.Time
+	// DisabledAt is set while an administrator has the terminal disabled:
+	// its key is refused until it is enabled again.
+	DisabledAt time.Time
 }
 
 // Terminal kinds: a fixed, unattended gate; a staff-held scanner; a
@@ -159,17 +162,17 @@ const (
 	TerminalKiosk    = "kiosk"
 )
 
-const terminalColumns = `id, name, station_code, offline, key_hash, created_at, revoked_at, kind`
+const terminalColumns = `id, name, station_code, offline, key_hash, created_at, revoked_at, kind, disabled_at`
 
 func scanTerminal(row interface{ Scan(...any) error }) (Terminal, error) {
 	var tm Terminal
 	var created int64
-	var revoked sql.NullInt64
-	err := row.Scan(&tm.ID, &tm.Name, &tm.StationCode, &tm.Offline, &tm.KeyHash, &created, &revoked, &tm.Kind)
+	var revoked, disabled sql.NullInt64
+	err := row.Scan(&tm.ID, &tm.Name, &tm.StationCode, &tm.Offline, &tm.KeyHash, &created, &revoked, &tm.Kind, &disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return tm, ErrNotFound
 	}
-	tm.CreatedAt, tm.RevokedAt = fromMS(created), nullMS(revoked)
+	tm.CreatedAt, tm.RevokedAt, tm.DisabledAt = fromMS(created), nullMS(revoked), nullMS(disabled)
 	return tm, err
 }
 
@@ -179,7 +182,7 @@ func (s *Store) CreateTerminal(ctx context.Context, actor Actor, tm Terminal) er
 		tm.Kind = TerminalHandheld
 	}
 	return s.write(ctx, func(t *Tx) error {
-		if _, err := t.exec(ctx, `INSERT INTO terminals (`+terminalColumns+`) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)`,
+		if _, err := t.exec(ctx, `INSERT INTO terminals (`+terminalColumns+`) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7, NULL)`,
 			tm.ID, tm.Name, tm.StationCode, tm.Offline, tm.KeyHash, ms(tm.CreatedAt), tm.Kind); err != nil {
 			return err
 		}
@@ -189,9 +192,9 @@ func (s *Store) CreateTerminal(ctx context.Context, actor Actor, tm Terminal) er
 	})
 }
 
-// TerminalByKey returns the live terminal with this key hash.
+// TerminalByKey returns the live (neither revoked nor disabled) terminal with this key hash.
 func (s *Store) TerminalByKey(ctx context.Context, keyHash []byte) (Terminal, error) {
-	tm, err := scanTerminal(s.queryRow(ctx, `SELECT `+terminalColumns+` FROM terminals WHERE key_hash = $1 AND revoked_at IS NULL`, keyHash))
+	tm, err := scanTerminal(s.queryRow(ctx, `SELECT `+terminalColumns+` FROM terminals WHERE key_hash = $1 AND revoked_at IS NULL AND disabled_at IS NULL`, keyHash))
 	return tm, classify(err)
 }
 
@@ -225,6 +228,61 @@ func (s *Store) RevokeTerminal(ctx context.Context, actor Actor, id string, now 
 		}
 		return t.audit(ctx, now, actor, "terminal.revoke", "terminal:"+id, nil)
 	})
+}
+
+// TerminalChange is an administrator's edit of a terminal; nil members
+// stay as they are.
+type TerminalChange struct {
+	Name     *string
+	Offline  *bool
+	Disabled *bool
+}
+
+// UpdateTerminal applies a change to a terminal and records what changed.
+// Disabling a disabled terminal keeps its first time; a revoked terminal
+// stays revoked whatever the change.
+func (s *Store) UpdateTerminal(ctx context.Context, actor Actor, id string, ch TerminalChange, now time.Time) (Terminal, error) {
+	var out Terminal
+	err := s.write(ctx, func(t *Tx) error {
+		tm, err := scanTerminal(t.queryRow(ctx, `SELECT `+terminalColumns+` FROM terminals WHERE id = $1`+s.dialect.lockRow, id))
+		if errors.Is(err, ErrNotFound) {
+			return problem.New(problem.NotFound, "no such terminal")
+		}
+		if err != nil {
+			return err
+		}
+		detail := map[string]any{}
+		if ch.Name != nil && *ch.Name != tm.Name {
+			detail["name"] = map[string]any{"from": tm.Name, "to": *ch.Name}
+			tm.Name = *ch.Name
+		}
+		if ch.Offline != nil && *ch.Offline != tm.Offline {
+			detail["offline"] = map[string]any{"from": tm.Offline, "to": *ch.Offline}
+			tm.Offline = *ch.Offline
+		}
+		if ch.Disabled != nil && *ch.Disabled != !tm.DisabledAt.IsZero() {
+			detail["disabled"] = map[string]any{"from": !*ch.Disabled, "to": *ch.Disabled}
+			tm.DisabledAt = time.Time{}
+			if *ch.Disabled {
+				tm.DisabledAt = now
+			}
+		}
+		out = tm
+		if len(detail) == 0 {
+			return nil
+		}
+		var disabled any
+		if !tm.DisabledAt.IsZero() {
+			disabled = ms(tm.DisabledAt)
+		}
+		if _, err := t.exec(ctx, `UPDATE terminals SET name = $1, offline = $2, disabled_at = $3 WHERE id = $4`,
+			tm.Name, tm.Offline, disabled, id); err != nil {
+			return err
+		}
+		detail["station"] = tm.StationCode
+		return t.audit(ctx, now, actor, "terminal.update", "terminal:"+id, detail)
+	})
+	return out, err
 }
 
 // Throttle scopes.

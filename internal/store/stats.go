@@ -36,12 +36,17 @@ type Count struct {
 }
 
 // VerifyCount is verifications in a time bucket, by verdict, and how many
-// of them terminals made offline (counted by the time of the scan).
+// of them terminals made offline (counted by the time of the scan). Of
+// the invalid ones, Replayed were codes shown again and Malformed were
+// scans that are no code at all (a misread, another QR); the rest,
+// Invalid − Replayed − Malformed, are real rejections.
 type VerifyCount struct {
-	At      time.Time `json:"at"`
-	Valid   int64     `json:"valid"`
-	Invalid int64     `json:"invalid"`
-	Offline int64     `json:"offline"`
+	At        time.Time `json:"at"`
+	Valid     int64     `json:"valid"`
+	Invalid   int64     `json:"invalid"`
+	Offline   int64     `json:"offline"`
+	Replayed  int64     `json:"replayed"`
+	Malformed int64     `json:"malformed"`
 }
 
 // ReasonCount is a number of failures with one reason.
@@ -77,18 +82,20 @@ func (s *Store) StatsOf(ctx context.Context, from, to time.Time, bucket time.Dur
 
 	rows, err = s.query(ctx, `SELECT at / $1,
 			sum(CASE WHEN verdict = 'valid' THEN 1 ELSE 0 END), sum(CASE WHEN verdict = 'valid' THEN 0 ELSE 1 END),
-			sum(CASE WHEN offline THEN 1 ELSE 0 END)
+			sum(CASE WHEN offline THEN 1 ELSE 0 END),
+			sum(CASE WHEN verdict <> 'valid' AND (replay OR reason = 'replayed') THEN 1 ELSE 0 END),
+			sum(CASE WHEN verdict <> 'valid' AND reason = 'malformed' THEN 1 ELSE 0 END)
 		FROM verifications WHERE at >= $2 AND at < $3 GROUP BY at / $1 ORDER BY 1`, b, ms(from), ms(to))
 	if err != nil {
 		return st, classify(err)
 	}
 	for rows.Next() {
-		var k, v, i, o int64
-		if err := rows.Scan(&k, &v, &i, &o); err != nil {
+		var k, v, i, o, rp, ml int64
+		if err := rows.Scan(&k, &v, &i, &o, &rp, &ml); err != nil {
 			rows.Close()
 			return st, err
 		}
-		st.Verifications = append(st.Verifications, VerifyCount{At: fromMS(k * b), Valid: v, Invalid: i, Offline: o})
+		st.Verifications = append(st.Verifications, VerifyCount{At: fromMS(k * b), Valid: v, Invalid: i, Offline: o, Replayed: rp, Malformed: ml})
 	}
 	rows.Close()
 

@@ -172,7 +172,7 @@ func TestSearchFiltersStatusBeforeTheLimit(t *testing.T) {
 		for i, validity := range []time.Duration{24 * time.Hour, time.Hour, 24 * time.Hour} {
 			ids = append(ids, issueForTest(t, s, acct, byte(i+1), t0.Add(time.Duration(i)*time.Hour), validity))
 		}
-		if _, err := s.RevokeCertificate(ctx, store.CLI, ids[0], "test", t0); err != nil {
+		if _, err := s.RevokeCertificate(ctx, store.CLI, ids[0], "other", "test", t0); err != nil {
 			t.Fatal(err)
 		}
 		now := t0.Add(5 * time.Hour)

@@ -41,18 +41,28 @@ type Terminals struct {
 
 // RevokeRequest is the body of POST /api/v1/admin/certificates/{id}/revoke.
 type RevokeRequest struct {
+	// Note is free text for the audit log; the passenger never sees it.
+	Note string `json:"note,omitempty"`
+	// Reason is found_id_card, wrong_details, suspected_misuse or other
+	// (which needs a note); any other text is taken as other with that
+	// text as the note.
 	Reason string `json:"reason"`
 }
 
 // AuditEntry is one entry of the audit log; Detail is its stored JSON
 // object.
 type AuditEntry struct {
-	Action string          `json:"action"`
-	Actor  string          `json:"actor"`
-	At     time.Time       `json:"at"`
-	Detail json.RawMessage `json:"detail"`
-	ID     int64           `json:"id"`
-	Object string          `json:"object"`
+	Action string `json:"action"`
+	Actor  string `json:"actor"`
+	// ActorName is the actor in words: a staff or passenger username, a
+	// terminal's name, or system, cli or guest as Actor says.
+	ActorName string `json:"actor_name"`
+	// ActorRole is the account's role, "terminal", or system, cli or guest.
+	ActorRole string          `json:"actor_role"`
+	At        time.Time       `json:"at"`
+	Detail    json.RawMessage `json:"detail"`
+	ID        int64           `json:"id"`
+	Object    string          `json:"object"`
 }
 
 // AuditEntries is the answer to GET /api/v1/admin/audit.
@@ -103,6 +113,10 @@ type VerifyCount struct {
 	// Offline counts the verifications terminals made offline and
 	// uploaded later (POST /api/v1/terminal/scans).
 	Offline int64 `json:"offline"`
+	// Replayed and Malformed split Invalid: codes shown again, and scans
+	// that are no code; the rest are real rejections.
+	Replayed  int64 `json:"replayed"`
+	Malformed int64 `json:"malformed"`
 }
 
 // ReasonCount is a number of failures with one reason.
@@ -154,4 +168,24 @@ type OfficerCount struct {
 	Slips       int64  `json:"slips"`
 	StationCode string `json:"station_code"`
 	Username    string `json:"username"`
+}
+
+// UpdateTerminalRequest is the body of PATCH /api/v1/admin/terminals/{id};
+// members left out stay as they are.
+type UpdateTerminalRequest struct {
+	Disabled *bool   `json:"disabled,omitempty"`
+	Name     *string `json:"name,omitempty"`
+	Offline  *bool   `json:"offline,omitempty"`
+}
+
+// UpdateStaffRequest is the body of PATCH /api/v1/admin/staff/{id};
+// members left out stay as they are.
+type UpdateStaffRequest struct {
+	Disabled    *bool   `json:"disabled,omitempty"`
+	StationCode *string `json:"station_code,omitempty"`
+}
+
+// TerminalResponse is the answer to PATCH /api/v1/admin/terminals/{id}.
+type TerminalResponse struct {
+	Terminal Terminal `json:"terminal"`
 }

@@ -19,7 +19,9 @@ import (
 // and ID number are always shown; the full ones only to the passenger
 // themselves (session and login), to pre-fill applications.
 type Account struct {
-	CreatedAt      time.Time `json:"created_at"`
+	CreatedAt time.Time `json:"created_at"`
+	// DisabledAt is set while an administrator has the account disabled.
+	DisabledAt     time.Time `json:"disabled_at,omitzero"`
 	ID             string    `json:"id"`
 	IDNumber       string    `json:"id_number,omitempty"`
 	IDNumberMasked string    `json:"id_number_masked,omitempty"`
@@ -256,7 +258,9 @@ const (
 
 // Terminal is a registered gate or scanner.
 type Terminal struct {
-	CreatedAt   time.Time `json:"created_at"`
+	CreatedAt time.Time `json:"created_at"`
+	// DisabledAt is set while an administrator has the terminal disabled.
+	DisabledAt  time.Time `json:"disabled_at,omitzero"`
 	ID          string    `json:"id"`
 	Kind        string    `json:"kind"`
 	Name        string    `json:"name"`

@@ -1,86 +1,101 @@
-// Small SVG charts of the admin console, drawn by hand (no chart library):
-// an area chart, a stacked bar chart and horizontal bars. Every mark has a
-// <title> so hovering shows its value.
+// The admin console's charts. Time series (issuance, verifications by
+// outcome) are drawn by uPlot on a canvas, with axes labelled in China
+// Standard Time and text no smaller than 12 px; the horizontal bars of
+// counts by reason, city and channel are plain HTML, so their labels are
+// text the page's font settings reach.
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
 import { html } from '../lib/ui.js';
 import { fmtHour } from '../lib/format.js';
 
-/** niceMax rounds a maximum up so that its quarters are round numbers (1, 2 or 5 times a power of ten). */
-export function niceMax(v) {
-  if (!(v > 0)) return 4;
-  const raw = v / 4;
-  const p = 10 ** Math.floor(Math.log10(raw));
-  for (const m of [1, 2, 5, 10]) if (raw <= m * p) return Math.max(4, 4 * m * p);
-  return 40 * p;
-}
+/** AXIS_FONT_PX is the size of the charts' axis text, in CSS pixels. */
+export const AXIS_FONT_PX = 13;
+const FONT = `${AXIS_FONT_PX}px system-ui, -apple-system, "PingFang SC", "Microsoft YaHei", sans-serif`;
+const INK = '#3d4757';
+const GRID = '#e6ebf2';
 
-const W = 640;
-const H = 220;
-const PAD = { l: 40, r: 12, t: 12, b: 28 };
+/** cst reads a Unix time in seconds as China Standard Time for uPlot's axis. */
+const cst = (ts) => uPlot.tzDate(new Date(ts * 1000), 'Asia/Shanghai');
 
-// showLabel labels every few buckets and always the newest one (the hour
-// now running), leaving out a regular label that would crowd it.
-function showLabel(i, n, every) {
-  return i === n - 1 || (i % every === 0 && n - 1 - i >= every / 2);
-}
-
-function axes(max, labels, n, multiDay) {
-  const ih = H - PAD.t - PAD.b;
-  const iw = W - PAD.l - PAD.r;
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => ({ y: PAD.t + ih * (1 - f), v: Math.round(max * f) }));
-  const every = Math.max(1, Math.ceil(n / 8));
-  return html`<g class="axes">
-    ${ticks.map((tk) => html`<line x1=${PAD.l} x2=${W - PAD.r} y1=${tk.y} y2=${tk.y} class="grid" />
-      <text x=${PAD.l - 6} y=${tk.y + 4} text-anchor="end" class="tick">${tk.v}</text>`)}
-    ${labels.map((at, i) => (showLabel(i, n, every) ? html`<text x=${PAD.l + (iw * (i + 0.5)) / n} y=${H - 8} text-anchor="middle" class="tick">${fmtHour(at, multiDay && i % (every * 3) === 0)}</text>` : null))}
-  </g>`;
-}
-
-function spansDays(points) {
-  if (points.length < 2) return false;
-  return Date.parse(points[points.length - 1].at) - Date.parse(points[0].at) > 24 * 3600 * 1000;
-}
-
-/** AreaChart draws [{at, count}] as a filled line. */
-export function AreaChart({ points, color = '#1b5fd6', label, testid }) {
-  const n = points.length;
-  const max = niceMax(Math.max(0, ...points.map((p) => p.count)));
-  const iw = W - PAD.l - PAD.r;
-  const ih = H - PAD.t - PAD.b;
-  const x = (i) => PAD.l + (iw * (i + 0.5)) / n;
-  const y = (v) => PAD.t + ih * (1 - v / max);
-  const line = points.map((p, i) => `${i ? 'L' : 'M'}${x(i).toFixed(1)},${y(p.count).toFixed(1)}`).join(' ');
-  const area = n ? `${line} L${x(n - 1).toFixed(1)},${y(0)} L${x(0).toFixed(1)},${y(0)} Z` : '';
-  const gid = 'g' + (testid || 'area');
-  return html`<svg viewBox=${`0 0 ${W} ${H}`} class="chart" role="img" aria-label=${label} data-testid=${testid}>
-    <defs><linearGradient id=${gid} x1="0" x2="0" y1="0" y2="1">
-      <stop offset="0%" stop-color=${color} stop-opacity="0.35" /><stop offset="100%" stop-color=${color} stop-opacity="0.02" /></linearGradient></defs>
-    ${axes(max, points.map((p) => p.at), n, spansDays(points))}
-    ${n ? html`<path d=${area} fill=${`url(#${gid})`} /><path d=${line} fill="none" stroke=${color} stroke-width="2.5" stroke-linejoin="round" />` : null}
-    ${points.map((p, i) => html`<circle cx=${x(i)} cy=${y(p.count)} r=${n > 48 ? 0 : 3} fill="#fff" stroke=${color} stroke-width="2">
-      </circle><rect x=${x(i) - iw / n / 2} y=${PAD.t} width=${iw / n} height=${ih} fill="transparent"><title>${fmtHour(p.at, true)}: ${p.count}</title></rect>`)}
-  </svg>`;
-}
-
-/** StackedBars draws [{at, valid, invalid}] as stacked columns. */
-export function StackedBars({ points, colors = ['#12a150', '#d92d20'], names = ['valid', 'invalid'], label, testid }) {
-  const n = points.length;
-  const max = niceMax(Math.max(0, ...points.map((p) => (p.valid || 0) + (p.invalid || 0))));
-  const iw = W - PAD.l - PAD.r;
-  const ih = H - PAD.t - PAD.b;
-  const bw = Math.max(1, (iw / Math.max(n, 1)) * 0.7);
-  const y = (v) => (ih * v) / max;
-  return html`<svg viewBox=${`0 0 ${W} ${H}`} class="chart" role="img" aria-label=${label} data-testid=${testid}>
-    ${axes(max, points.map((p) => p.at), n, spansDays(points))}
-    ${points.map((p, i) => {
-      const cx = PAD.l + (iw * (i + 0.5)) / n;
-      const hv = y(p.valid || 0);
-      const hi = y(p.invalid || 0);
-      const base = PAD.t + ih;
-      return html`<g><title>${fmtHour(p.at, true)} — ${names[0]}: ${p.valid || 0}, ${names[1]}: ${p.invalid || 0}</title>
-        <rect x=${cx - bw / 2} y=${base - hv} width=${bw} height=${hv} fill=${colors[0]} rx="2" />
-        <rect x=${cx - bw / 2} y=${base - hv - hi} width=${bw} height=${hi} fill=${colors[1]} rx="2" /></g>`;
-    })}
-  </svg>`;
+/**
+ * TimeChart draws series over hourly buckets with uPlot.
+ *   xs      bucket starts, Unix seconds
+ *   series  [{label, color, values, stack?}]; stacked series are drawn as
+ *           stacked bars (in order, bottom first), the others as lines
+ *   label   the chart's accessible name
+ */
+export function TimeChart({ xs, series, label, yLabel, xLabel, testid, height = 240 }) {
+  const box = useRef(null);
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return undefined;
+    const stacked = series.some((s) => s.stack);
+    // Stacked bars: each series is drawn at its running total, the top
+    // one first so that the lower ones paint over it; the legend and the
+    // cursor still show each series' own count.
+    const data = [xs];
+    const shown = [];
+    if (stacked) {
+      const totals = series.map((_, i) => xs.map((__, j) => series.slice(0, i + 1).reduce((sum, s) => sum + (s.values[j] || 0), 0)));
+      for (let i = series.length - 1; i >= 0; i--) {
+        data.push(totals[i]);
+        shown.push(series[i]);
+      }
+    } else {
+      for (const s of series) {
+        data.push(s.values);
+        shown.push(s);
+      }
+    }
+    const bars = uPlot.paths.bars({ size: [0.7, 40], align: 0 });
+    const opts = {
+      width: Math.max(280, el.clientWidth || 600),
+      height,
+      tzDate: cst,
+      cursor: { drag: { x: false, y: false }, points: { show: !stacked } },
+      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.1))] } },
+      axes: [
+        { label: xLabel, labelSize: AXIS_FONT_PX + 8, labelFont: FONT, font: FONT, stroke: INK, grid: { stroke: GRID }, ticks: { stroke: GRID },
+          // 24-hour China Standard Time; midnight carries the date.
+          values: (u, splits) => splits.map((ts) => (fmtHour(ts * 1000) === '00:00' ? fmtHour(ts * 1000, true) : fmtHour(ts * 1000))) },
+        { label: yLabel, labelSize: AXIS_FONT_PX + 8, labelFont: FONT, font: FONT, stroke: INK, grid: { stroke: GRID }, ticks: { stroke: GRID }, size: 48,
+          values: (u, splits) => splits.map((v) => (Number.isInteger(v) ? String(v) : '')) },
+      ],
+      series: [
+        { label: xLabel, value: (u, ts) => (ts == null ? '—' : fmtHour(ts * 1000, true)) },
+        ...shown.map((s) => ({
+          label: s.label,
+          stroke: s.color,
+          fill: stacked ? s.color : s.color + '22',
+          width: stacked ? 0 : 2,
+          paths: stacked ? bars : undefined,
+          points: { show: false },
+          value: (u, v, si, idx) => (idx == null ? '—' : String(s.values[idx] ?? 0)),
+        })),
+      ],
+    };
+    const chart = new uPlot(opts, data, el);
+    // The sizes the chart really draws its axis text at (CSS px), as uPlot
+    // keeps them after scaling for the screen, for anyone checking them.
+    const sizes = chart.axes.flatMap((a) => [a.font, a.labelFont]).map((f) => (Array.isArray(f) ? f[2] : parseFloat(f)));
+    el.dataset.axisFontPx = String(Math.min(...sizes));
+    const canvas = el.querySelector('canvas');
+    if (canvas) {
+      canvas.setAttribute('role', 'img');
+      canvas.setAttribute('aria-label', label);
+    }
+    const resize = new ResizeObserver(() => {
+      const w = el.clientWidth;
+      if (w > 0 && Math.abs(w - chart.width) > 4) chart.setSize({ width: Math.max(280, w), height });
+    });
+    resize.observe(el);
+    return () => {
+      resize.disconnect();
+      chart.destroy();
+    };
+  }, [xs.join(','), JSON.stringify(series), label, yLabel, xLabel, height]);
+  return html`<div class="uchart" ref=${box} data-testid=${testid}></div>`;
 }
 
 /** HBars draws [{label, value}] as horizontal bars, largest first. */

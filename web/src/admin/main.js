@@ -2,47 +2,24 @@
 // certificate search and revocation, the audit log and its chain check,
 // terminals, staff and issuer keys.
 //
-// Shapes this console expects from the server, beyond API.md's tables:
+// Shapes this console expects from the server:
 //
-//   GET /api/v1/admin/stats?from=RFC3339&to=RFC3339&bucket=hour →
-//     { "from": "...", "to": "...", "bucket": "hour",
-//       "issuance":      [{"at": RFC3339 hour start, "count": n}],
-//       "verifications": [{"at": RFC3339 hour start, "valid": n, "invalid": n}],
-//       "failures":      [{"reason": "code_expired", "count": n}],   // verification reasons
-//       "cities":        [{"code": "110100", "name": "北京市", "count": n}],
-//       "channels":      [{"channel": "app"|"window"|"kiosk", "count": n}],
-//       "applicants":    [{"applicant": "guest"|"account", "count": n}],   // app certificates only
-//       "officers":      [{"id", "username", "station_code", "slips": n}] }
-//     Hours with nothing may be left out; the console fills them with zeros.
-//   GET /api/v1/admin/certificates?id_number=&status=&from=&to= →
-//     { "certificates": [certificate] } where certificate is API.md's shape,
-//     (with "channel": app, window or kiosk), optionally with
-//     "holder": {"name_masked", "id_number_masked"} and
-//     "revoked_at", "revocation_reason".
-//   POST /api/v1/admin/certificates/{id}/revoke {"reason"} → { "certificate" }
-//   GET /api/v1/admin/audit?after=ID&limit=N →
-//     { "entries": [{"id", "at", "actor", "action", "object", "detail"}] }
-//     oldest first, ids increasing; "after" is the last id already shown.
-//     "detail" may be a string or an object (shown as JSON).
-//   GET /api/v1/admin/audit/verify → { "ok": bool, "entries": n, "first_bad"?: id }
-//   POST /api/v1/admin/terminals {"name", "station_code", "offline", "kind"} → 201 { "terminal", "api_key" }
-//   GET /api/v1/admin/terminals → { "terminals": [{"id", "name", "station_code", "offline", "kind", "created_at", "revoked_at"}] }
-//   POST /api/v1/admin/terminals/{id}/revoke → 200 { "terminal" } (any 2xx does)
-//   POST /api/v1/admin/staff {"username", "password", "role", "station_code"?} → 201 { "staff": {...} } (any 2xx does)
-//   GET /api/v1/admin/staff → { "staff": [{"id", "username", "role", "station_code"}] }
-//   POST /api/v1/admin/keys/rotate → 2xx (body ignored; the key list is reloaded)
-//   GET /.well-known/tempid/keys → { "keys": [{"kid", "alg", "public_key", "not_before", "not_after"}] }
+//   The answers are those of API.md and docs/admin-api.md (stats,
+//   certificates, revoke, audit and its check, terminals, staff, keys);
+//   hours without anything may be left out of the stats, and the console
+//   fills them with zeros.
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import QRCode from 'qrcode';
-import { html, useConsoleSession, useLang, initLang, LangSwitch, StaffLogin, Icon, Spinner, Alert, Field, mountDemoRibbon } from '../lib/ui.js';
+import { html, useConsoleSession, useLang, initLang, LangSwitch, StaffLogin, Icon, Spinner, Alert, Field, useScreen, mountDemoRibbon } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
-import { get, post, del, qs, setCsrf, onAuthLost } from '../lib/api.js';
+import { get, post, del, qs, request, setCsrf, onAuthLost } from '../lib/api.js';
 import { errorText, shortReason } from '../lib/errors.js';
 import { fmtDateTime, toMs, dateInputToRFC3339 } from '../lib/format.js';
 import { normalize } from '../lib/idnumber.js';
 import { now } from '../lib/clock.js';
-import { AreaChart, StackedBars, HBars } from './charts.js';
+import { TimeChart, HBars } from './charts.js';
+import { AUDIT_ACTIONS, actionName, roleName, detailText, auditCSV, revokeReasonName } from './audit.js';
 import { Replays } from './replays.js';
 import './admin.css';
 
@@ -90,6 +67,7 @@ function Shell({ account, onLogout }) {
   const [tab, setTab] = useHashTab();
   const views = { dashboard: Dashboard, certificates: Certificates, audit: Audit, terminals: Terminals, replays: Replays, staff: Staff, keys: Keys };
   const View = views[tab];
+  const titleRef = useScreen(tab, t('admin.tab.' + tab), t('admin.title'));
   return html`<div class="admin">
     <aside class="side">
       <div class="side-brand"><div class="side-logo"><${Icon} name="train" size=${24} /></div><div><strong>tempid</strong><small>${t('admin.title')}</small></div></div>
@@ -101,7 +79,7 @@ function Shell({ account, onLogout }) {
       </div>
     </aside>
     <main class="main" id=${'view-' + tab} data-testid=${'view-' + tab}>
-      <h1 class="page-title">${t('admin.tab.' + tab)}</h1>
+      <h1 class="page-title" tabindex="-1" ref=${titleRef}>${t('admin.tab.' + tab)}</h1>
       <${View} />
     </main>
   </div>`;
@@ -164,11 +142,17 @@ function Dashboard() {
     () => get('/api/v1/admin/stats' + qs({ from: new Date(fromMs).toISOString(), to: new Date(toMs_).toISOString(), bucket: 'hour' })),
     [range, stamp]);
   const issuance = fillHours(data?.issuance, fromMs, toMs_, (p, at) => ({ at, count: p?.count || 0 }));
-  const verifs = fillHours(data?.verifications, fromMs, toMs_, (p, at) => ({ at, valid: p?.valid || 0, invalid: p?.invalid || 0 }));
+  // Failures split three ways: real rejections, codes shown again, and
+  // scans that are no code at all (a misread, another QR code).
+  const verifs = fillHours(data?.verifications, fromMs, toMs_, (p, at) => ({
+    at, valid: p?.valid || 0, invalid: p?.invalid || 0, replayed: p?.replayed || 0, malformed: p?.malformed || 0,
+    rejected: Math.max(0, (p?.invalid || 0) - (p?.replayed || 0) - (p?.malformed || 0)),
+  }));
   const issued = issuance.reduce((s, p) => s + p.count, 0);
   const valid = verifs.reduce((s, p) => s + p.valid, 0);
   const invalid = verifs.reduce((s, p) => s + p.invalid, 0);
   const rate = valid + invalid ? Math.round((valid / (valid + invalid)) * 1000) / 10 + '%' : '—';
+  const xs = issuance.map((p) => Math.floor(toMs(p.at) / 1000));
   const failures = (data?.failures || []).map((f, i) => ({ label: shortReason(f.reason), value: f.count, color: PALETTE[(i + 4) % PALETTE.length] }));
   const cities = (data?.cities || []).map((c) => ({ label: c.name || c.code || t('admin.chart.no_city'), value: c.count }));
   const channels = (data?.channels || []).map((c, i) => ({ label: channelName(c.channel), value: c.count, color: PALETTE[i % PALETTE.length] }));
@@ -190,20 +174,31 @@ function Dashboard() {
       <${Kpi} label=${t('admin.kpi.failures')} value=${invalid} tone="red" testid="kpi-failures" />
     </div>
     <div class="grid2">
-      <div class="panel"><div class="panel-title">${t('admin.chart.issuance')}</div>
-        <${AreaChart} points=${issuance} label=${t('admin.chart.issuance')} testid="chart-issuance" /></div>
-      <div class="panel"><div class="panel-title row"><span>${t('admin.chart.verifications')}</span>
-        <span class="legend"><i class="ok"></i>${t('admin.chart.valid')} <i class="bad"></i>${t('admin.chart.invalid')}</span></div>
-        <${StackedBars} points=${verifs} names=${[t('admin.chart.valid'), t('admin.chart.invalid')]} label=${t('admin.chart.verifications')} testid="chart-verifications" /></div>
-      <div class="panel"><div class="panel-title">${t('admin.chart.failures')}</div>
+      <div class="panel"><h2 class="panel-title">${t('admin.chart.issuance')}</h2>
+        <${TimeChart} xs=${xs} label=${t('admin.chart.issuance')} xLabel=${t('admin.chart.time_axis')} yLabel=${t('admin.chart.count_axis')} testid="chart-issuance"
+          series=${[{ label: t('admin.chart.issued'), color: '#1b5fd6', values: issuance.map((p) => p.count) }]} /></div>
+      <div class="panel"><h2 class="panel-title">${t('admin.chart.verifications')}</h2>
+        <${TimeChart} xs=${xs} label=${t('admin.chart.verifications')} xLabel=${t('admin.chart.time_axis')} yLabel=${t('admin.chart.count_axis')} testid="chart-verifications"
+          series=${[
+            { label: t('admin.chart.valid'), color: '#12a150', values: verifs.map((p) => p.valid), stack: true },
+            { label: t('admin.chart.rejected'), color: '#d92d20', values: verifs.map((p) => p.rejected), stack: true },
+            { label: t('admin.chart.replayed'), color: '#e88a00', values: verifs.map((p) => p.replayed), stack: true },
+            { label: t('admin.chart.malformed'), color: '#64748b', values: verifs.map((p) => p.malformed), stack: true },
+          ]} />
+        <div class="split" data-testid="failure-split">
+          <span data-testid="split-rejected" data-count=${verifs.reduce((s, p) => s + p.rejected, 0)}>${t('admin.chart.rejected')} ${verifs.reduce((s, p) => s + p.rejected, 0)}</span>
+          <span data-testid="split-replayed" data-count=${verifs.reduce((s, p) => s + p.replayed, 0)}>${t('admin.chart.replayed')} ${verifs.reduce((s, p) => s + p.replayed, 0)}</span>
+          <span data-testid="split-malformed" data-count=${verifs.reduce((s, p) => s + p.malformed, 0)}>${t('admin.chart.malformed')} ${verifs.reduce((s, p) => s + p.malformed, 0)}</span>
+        </div></div>
+      <div class="panel"><h2 class="panel-title">${t('admin.chart.failures')}</h2>
         ${failures.length ? html`<${HBars} items=${failures} testid="chart-failures" />` : html`<div class="muted empty">${t('admin.chart.empty')}</div>`}</div>
-      <div class="panel"><div class="panel-title">${t('admin.chart.cities')}</div>
+      <div class="panel"><h2 class="panel-title">${t('admin.chart.cities')}</h2>
         ${cities.length ? html`<${HBars} items=${cities} testid="chart-cities" />` : html`<div class="muted empty">${t('admin.chart.empty')}</div>`}</div>
-      <div class="panel"><div class="panel-title">${t('admin.chart.channels')}</div>
+      <div class="panel"><h2 class="panel-title">${t('admin.chart.channels')}</h2>
         ${channels.length ? html`<${HBars} items=${channels} testid="chart-channels" />` : html`<div class="muted empty">${t('admin.chart.empty')}</div>`}</div>
-      <div class="panel"><div class="panel-title">${t('admin.chart.applicants')}</div>
+      <div class="panel"><h2 class="panel-title">${t('admin.chart.applicants')}</h2>
         ${applicants.length ? html`<${HBars} items=${applicants} testid="chart-applicants" />` : html`<div class="muted empty">${t('admin.chart.empty')}</div>`}</div>
-      <div class="panel table-wrap"><div class="panel-title">${t('admin.officers.title')}</div>
+      <div class="panel table-wrap" tabindex="0" role="region" aria-label=${t('admin.officers.title')}><h2 class="panel-title">${t('admin.officers.title')}</h2>
         ${officers.length ? html`<table class="table" data-testid="officer-slips">
           <thead><tr><th>${t('admin.officers.username')}</th><th>${t('admin.officers.station')}</th><th>${t('admin.officers.slips')}</th></tr></thead>
           <tbody>${officers.map((o) => html`<tr data-testid="officer-row" data-id=${o.id} data-username=${o.username} data-slips=${o.slips}>
@@ -259,43 +254,88 @@ function Certificates() {
         <small class="muted">${t('admin.search.note')}</small></div>
     </form>
     ${error ? html`<${Alert}>${errorText(error)}</${Alert}>` : null}
-    ${res === null ? null : html`<div class="panel table-wrap">
+    ${res === null ? null : html`<div class="panel table-wrap" tabindex="0" role="region" aria-label=${t('admin.tab.certificates')}>
       <${List} items=${res} empty=${t('admin.search.empty')} emptyTestid="cert-results-empty"><table class="table" data-testid="cert-results">
         <thead><tr><th>${t('admin.col.id')}</th><th>${t('admin.col.holder')}</th><th>${t('admin.col.id_number')}</th><th>${t('admin.col.city')}</th>
           <th>${t('admin.col.channel')}</th><th>${t('admin.col.status')}</th><th>${t('admin.col.issued_at')}</th><th>${t('admin.col.expires_at')}</th><th>${t('admin.col.actions')}</th></tr></thead>
         <tbody>${res.map((c) => html`<tr data-testid="cert-row" data-id=${c.id} data-status=${c.status} data-channel=${c.channel}>
           <td class="mono small" title=${c.id}>${String(c.id).slice(0, 12)}…</td>
-          <td>${c.holder?.name_masked}</td><td class="mono">${c.holder?.id_number_masked}</td><td>${c.city?.name || ''}</td>
+          <td>${c.holder?.name_masked}</td><td class="mono">${c.holder?.id_number_masked}</td><td class="nowrap">${c.city?.name || ''}</td>
           <td data-testid="cert-channel">${channelName(c.channel)}</td><td>${statusBadge(c.status)}</td><td>${fmtDateTime(c.issued_at)}</td><td>${fmtDateTime(c.expires_at)}</td>
           <td>${c.status === 'active' ? (revoking === c.id
             ? html`<${RevokeForm} id=${c.id} onDone=${(cert) => { setRevoking(null); setRes(res.map((x) => (x.id === c.id ? { ...x, ...cert } : x))); }} onCancel=${() => setRevoking(null)} />`
             : html`<button class="btn btn-small btn-danger" data-testid="cert-revoke" data-id=${c.id} onClick=${() => setRevoking(c.id)}>${t('admin.revoke')}</button>`)
-            : c.revoke_reason ? html`<span class="muted small" data-testid="cert-revoke-reason">${c.revoke_reason}</span>` : null}</td>
+            : c.revoke_reason ? html`<span class="muted small" data-testid="cert-revoke-reason" data-reason=${c.revoke_reason}>${revokeReasonName(c.revoke_reason)}</span>` : null}</td>
         </tr>`)}</tbody></table></${List}>
     </div>`}
   </div>`;
 }
 
+const REVOKE_REASONS = ['found_id_card', 'wrong_details', 'suspected_misuse', 'other'];
+
+// RevokeForm revokes a certificate with a reason from the list (the
+// passenger is shown its words) and a note for the audit log, which
+// "other" needs; it says beforehand what the passenger will see.
 function RevokeForm({ id, onDone, onCancel }) {
+  useLang();
   const [reason, setReason] = useState('');
+  const [note, setNote] = useState('');
   const [error, setError] = useState(null);
+  const [missing, setMissing] = useState(false);
   async function submit(e) {
     e.preventDefault();
+    setError(null);
+    if (reason === 'other' && !note.trim()) {
+      setMissing(true);
+      return;
+    }
     try {
-      const r = await post(`/api/v1/admin/certificates/${encodeURIComponent(id)}/revoke`, { reason });
-      onDone(r?.certificate || { status: 'revoked' });
+      const body = { reason };
+      if (note.trim()) body.note = note.trim();
+      const r = await post(`/api/v1/admin/certificates/${encodeURIComponent(id)}/revoke`, body);
+      onDone(r?.certificate || { status: 'revoked', revoke_reason: reason });
     } catch (err) {
       setError(err);
     }
   }
-  return html`<form class="inline-form" onSubmit=${submit} data-testid="revoke-form">
-    <input placeholder=${t('admin.revoke.reason')} value=${reason} onInput=${(e) => setReason(e.currentTarget.value)} required data-testid="revoke-reason" id="revoke-reason" />
-    <button class="btn btn-small btn-danger" type="submit" data-testid="revoke-confirm" id="revoke-confirm">${t('admin.revoke.confirm')}</button>
-    <button class="btn btn-small btn-ghost" type="button" onClick=${onCancel}>${t('common.cancel')}</button>
-    ${error ? html`<div class="field-error">${errorText(error)}</div>` : null}
+  const noteId = 'revoke-note';
+  return html`<form class="revoke-form" onSubmit=${submit} data-testid="revoke-form">
+    <label for="revoke-reason" class="small">${t('admin.revoke.choose')}</label>
+    <select id="revoke-reason" data-testid="revoke-reason" value=${reason} required onChange=${(e) => { setReason(e.currentTarget.value); setMissing(false); }}>
+      <option value="" disabled>${t('admin.revoke.choose')}</option>
+      ${REVOKE_REASONS.map((r) => html`<option value=${r}>${t('admin.revoke.reason.' + r)}</option>`)}
+    </select>
+    <label for=${noteId} class="small">${t('admin.revoke.note')}</label>
+    <input id=${noteId} data-testid="revoke-note" value=${note} maxlength="500" onInput=${(e) => { setNote(e.currentTarget.value); setMissing(false); }}
+      required=${reason === 'other'} aria-invalid=${missing ? 'true' : undefined} aria-describedby=${missing ? noteId + '-error' : undefined} />
+    ${missing ? html`<div class="field-error" id=${noteId + '-error'} data-testid="revoke-note-required">${t('admin.revoke.note.required')}</div>` : null}
+    ${reason ? html`<p class="revoke-sees" data-testid="revoke-passenger-sees">${t('admin.revoke.passenger_sees', { reason: t('admin.revoke.reason.' + reason) })}</p>` : null}
+    <div class="inline-form">
+      <button class="btn btn-small btn-danger" type="submit" data-testid="revoke-confirm" id="revoke-confirm" disabled=${!reason}>${t('admin.revoke.confirm')}</button>
+      <button class="btn btn-small btn-ghost" type="button" onClick=${onCancel}>${t('common.cancel')}</button>
+    </div>
+    ${error ? html`<div class="field-error" role="alert">${errorText(error)}</div>` : null}
   </form>`;
 }
 
+/** shortObject shortens an audit object's id ("certificate:01a23b90…"); the full one is its title. */
+const shortObject = (o) => {
+  const [kind, id] = String(o || '').split(/:(.*)/s);
+  return id && id.length > 12 ? `${kind}:${id.slice(0, 10)}…` : o;
+};
+
+/** nextDayRFC3339 is the CST start of the day after a 'YYYY-MM-DD' date input: the end of a range that includes that day. */
+function nextDayRFC3339(s) {
+  if (!s) return '';
+  const d = new Date(s + 'T00:00:00Z');
+  d.setUTCDate(d.getUTCDate() + 1);
+  return d.toISOString().slice(0, 10) + 'T00:00:00+08:00';
+}
+
+// Audit reads the log newest first, each entry with its actor's name and
+// role, its action in words and its detail as a sentence, filtered by
+// actor, action and dates; it exports what the filters select as CSV and
+// checks the hash chain.
 function Audit() {
   useLang();
   const [entries, setEntries] = useState([]);
@@ -303,12 +343,20 @@ function Audit() {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const [check, setCheck] = useState(null);
+  const [f, setF] = useState({ actor_name: '', action: '', from: '', to: '' });
+  const [applied, setApplied] = useState(f);
+  const [csv, setCsv] = useState(null);
   const LIMIT = 100;
-  async function load(reset) {
+  const query = (filters, after) => qs({
+    order: 'desc', limit: LIMIT, after, actor_name: filters.actor_name.trim(), action: filters.action,
+    from: dateInputToRFC3339(filters.from), to: nextDayRFC3339(filters.to),
+  });
+  async function load(reset, filters = applied) {
     setBusy(true);
+    setError(null);
     try {
       const after = reset || !entries.length ? '' : entries[entries.length - 1].id;
-      const r = await get('/api/v1/admin/audit' + qs({ after, limit: LIMIT }));
+      const r = await get('/api/v1/admin/audit' + query(filters, after));
       const got = r.entries || [];
       setEntries(reset ? got : [...entries, ...got]);
       setMore(got.length === LIMIT);
@@ -322,6 +370,49 @@ function Audit() {
   useEffect(() => {
     load(true);
   }, []);
+  useEffect(() => () => csv && URL.revokeObjectURL(csv.url), [csv]);
+  function filter(e) {
+    e.preventDefault();
+    setApplied(f);
+    setCsv(null);
+    load(true, f);
+  }
+  function clear() {
+    const none = { actor_name: '', action: '', from: '', to: '' };
+    setF(none);
+    setApplied(none);
+    setCsv(null);
+    load(true, none);
+  }
+  // The export holds every entry the filters select, not only the pages
+  // shown: it pages through the log until the end.
+  async function exportCSV() {
+    setBusy(true);
+    setError(null);
+    try {
+      let all = [];
+      for (;;) {
+        const r = await get('/api/v1/admin/audit' + query(applied, all.length ? all[all.length - 1].id : ''));
+        const got = r.entries || [];
+        all = all.concat(got);
+        if (got.length < LIMIT) break;
+      }
+      const text = '\ufeff' + auditCSV(all);
+      const url = URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' }));
+      setCsv({ url, n: all.length, name: 'tempid-audit-' + new Date().toISOString().slice(0, 10) + '.csv' });
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = 'tempid-audit-' + new Date().toISOString().slice(0, 10) + '.csv';
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+    } catch (err) {
+      if (err.status === 401) return;
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  }
   async function verify() {
     setCheck({ busy: true });
     try {
@@ -330,21 +421,38 @@ function Audit() {
       setCheck({ error: err });
     }
   }
+  const set = (k) => (e) => setF({ ...f, [k]: e.currentTarget.value });
+  const bad = check?.first_bad;
   return html`<div>
+    <form class="panel audit-filters" onSubmit=${filter} data-testid="audit-filters">
+      <${Field} label=${t('admin.audit.filter.actor')} id="audit-actor"><input id="audit-actor" data-testid="audit-actor" value=${f.actor_name} onInput=${set('actor_name')} autocomplete="off" /></${Field}>
+      <${Field} label=${t('admin.audit.filter.action')} id="audit-action"><select id="audit-action" data-testid="audit-action" value=${f.action} onChange=${set('action')}>
+        <option value="">${t('admin.audit.filter.action.any')}</option>${AUDIT_ACTIONS.map((a) => html`<option value=${a}>${actionName(a)}</option>`)}</select></${Field}>
+      <${Field} label=${t('admin.audit.filter.from')} id="audit-from"><input type="date" id="audit-from" data-testid="audit-from" value=${f.from} onInput=${set('from')} /></${Field}>
+      <${Field} label=${t('admin.audit.filter.to')} id="audit-to"><input type="date" id="audit-to" data-testid="audit-to" value=${f.to} onInput=${set('to')} /></${Field}>
+      <div class="audit-go">
+        <button class="btn btn-primary btn-small" type="submit" data-testid="audit-filter" disabled=${busy}>${t('admin.audit.filter.submit')}</button>
+        <button class="btn btn-ghost btn-small" type="button" onClick=${clear} data-testid="audit-clear">${t('admin.audit.filter.clear')}</button>
+      </div>
+    </form>
     <div class="toolbar">
       <button class="btn btn-primary btn-small" onClick=${verify} id="audit-verify" data-testid="audit-verify"><${Icon} name="shield" size=${16} /> ${t('admin.audit.verify')}</button>
       <button class="btn btn-outline btn-small" onClick=${() => load(true)} data-testid="audit-refresh">${t('common.refresh')}</button>
+      <button class="btn btn-outline btn-small" onClick=${exportCSV} data-testid="audit-export" disabled=${busy}>${t('admin.audit.export')}</button>
+      ${csv ? html`<a class="small" href=${csv.url} download=${csv.name} data-testid="audit-csv-link" data-count=${csv.n}>${t('admin.audit.export.link')} (${t('admin.audit.export.ready', { n: csv.n })})</a>` : null}
+      <span class="muted small" data-testid="audit-zone">${t('admin.audit.zone')}</span>
     </div>
-    ${check && !check.busy ? check.error ? html`<${Alert}>${errorText(check.error)}</${Alert}>` : html`<div class=${'alert ' + (check.ok ? 'alert-ok' : 'alert-error')} id="audit-verify-result" data-testid="audit-verify-result" data-ok=${String(!!check.ok)}>
-      ${check.ok ? t('admin.audit.ok', { entries: check.entries }) : t('admin.audit.bad', { entries: check.entries, first_bad: check.first_bad ?? '?' })}</div>` : null}
+    ${check && !check.busy ? check.error ? html`<${Alert}>${errorText(check.error)}</${Alert}>` : html`<div class=${'alert ' + (check.ok ? 'alert-ok' : 'alert-error')} id="audit-verify-result" data-testid="audit-verify-result" data-ok=${String(!!check.ok)} data-first-bad=${bad ? bad.entry_id : ''} role="status">
+      ${check.ok ? t('admin.audit.ok', { entries: check.entries }) : t('admin.audit.bad_entry', { entry: bad?.entry_id ?? '?', seq: bad?.seq ?? '?', entries: check.entries, reason: bad?.reason || '—' })}</div>` : null}
     ${error ? html`<${Alert}>${errorText(error)}</${Alert}>` : null}
-    <div class="panel table-wrap">
-      <${List} items=${entries} empty=${busy ? '' : t('admin.audit.empty')}><table class="table" data-testid="audit-table">
-        <thead><tr><th>#</th><th>${t('admin.audit.at')}</th><th>${t('admin.audit.actor')}</th><th>${t('admin.audit.action')}</th><th>${t('admin.audit.object')}</th><th>${t('admin.audit.detail')}</th></tr></thead>
-        <tbody>${entries.map((e) => html`<tr data-testid="audit-row" data-id=${e.id}>
-          <td class="mono small">${e.id}</td><td class="nowrap">${fmtDateTime(e.at, true)}</td><td>${e.actor}</td>
-          <td><span class="badge badge-blue">${e.action}</span></td><td class="mono small">${e.object}</td>
-          <td class="small detail">${typeof e.detail === 'string' ? e.detail : e.detail ? JSON.stringify(e.detail) : ''}</td></tr>`)}</tbody></table></${List}>
+    <div class="panel table-wrap" tabindex="0" role="region" aria-label=${t('admin.tab.audit')}>
+      <${List} items=${entries} empty=${busy ? '' : t('admin.audit.empty')} emptyTestid="audit-empty"><table class="table" data-testid="audit-table">
+        <thead><tr><th scope="col">#</th><th scope="col">${t('admin.audit.at')}</th><th scope="col">${t('admin.audit.actor')}</th><th scope="col">${t('admin.audit.role')}</th><th scope="col">${t('admin.audit.action')}</th><th scope="col">${t('admin.audit.object')}</th><th scope="col">${t('admin.audit.detail')}</th></tr></thead>
+        <tbody>${entries.map((e) => html`<tr data-testid="audit-row" data-id=${e.id} data-action=${e.action} data-actor-name=${e.actor_name}>
+          <td class="mono small">${e.id}</td><td class="nowrap">${fmtDateTime(e.at, true)}</td>
+          <td data-testid="audit-actor-name" title=${e.actor}>${e.actor_name || e.actor}</td><td class="nowrap" data-testid="audit-actor-role">${roleName(e.actor_role)}</td>
+          <td><span class="badge badge-blue" data-testid="audit-action-name">${actionName(e.action)}</span></td><td class="mono small nowrap" title=${e.object}>${shortObject(e.object)}</td>
+          <td class="small detail" data-testid="audit-detail">${detailText(e)}</td></tr>`)}</tbody></table></${List}>
       ${busy ? html`<${Spinner} />` : more && entries.length ? html`<div class="center"><button class="btn btn-ghost" onClick=${() => load(false)} data-testid="audit-more">${t('admin.audit.more')}</button></div>` : null}
     </div>
   </div>`;
@@ -398,6 +506,17 @@ function Terminals() {
       setError(err);
     }
   }
+  const [editing, setEditing] = useState(null);
+  async function change(id, body) {
+    setError(null);
+    try {
+      await request('PATCH', `/api/v1/admin/terminals/${encodeURIComponent(id)}`, body);
+      setEditing(null);
+      list.reload();
+    } catch (err) {
+      setError(err);
+    }
+  }
   const terminals = list.data?.terminals || [];
   return html`<div class="grid-side">
     <form class="panel" onSubmit=${create} data-testid="terminal-form">
@@ -416,14 +535,22 @@ function Terminals() {
         ${created.terminal?.offline ? html`<${PairingQR} apiKey=${created.api_key} />` : null}
       </div>` : null}
     </form>
-    <div class="panel table-wrap">
-      <div class="panel-title">${t('admin.terminal.list')}</div>
+    <div class="panel table-wrap" tabindex="0" role="region" aria-label=${t('admin.terminal.list')}>
+      <h2 class="panel-title">${t('admin.terminal.list')}</h2>
       <${List} loading=${list.loading && !list.data} error=${list.error} items=${terminals} empty=${t('admin.terminal.empty')}><table class="table" data-testid="terminal-table">
-        <thead><tr><th>${t('admin.terminal.name')}</th><th>${t('admin.terminal.station')}</th><th>${t('admin.terminal.kind')}</th><th>${t('admin.terminal.offline.column')}</th><th>${t('admin.terminal.created_at')}</th><th>${t('admin.col.status')}</th><th><span class="visually-hidden">${t('admin.col.actions')}</span></th></tr></thead>
-        <tbody>${terminals.map((x) => html`<tr data-testid="terminal-row" data-id=${x.id} data-kind=${x.kind}>
-          <td>${x.name}</td><td class="mono">${x.station_code}</td><td data-testid="terminal-row-kind">${TERMINAL_KINDS.includes(x.kind) ? t('admin.terminal.kind.' + x.kind) : x.kind || '—'}</td><td>${x.offline ? t('common.yes') : t('common.no')}</td><td>${fmtDateTime(x.created_at)}</td>
-          <td>${x.revoked_at ? html`<span class="badge badge-muted">${t('admin.terminal.revoked')}</span>` : html`<span class="badge badge-ok">${t('admin.terminal.active')}</span>`}</td>
-          <td>${x.revoked_at ? null : html`<button class="btn btn-small btn-danger" data-testid="terminal-revoke" data-id=${x.id} onClick=${() => revoke(x.id)}>${t('admin.revoke')}</button>`}</td></tr>`)}</tbody></table></${List}>
+        <thead><tr><th scope="col">${t('admin.terminal.name')}</th><th scope="col">${t('admin.terminal.station')}</th><th scope="col">${t('admin.terminal.kind')}</th><th scope="col">${t('admin.terminal.offline.column')}</th><th scope="col">${t('admin.terminal.created_at')}</th><th scope="col">${t('admin.col.status')}</th><th scope="col">${t('admin.terminal.actions')}</th></tr></thead>
+        <tbody>${terminals.map((x) => html`<tr data-testid="terminal-row" data-id=${x.id} data-kind=${x.kind} data-name=${x.name} data-disabled=${x.disabled_at ? 'true' : 'false'} data-offline=${x.offline ? 'true' : 'false'}>
+          <td>${editing?.id === x.id ? html`<input aria-label=${t('admin.terminal.name')} data-testid="terminal-edit-name" value=${editing.name} maxlength="64" onInput=${(e) => setEditing({ ...editing, name: e.currentTarget.value })} />` : x.name}</td>
+          <td class="mono">${x.station_code}</td><td class="nowrap" data-testid="terminal-row-kind">${TERMINAL_KINDS.includes(x.kind) ? t('admin.terminal.kind.' + x.kind) : x.kind || '—'}</td>
+          <td>${editing?.id === x.id ? html`<label class="check-line"><input type="checkbox" data-testid="terminal-edit-offline" checked=${editing.offline} onChange=${(e) => setEditing({ ...editing, offline: e.currentTarget.checked })} /> ${t('admin.terminal.offline.column')}</label>` : x.offline ? t('common.yes') : t('common.no')}</td>
+          <td class="nowrap">${fmtDateTime(x.created_at)}</td>
+          <td class="nowrap" data-testid="terminal-status">${x.revoked_at ? html`<span class="badge badge-muted">${t('admin.terminal.revoked')}</span>` : x.disabled_at ? html`<span class="badge badge-warn">${t('admin.terminal.disabled')}</span>` : html`<span class="badge badge-ok">${t('admin.terminal.active')}</span>`}</td>
+          <td><div class="row-actions">${x.revoked_at ? null : editing?.id === x.id ? html`
+            <button class="btn btn-small btn-primary" data-testid="terminal-save" onClick=${() => change(x.id, { name: editing.name.trim(), offline: editing.offline })}>${t('admin.terminal.save')}</button>
+            <button class="btn btn-small btn-ghost" onClick=${() => setEditing(null)}>${t('common.cancel')}</button>` : html`
+            <button class="btn btn-small btn-outline" data-testid="terminal-edit" onClick=${() => setEditing({ id: x.id, name: x.name, offline: x.offline })}>${t('admin.terminal.edit')}</button>
+            <button class="btn btn-small btn-outline" data-testid=${x.disabled_at ? 'terminal-enable' : 'terminal-disable'} onClick=${() => change(x.id, { disabled: !x.disabled_at })}>${x.disabled_at ? t('admin.terminal.enable') : t('admin.terminal.disable')}</button>
+            <button class="btn btn-small btn-danger" data-testid="terminal-revoke" data-id=${x.id} onClick=${() => revoke(x.id)}>${t('admin.revoke')}</button>`}</div></td></tr>`)}</tbody></table></${List}>
     </div>
   </div>`;
 }
@@ -450,6 +577,18 @@ function Staff() {
       setError(err);
     }
   }
+  const [editing, setEditing] = useState(null);
+  async function change(id, body) {
+    setError(null);
+    setMsg('');
+    try {
+      await request('PATCH', `/api/v1/admin/staff/${encodeURIComponent(id)}`, body);
+      setEditing(null);
+      list.reload();
+    } catch (err) {
+      setError(err);
+    }
+  }
   const staff = list.data?.staff || [];
   return html`<div class="grid-side">
     <form class="panel" onSubmit=${create} data-testid="staff-form">
@@ -463,12 +602,19 @@ function Staff() {
       ${msg ? html`<${Alert} kind="ok" testid="staff-created">${msg}</${Alert}>` : null}
       <button class="btn btn-primary btn-block" type="submit" id="staff-create" data-testid="staff-create">${t('admin.staff.create')}</button>
     </form>
-    <div class="panel table-wrap">
-      <div class="panel-title">${t('admin.staff.list')}</div>
+    <div class="panel table-wrap" tabindex="0" role="region" aria-label=${t('admin.staff.list')}>
+      <h2 class="panel-title">${t('admin.staff.list')}</h2>
       <${List} loading=${list.loading && !list.data} error=${list.error} items=${staff} empty=${t('admin.staff.empty')}><table class="table" data-testid="staff-table">
-        <thead><tr><th>${t('admin.staff.username')}</th><th>${t('admin.staff.role')}</th><th>${t('admin.terminal.station')}</th></tr></thead>
-        <tbody>${staff.map((x) => html`<tr data-testid="staff-row" data-id=${x.id}><td>${x.username}</td>
-          <td><span class=${'badge ' + (x.role === 'admin' ? 'badge-blue' : x.role === 'officer' ? 'badge-warn' : 'badge-muted')}>${t('admin.staff.role.' + x.role)}</span></td><td class="mono">${x.station_code || '—'}</td></tr>`)}</tbody></table></${List}>
+        <thead><tr><th scope="col">${t('admin.staff.username')}</th><th scope="col">${t('admin.staff.role')}</th><th scope="col">${t('admin.terminal.station')}</th><th scope="col">${t('admin.staff.status')}</th><th scope="col">${t('admin.staff.actions')}</th></tr></thead>
+        <tbody>${staff.map((x) => html`<tr data-testid="staff-row" data-id=${x.id} data-username=${x.username} data-station=${x.station_code || ''} data-disabled=${x.disabled_at ? 'true' : 'false'}><td>${x.username}</td>
+          <td><span class=${'badge ' + (x.role === 'admin' ? 'badge-blue' : x.role === 'officer' ? 'badge-warn' : 'badge-muted')}>${t('admin.staff.role.' + x.role)}</span></td>
+          <td class="mono">${editing?.id === x.id ? html`<input aria-label=${t('admin.staff.station')} data-testid="staff-edit-station" value=${editing.station_code} maxlength="3" size="4" onInput=${(e) => setEditing({ ...editing, station_code: e.currentTarget.value.toUpperCase() })} />` : x.station_code || '—'}</td>
+          <td data-testid="staff-status">${x.disabled_at ? html`<span class="badge badge-warn">${t('admin.staff.disabled')}</span>` : html`<span class="badge badge-ok">${t('admin.staff.active')}</span>`}</td>
+          <td><div class="row-actions">${editing?.id === x.id ? html`
+            <button class="btn btn-small btn-primary" data-testid="staff-save" onClick=${() => change(x.id, { station_code: editing.station_code.trim() })}>${t('admin.staff.save')}</button>
+            <button class="btn btn-small btn-ghost" onClick=${() => setEditing(null)}>${t('common.cancel')}</button>` : html`
+            <button class="btn btn-small btn-outline" data-testid="staff-edit" onClick=${() => setEditing({ id: x.id, station_code: x.station_code || '' })}>${t('admin.staff.edit_station')}</button>
+            <button class="btn btn-small btn-outline" data-testid=${x.disabled_at ? 'staff-enable' : 'staff-disable'} onClick=${() => change(x.id, { disabled: !x.disabled_at })}>${x.disabled_at ? t('admin.staff.enable') : t('admin.staff.disable')}</button>`}</div></td></tr>`)}</tbody></table></${List}>
     </div>
   </div>`;
 }
@@ -503,10 +649,10 @@ function Keys() {
     </div>
     ${error ? html`<${Alert}>${errorText(error)}</${Alert}>` : null}
     ${msg ? html`<${Alert} kind="ok" testid="keys-rotated">${msg}</${Alert}>` : null}
-    <div class="panel table-wrap">
-      <div class="panel-title">${t('admin.keys.published')}</div>
+    <div class="panel table-wrap" tabindex="0" role="region" aria-label=${t('admin.keys.published')}>
+      <h2 class="panel-title">${t('admin.keys.published')}</h2>
       <${List} loading=${list.loading && !list.data} error=${list.error} items=${keys} empty=${t('admin.keys.empty')}><table class="table" data-testid="keys-table">
-        <thead><tr><th>${t('admin.keys.kid')}</th><th>${t('admin.keys.alg')}</th><th>${t('admin.keys.public_key')}</th><th>${t('admin.keys.not_before')}</th><th>${t('admin.keys.not_after')}</th><th><span class="visually-hidden">${t('admin.col.actions')}</span></th></tr></thead>
+        <thead><tr><th>${t('admin.keys.kid')}</th><th>${t('admin.keys.alg')}</th><th>${t('admin.keys.public_key')}</th><th>${t('admin.keys.not_before')}</th><th>${t('admin.keys.not_after')}</th><th>${t('admin.col.status')}</th></tr></thead>
         <tbody>${keys.map((k) => {
           const live = toMs(k.not_before) <= nowMs && (!k.not_after || nowMs < toMs(k.not_after));
           return html`<tr data-testid="key-row" data-kid=${k.kid}><td class="mono">${k.kid}</td><td>${k.alg}</td>

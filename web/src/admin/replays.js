@@ -8,7 +8,7 @@
 //     { "replays": [{"verification_id", "at", "recorded_at"?, "station_code",
 //                    "terminal": {"id", "name"}, "operation", "step",
 //                    "certificate": {"id", "status"?, "holder"?: {"name_masked", "id_number_masked"}}}] }
-//   POST /api/v1/admin/certificates/{id}/revoke {"reason"} → { "certificate" }
+//   POST /api/v1/admin/certificates/{id}/revoke {"reason": "suspected_misuse", "note"} → { "certificate" }
 import { useEffect, useState } from 'preact/hooks';
 import { html, useLang, Spinner, Alert } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
@@ -39,7 +39,8 @@ export function Replays() {
     e.preventDefault();
     const reason = e.currentTarget.elements.reason.value;
     try {
-      await post(`/api/v1/admin/certificates/${encodeURIComponent(id)}/revoke`, { reason });
+      // A replayed code is suspected misuse; the text is the audit log's note.
+      await post(`/api/v1/admin/certificates/${encodeURIComponent(id)}/revoke`, { reason: 'suspected_misuse', note: reason });
       setRevoking(null);
       setN((x) => x + 1);
     } catch (err) {
@@ -49,7 +50,7 @@ export function Replays() {
   return html`<div>
     <p class="muted">${t('admin.replays.desc')}</p>
     ${error ? html`<${Alert}>${errorText(error)}</${Alert}>` : null}
-    <div class="panel table-wrap">
+    <div class="panel table-wrap" tabindex="0" role="region" aria-label=${t('admin.tab.replays')}>
       ${list === null ? html`<${Spinner} />` : list.length === 0 ? html`<div class="muted empty" data-testid="replays-empty">${t('admin.replays.empty')}</div>` : html`<table class="table" data-testid="replays-table">
         <thead><tr><th>${t('admin.replays.at')}</th><th>${t('admin.replays.station')}</th><th>${t('admin.replays.terminal')}</th>
           <th>${t('admin.replays.certificate')}</th><th>${t('admin.col.holder')}</th><th>${t('admin.col.status')}</th><th>${t('admin.col.actions')}</th></tr></thead>
@@ -62,7 +63,7 @@ export function Replays() {
             <td>${c.status ? html`<span class=${'badge ' + (statusClass[c.status] || 'badge-muted')}>${t('status.' + c.status)}</span>` : '—'}</td>
             <td>${c.status === 'active' ? (revoking === x.verification_id
               ? html`<form class="inline-form" onSubmit=${(e) => revoke(e, c.id)} data-testid="replay-revoke-form">
-                  <input name="reason" required placeholder=${t('admin.revoke.reason')} value=${t('admin.replays.reason')} data-testid="replay-revoke-reason" />
+                  <input name="reason" required aria-label=${t('admin.revoke.note')} placeholder=${t('admin.revoke.reason')} value=${t('admin.replays.reason')} data-testid="replay-revoke-reason" />
                   <button class="btn btn-small btn-danger" type="submit" data-testid="replay-revoke-confirm">${t('admin.revoke.confirm')}</button>
                   <button class="btn btn-small btn-ghost" type="button" onClick=${() => setRevoking(null)}>${t('common.cancel')}</button></form>`
               : html`<button class="btn btn-small btn-danger" data-testid="replay-revoke" onClick=${() => setRevoking(x.verification_id)}>${t('admin.revoke')}</button>`)

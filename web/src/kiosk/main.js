@@ -6,7 +6,7 @@
 // the start after each person and after 60 s without a touch.
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { html, Spinner, mountDemoRibbon } from '../lib/ui.js';
+import { html, Spinner, useScreen, mountDemoRibbon } from '../lib/ui.js';
 import { request } from '../lib/api.js';
 import { errorText } from '../lib/errors.js';
 import { PrintPage } from '../staff/window.js';
@@ -45,6 +45,12 @@ function App() {
   const [slip, setSlip] = useState(null);
   const [station, setStation] = useState('');
   const idleRef = useRef(0);
+  // The kiosk's language is its own (reset for each person), so the page's
+  // lang and title follow it here.
+  useEffect(() => {
+    document.documentElement.lang = lang === 'en' ? 'en' : 'zh-CN';
+  }, [lang]);
+  useScreen(screen, w('title'), w('title'));
 
   const api = (method, path, body, extra = {}) => request(method, path, body, { headers: { Authorization: 'Bearer ' + key, ...extra } });
 
@@ -103,7 +109,7 @@ function App() {
   }
   return html`<div class="kiosk" data-testid="kiosk" data-screen=${screen}>
     <header class="k-bar no-print"><h1>${w('title')}</h1>
-      <button class="k-lang" id="kiosk-lang" onClick=${() => setLang(lang === 'zh' ? 'en' : 'zh')}>${w('lang')}</button></header>
+      <button class="k-lang" id="kiosk-lang" lang=${lang === 'zh' ? 'en' : 'zh-CN'} onClick=${() => setLang(lang === 'zh' ? 'en' : 'zh')}>${w('lang')}</button></header>
     <main class="k-main">
       ${error ? html`<div class="alert alert-error no-print" role="alert" data-testid="kiosk-error">${error}</div>` : null}
       ${busy ? html`<${Spinner} />` : null}

@@ -19,7 +19,7 @@ export const API_ERROR_CODES = [
   'consent_required', 'not_found', 'active_certificate_exists', 'face_check_not_passed',
   'face_check_used', 'face_check_mismatch', 'face_check_expired', 'too_large',
   'identity_mismatch', 'quota_exhausted', 'rate_limited', 'face_checks_locked', 'unavailable',
-  'request_in_progress', 'idempotency_key_reused',
+  'request_in_progress', 'idempotency_key_reused', 'traveller_limit_reached',
 ];
 
 // FACE_REASONS are the reasons a face check fails (internal/face), each

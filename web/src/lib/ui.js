@@ -1,6 +1,6 @@
 // Small shared components of the three apps (preact + htm, no JSX build).
-import { h } from 'preact';
-import { useEffect, useState, useRef } from 'preact/hooks';
+import { h, cloneElement, toChildArray } from 'preact';
+import { useEffect, useLayoutEffect, useState, useRef } from 'preact/hooks';
 import htm from 'htm';
 import { t, getLang, setLang, onLang, initLang } from './i18n.js';
 import { get, post, setCsrf } from './api.js';
@@ -39,12 +39,96 @@ export function Alert({ kind = 'error', children, testid = 'error' }) {
   return html`<div class=${'alert alert-' + kind} role=${kind === 'error' ? 'alert' : 'status'} data-testid=${testid}>${children}</div>`;
 }
 
+/**
+ * Field is a labelled form field. Its control (the child input, select or
+ * textarea whose id is id) is marked aria-invalid while there is an error
+ * and described by the error, or else by the hint, so a screen reader says
+ * what is wrong when the control gets focus.
+ */
 export function Field({ label, id, error, hint, children }) {
+  const note = error ? id + '-error' : hint ? id + '-hint' : null;
+  const kids = toChildArray(children).map((c) => (c && ['input', 'select', 'textarea'].includes(c.type) && c.props.id === id
+    ? cloneElement(c, { 'aria-invalid': error ? 'true' : null, 'aria-describedby': note })
+    : c));
   return html`<div class=${'field' + (error ? ' has-error' : '')}>
     <label for=${id}>${label}</label>
-    ${children}
-    ${error ? html`<div class="field-error" id=${id + '-error'} data-testid=${id + '-error'} role="alert">${error}</div>` : hint ? html`<div class="field-hint">${hint}</div>` : null}
+    ${kids}
+    ${error ? html`<div class="field-error" id=${id + '-error'} data-testid=${id + '-error'} role="alert">${error}</div>` : hint ? html`<div class="field-hint" id=${id + '-hint'}>${hint}</div>` : null}
   </div>`;
+}
+
+/**
+ * useScreen names the screen a person is on. document.title becomes
+ * "screen · app" in the current language (just app when they are the
+ * same), and when key changes — a new screen — focus moves to the element
+ * the returned ref is put on: the screen's title, an h1 with tabindex=-1.
+ * A screen reader then says where the person is, and Tab goes on from the
+ * top of the new screen instead of from a button that is gone.
+ */
+export function useScreen(key, name, app) {
+  const ref = useRef(null);
+  const shown = useRef(key);
+  useEffect(() => {
+    document.title = name && name !== app ? name + ' · ' + app : app;
+  }, [name, app]);
+  useEffect(() => {
+    if (shown.current === key) return;
+    shown.current = key;
+    ref.current?.focus();
+  }, [key]);
+  return ref;
+}
+
+const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+
+/**
+ * useDialog makes the element the returned ref is put on behave as a modal
+ * dialog while it is mounted: Escape calls onClose, Tab and Shift+Tab stay
+ * within it, and when it goes, focus returns to the element that had it
+ * when the dialog opened (the button that opened it).
+ */
+export function useDialog(onClose) {
+  const ref = useRef(null);
+  const close = useRef(onClose);
+  close.current = onClose;
+  // Read while the dialog first renders, before anything in it takes focus.
+  const opener = useRef(undefined);
+  if (opener.current === undefined) opener.current = document.activeElement;
+  // A layout effect: its cleanup runs as the dialog leaves the page, not
+  // after the next paint, so focus is never left on the body in between.
+  useLayoutEffect(() => {
+    const el = ref.current;
+    function onKey(e) {
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        e.stopPropagation();
+        close.current();
+        return;
+      }
+      if (e.key !== 'Tab' || !el) return;
+      const items = [...el.querySelectorAll(FOCUSABLE)].filter((x) => x.offsetParent !== null || x === document.activeElement);
+      if (items.length === 0) {
+        e.preventDefault();
+        return;
+      }
+      const first = items[0];
+      const last = items[items.length - 1];
+      if (e.shiftKey && (document.activeElement === first || !el.contains(document.activeElement))) {
+        e.preventDefault();
+        last.focus();
+      } else if (!e.shiftKey && (document.activeElement === last || !el.contains(document.activeElement))) {
+        e.preventDefault();
+        first.focus();
+      }
+    }
+    document.addEventListener('keydown', onKey, true);
+    return () => {
+      document.removeEventListener('keydown', onKey, true);
+      const o = opener.current;
+      if (o && o !== document.body && o.isConnected && typeof o.focus === 'function') o.focus();
+    };
+  }, []);
+  return ref;
 }
 
 /** Icon draws a few inline SVG icons (no icon font, nothing fetched). */
@@ -78,6 +162,7 @@ export function Icon({ name, size = 22 }) {
  */
 export function StaffLogin({ title, subtitle, roles, onLoggedIn }) {
   useLang();
+  useScreen('login', t('auth.login'), title);
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState('');

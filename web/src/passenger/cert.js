@@ -5,7 +5,7 @@
 // revoked, superseded or expired draws no code, and the screen says why.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import QRCode from 'qrcode';
-import { html, useLang, Icon, Alert } from '../lib/ui.js';
+import { html, useLang, useDialog, Icon, Alert } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
 import { now } from '../lib/clock.js';
 import { fmtDateTime, fmtDuration, toMs } from '../lib/format.js';
@@ -80,19 +80,16 @@ function FullQR({ text, onClose }) {
   useLang();
   const ref = useRef(null);
   const closeRef = useRef(null);
+  // Escape closes it, Tab stays in it, and focus goes back to the code.
+  const dialogRef = useDialog(onClose);
   useWakeLock(true);
   useEffect(() => {
     if (!ref.current || !text) return;
     const side = Math.min(window.innerWidth, window.innerHeight);
     drawQR(ref.current, text, Math.round(side * (window.devicePixelRatio || 1))).catch(() => {});
   }, [text]);
-  useEffect(() => {
-    closeRef.current?.focus();
-    const onKey = (e) => e.key === 'Escape' && onClose();
-    document.addEventListener('keydown', onKey);
-    return () => document.removeEventListener('keydown', onKey);
-  }, []);
-  return html`<div class="qr-full" role="dialog" aria-modal="true" aria-labelledby="qr-full-title" id="qr-full" data-testid="qr-full" onClick=${onClose}>
+  useEffect(() => closeRef.current?.focus(), []);
+  return html`<div class="qr-full" ref=${dialogRef} role="dialog" aria-modal="true" aria-labelledby="qr-full-title" id="qr-full" data-testid="qr-full" onClick=${onClose}>
     <h2 class="qr-full-title" id="qr-full-title">${t('pass.full.title')}</h2>
     <canvas ref=${ref} id="qr-full-canvas" data-testid="qr-full-canvas" role="img" aria-label="QR"></canvas>
     <p class="qr-full-hint" id="qr-full-hint">${t('pass.full.hint')}</p>

@@ -213,7 +213,7 @@ export function FaceScreen({ request: req, subjectName, onPassed, onFatal, onCan
       ${phase === 'checking' || phase === 'starting' ? html`<div class="face-overlay"><span class="spinner"></span></div>` : null}
       ${phase === 'passed' ? html`<div class="face-overlay ok"><${Icon} name="check" size=${72} /></div>` : null}
     </div>
-    <div class="face-status" id="face-status" data-testid="face-status" data-phase=${phase}>
+    <div class="face-status" id="face-status" data-testid="face-status" role="status" data-phase=${phase}>
       ${phase === 'starting' ? t('face.starting') : phase === 'checking' ? t('face.checking') : phase === 'passed' ? t('face.passed') : phase === 'failed' || phase === 'blocked' ? t('face.failed') : ''}
     </div>
     ${camera === 'error' && phase !== 'blocked' ? html`<${Alert} kind="warn" testid="face-camera-error">${t('face.camera_error')}</${Alert}>` : null}
@@ -272,7 +272,7 @@ export function FaceReturnScreen({ id, subjectName, onPassed, onRetry, onCancel,
   }, [id]);
   return html`<section class="screen face" data-testid="face-return-screen" id="face-return-screen" data-phase=${phase}>
     ${subjectName ? html`<p class="muted center">${t('face.subject', { name: subjectName })}</p>` : null}
-    <div class="face-status" id="face-status" data-testid="face-status" data-phase=${phase}>
+    <div class="face-status" id="face-status" data-testid="face-status" role="status" data-phase=${phase}>
       ${phase === 'checking' ? t('face.hosted.returning') : phase === 'passed' ? t('face.passed') : t('face.failed')}
     </div>
     <${Alert} testid="face-error">${message}</${Alert}>

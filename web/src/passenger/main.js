@@ -5,7 +5,7 @@
 // pass then lives in memory only, so every opening asks for a face check.
 import { render } from 'preact';
 import { useEffect, useState, useRef } from 'preact/hooks';
-import { html, useLang, initLang, LangSwitch, Alert, Field, Icon, Spinner, mountDemoRibbon } from '../lib/ui.js';
+import { html, useLang, initLang, LangSwitch, Alert, Field, Icon, Spinner, useScreen, useDialog, mountDemoRibbon } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
 import { get, post, postIdempotent, del, qs, setCsrf, onAuthLost } from '../lib/api.js';
 import { errorText } from '../lib/errors.js';
@@ -15,6 +15,8 @@ import { now } from '../lib/clock.js';
 import { loadPasses, savePass, updateCertificate, clearDevice } from '../lib/keystore.js';
 import { ConsentScreen, FaceScreen, FaceReturnScreen } from './face.js';
 import { CertScreen, revokeReasonText } from './cert.js';
+import { MyDataScreen } from './mydata.js';
+import { TravellersScreen, TravellerPicker } from './travellers.js';
 import './app.css';
 
 const isFullId = (s) => typeof s === 'string' && /^\d{17}[\dXx]$/.test(s);
@@ -347,7 +349,19 @@ function App() {
         onShow=${(id) => setScreen({ name: 'cert', id })} onCert=${showCert}
         onStatus=${(c) => session.status(c, false)}
         onDetail=${(c) => setScreen({ name: 'history-detail', certificate: c })}
-        onView=${startView} onLogout=${async () => { await session.logout(); setScreen({ name: 'login' }); }} />`;
+        onView=${startView} onLogout=${async () => { await session.logout(); setScreen({ name: 'login' }); }}
+        onMyData=${() => setScreen({ name: 'mydata' })} onTravellers=${() => setScreen({ name: 'travellers' })} />`;
+      break;
+    case 'mydata':
+      title = t('mydata.title');
+      back = () => setScreen({ name: 'home' });
+      body = html`<${MyDataScreen} onTravellers=${() => setScreen({ name: 'travellers', from: 'mydata' })}
+        onDeleted=${async () => { await session.logout(); setFlash(t('mydata.deleted')); setScreen({ name: 'login' }); }} />`;
+      break;
+    case 'travellers':
+      title = t('travellers.title');
+      back = () => setScreen({ name: s.from || 'home' });
+      body = html`<${TravellersScreen} />`;
       break;
     case 'history-detail':
       title = t('pass.history.title');
@@ -439,11 +453,12 @@ function App() {
   if (s.name === 'home' && s.error) {
     body = html`<div><${Alert}>${errorText(s.error)}</${Alert}>${body}</div>`;
   }
+  const titleRef = useScreen(s.name, title, t('app.title'));
 
   return html`<div class="app" data-screen=${s.name} data-guest=${s.guest ? 'true' : 'false'}>
     <header class="topbar">
       ${back ? html`<button class="icon-btn" onClick=${back} aria-label=${t('common.back')} id="nav-back" data-testid="nav-back"><${Icon} name="back" /></button>` : html`<span class="icon-btn-space"></span>`}
-      <h1 id="screen-title">${title}</h1>
+      <h1 id="screen-title" tabindex="-1" ref=${titleRef}>${title}</h1>
       ${account && back && s.name !== 'signup' ? html`<button class="icon-btn" onClick=${goHome} aria-label=${t('pass.home')} id="nav-home" data-testid="nav-home"><${Icon} name="home" /></button>` : null}
       <${LangSwitch} />
     </header>
@@ -573,7 +588,7 @@ function Signup({ onDone, onLogin }) {
   </section>`;
 }
 
-function Home({ account, passes, onApply, onShow, onCert, onStatus, onDetail, onView, onLogout }) {
+function Home({ account, passes, onApply, onShow, onCert, onStatus, onDetail, onView, onLogout, onMyData, onTravellers }) {
   useLang();
   const [quota, setQuota] = useState(null);
   const [month, setMonth] = useState(0);
@@ -631,6 +646,16 @@ function Home({ account, passes, onApply, onShow, onCert, onStatus, onDetail, on
         <span class="entry-text"><strong>${t('home.entry')}</strong><small>${t('apply.subtitle')}</small></span>
         <${Icon} name="chevron" />
       </button>
+      <button class="entry" id="entry-travellers" data-testid="entry-travellers" onClick=${onTravellers}>
+        <span class="entry-icon"><${Icon} name="history" size=${28} /></span>
+        <span class="entry-text"><strong>${t('home.entry.travellers')}</strong><small>${t('home.entry.travellers.desc')}</small></span>
+        <${Icon} name="chevron" />
+      </button>
+      <button class="entry" id="entry-mydata" data-testid="entry-mydata" onClick=${onMyData}>
+        <span class="entry-icon"><${Icon} name="shield" size=${28} /></span>
+        <span class="entry-text"><strong>${t('home.entry.mydata')}</strong><small>${t('home.entry.mydata.desc')}</small></span>
+        <${Icon} name="chevron" />
+      </button>
     </div>
     <div class="card quota" id="quota" data-testid="quota" data-remaining=${quota?.remaining ?? ''}>
       <div class="quota-main"><span>${t('home.quota')}</span>
@@ -641,8 +666,8 @@ function Home({ account, passes, onApply, onShow, onCert, onStatus, onDetail, on
     <div class="card" id="history" data-testid="history">
       <div class="card-title row"><span><${Icon} name="history" size=${18} /> ${t('home.history')}</span>
         <span class="seg">
-          <button class=${month === 0 ? 'on' : ''} aria-pressed=${month === 0 ? 'true' : 'false'} onClick=${() => setMonth(0)} data-testid="history-this-month">${t('home.history.this_month')}</button>
-          <button class=${month === -1 ? 'on' : ''} aria-pressed=${month === -1 ? 'true' : 'false'} onClick=${() => setMonth(-1)} data-testid="history-last-month">${t('home.history.last_month')}</button>
+          <button type="button" class=${month === 0 ? 'on' : ''} aria-pressed=${String(month === 0)} onClick=${() => setMonth(0)} data-testid="history-this-month">${t('home.history.this_month')}</button>
+          <button type="button" class=${month === -1 ? 'on' : ''} aria-pressed=${String(month === -1)} onClick=${() => setMonth(-1)} data-testid="history-last-month">${t('home.history.last_month')}</button>
         </span></div>
       ${histError ? html`<${Alert}>${histError}</${Alert}>` : history === null ? html`<${Spinner} />` : history.length === 0 ? html`<div class="muted empty">${t('home.history.empty')}</div>` : html`<ul class="history">
         ${history.map((c) => {
@@ -706,6 +731,7 @@ function CityPicker({ onPick, onClose }) {
   const [q, setQ] = useState('');
   const [error, setError] = useState('');
   const inputRef = useRef(null);
+  const dialogRef = useDialog(onClose);
   useEffect(() => {
     inputRef.current?.focus();
     if (!citiesCache) {
@@ -720,7 +746,7 @@ function CityPicker({ onPick, onClose }) {
     groups.get(c.province).push(c);
   }
   return html`<div class="sheet-backdrop" onClick=${(e) => e.target === e.currentTarget && onClose()}>
-    <div class="sheet" role="dialog" aria-modal="true" aria-labelledby="city-picker-title" id="city-picker" data-testid="city-picker">
+    <div class="sheet" ref=${dialogRef} role="dialog" aria-modal="true" aria-labelledby="city-picker-title" id="city-picker" data-testid="city-picker">
       <div class="sheet-head"><strong id="city-picker-title">${t('city.title')}</strong>
         <button class="icon-btn dark" onClick=${onClose} aria-label=${t('common.close')} data-testid="city-close"><${Icon} name="cross" /></button></div>
       <input class="search" ref=${inputRef} id="city-search" data-testid="city-search" type="search" placeholder=${t('city.search')} aria-label=${t('city.search')} value=${q} onInput=${(e) => setQ(e.currentTarget.value)} />
@@ -841,6 +867,7 @@ function Apply({ account, guest, draft, error: initialError, onNext, onView, pas
     ${guest ? html`<div class="alert alert-info" id="apply-guest-hint" data-testid="apply-guest-hint">${t('guest.hint')}
       <button type="button" class="btn btn-link" id="apply-to-view" data-testid="apply-to-view" onClick=${() => onView()}>${t('guest.view')}</button></div>` : null}
     <form class="card form" onSubmit=${submit} id="apply-form" data-testid="apply-form" novalidate>
+      ${account && !guest ? html`<${TravellerPicker} onPick=${(tr) => { setName(tr.name); setIdNumber(tr.id_number); setErrs({}); }} />` : null}
       <${Field} label=${t('apply.name')} id="apply-name" error=${errs.name}>
         <input id="apply-name" data-testid="apply-name" value=${name} placeholder=${t('apply.name.placeholder')} autocomplete="name"
           onInput=${(e) => { setName(e.currentTarget.value); if (errs.name) setErrs((x) => ({ ...x, name: '' })); }} /></${Field}>
@@ -853,14 +880,14 @@ function Apply({ account, guest, draft, error: initialError, onNext, onView, pas
       <div class=${'field' + (errs.city ? ' has-error' : '')}>
         <label for="apply-city">${t('apply.city')}</label>
         <div class="city-row">
-          <button type="button" class="city-value" id="apply-city" data-testid="apply-city" data-code=${city?.code || ''} onClick=${() => setPicker(true)}>
+          <button type="button" class="city-value" id="apply-city" data-testid="apply-city" data-code=${city?.code || ''} aria-describedby=${errs.city ? 'apply-city-error' : null} onClick=${() => setPicker(true)}>
             ${city ? html`<span>${city.province && city.province !== city.name ? city.province + ' · ' : ''}${city.name}</span>` : html`<span class="muted">${t('apply.city.choose')}</span>`}
             <${Icon} name="chevron" size=${18} /></button>
           <button type="button" class="btn btn-outline btn-small" id="apply-relocate" data-testid="apply-relocate" onClick=${locate} disabled=${loc === 'locating'}>
             <${Icon} name="locate" size=${16} /> ${t('apply.relocate')}</button>
         </div>
         ${locText ? html`<div class="field-hint" id="apply-locate-status" data-testid="apply-locate-status" data-state=${loc}>${locText}</div>` : null}
-        ${errs.city ? html`<div class="field-error" data-testid="apply-city-error">${errs.city}</div>` : null}
+        ${errs.city ? html`<div class="field-error" id="apply-city-error" data-testid="apply-city-error">${errs.city}</div>` : null}
       </div>
       <${Refusal} refusal=${refusal} own=${own} name=${maskName(name.trim())} onShow=${onShow} testid="apply-refusal" />
       ${errs.form ? html`<div class="alert alert-error" role="alert" id="apply-error" data-testid="apply-error" data-code=${errs.code || ''}>${errs.form}</div>` : null}

@@ -7,7 +7,7 @@
 // is seen, felt (vibration) and heard (a tone, unless switched off).
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { html, useLang, initLang, LangSwitch, Icon, Alert, mountDemoRibbon } from '../lib/ui.js';
+import { html, useLang, initLang, LangSwitch, Icon, Alert, useScreen, mountDemoRibbon } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
 import { CameraScanner } from '../lib/camera.js';
 import { Terminal } from './engine.js';
@@ -27,6 +27,7 @@ function App() {
   useLang();
   const tm = useTerminal();
   const [loaded, setLoaded] = useState(false);
+  useScreen(tm.pairing ? 'scanner' : 'pairing', t('terminal.title'), t('terminal.title'));
   useEffect(() => {
     tm.load().then(() => setLoaded(true));
     const refresh = setInterval(() => tm.refresh(), 60 * 1000);
