@@ -638,7 +638,6 @@ function Home({ account, passes, onApply, onShow, onCert, onStatus, onDetail, on
             <span>${c.holder?.id_number_masked} · ${t('cert.expires_at')} ${fmtDateTime(c.expires_at)}</span></div>
           <${Icon} name="chevron" /></button></li>`;
       })}</ul>` : null}
-    <${Refusal} refusal=${refusal} own=${true} onShow=${onCert} testid="home-refusal" />
     <div class="card">
       <div class="card-title">${t('home.services')}</div>
       <button class="entry" id="entry-tempid" data-testid="entry-tempid" onClick=${onApply}>
@@ -646,6 +645,7 @@ function Home({ account, passes, onApply, onShow, onCert, onStatus, onDetail, on
         <span class="entry-text"><strong>${t('home.entry')}</strong><small>${t('apply.subtitle')}</small></span>
         <${Icon} name="chevron" />
       </button>
+      <${Refusal} refusal=${refusal} own=${true} onShow=${onCert} testid="home-refusal" />
       <button class="entry" id="entry-travellers" data-testid="entry-travellers" onClick=${onTravellers}>
         <span class="entry-icon"><${Icon} name="history" size=${28} /></span>
         <span class="entry-text"><strong>${t('home.entry.travellers')}</strong><small>${t('home.entry.travellers.desc')}</small></span>
