@@ -163,6 +163,12 @@ func (c *apiCertificate) code(t *testing.T, at time.Time) string {
 func issueByAPI(t *testing.T, srv *server) *apiCertificate {
 	t.Helper()
 	p := newPerson()
+	return applyByAPI(t, signUpByAPI(t, srv, p), p)
+}
+
+// signUpByAPI signs p up and returns the logged-in client.
+func signUpByAPI(t *testing.T, srv *server, p person) *apiClient {
+	t.Helper()
 	c := newAPIClient(t, srv)
 	c.must("POST", "/api/v1/accounts", map[string]any{"username": p.username, "password": p.password, "name": p.name, "id_number": p.idNumber}, nil)
 	var session struct {
@@ -170,7 +176,13 @@ func issueByAPI(t *testing.T, srv *server) *apiCertificate {
 	}
 	c.must("POST", "/api/v1/session", map[string]any{"username": p.username, "password": p.password}, &session)
 	c.csrf = session.CSRFToken
+	return c
+}
 
+// applyByAPI has a certificate issued to p by the logged-in client c, as
+// the app does: consent, face check (the sample photograph), application.
+func applyByAPI(t *testing.T, c *apiClient, p person) *apiCertificate {
+	t.Helper()
 	device, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)

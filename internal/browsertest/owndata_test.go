@@ -155,7 +155,13 @@ func TestAPassengerSeesDownloadsWithdrawsConsentAndDeletesTheirAccount(t *testin
 	homeSettled(tb)
 	tb.click("entry-tempid")
 	tb.waitScreen("apply")
+	// For a companion: the passenger's own identity, with its active
+	// certificate, is refused on the form before any consent (R5).
+	companion := newPerson()
+	tb.replaceText("apply-name", companion.name)
+	tb.replaceText("apply-id-number", companion.idNumber)
 	tb.waitFor("the city located from the position", fmt.Sprintf(`document.getElementById('apply-city')?.dataset.code === %q`, guangzhouCode))
+	tb.waitFor("no early refusal for the companion", `!document.getElementById('apply-refusal')`)
 	tb.click("apply-submit")
 	tb.waitScreen("consent")
 	tb.click("consent-decline")

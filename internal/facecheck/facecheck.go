@@ -59,15 +59,27 @@ type Start struct {
 	Actor store.Actor
 	// ClientIP is the guest's address, for the guest throttle.
 	ClientIP string
+	// AccountIDIndex is the logged-in account's own identity (its blind
+	// index), nil for guests, kiosks and accounts without one. With an
+	// account, an apply check for its own identity or a person it applied
+	// for before is refused at once by R5 and R2 (SPEC "Early refusal").
+	AccountIDIndex []byte
+	// Early marks an account's apply check, which hears R5 and R2 when it
+	// starts for the persons AccountIDIndex and AccountID make known.
+	Early bool
 }
 
 // maxDelay caps the growing delay after consecutive failures.
 const maxDelay = time.Hour
 
 // Begin validates a request and records a pending check. It refuses in
-// API.md's order: invalid_id_number, consent_required, identity_mismatch.
-// It never says whether the subject has a certificate: for a guest that
-// is answered only after the face check (SPEC "Guest").
+// API.md's order: invalid_id_number, consent_required, identity_mismatch,
+// then, for an account's apply check for its own identity or a person it
+// applied for before, active_certificate_exists (R5) and quota_exhausted
+// (R2), so that no face goes to the provider for an application that
+// cannot succeed. For anyone else it never says whether the subject has a
+// certificate: that is answered only after the face check (SPEC "Early
+// refusal", "Guest").
 func (s *Service) Begin(ctx context.Context, in Start) (store.FaceCheck, error) {
 	guest := in.AccountID == store.GuestAccountID
 	now := s.Clock.Now()
@@ -126,6 +138,11 @@ func (s *Service) Begin(ctx context.Context, in Start) (store.FaceCheck, error) 
 		if err := registry.Confirmed(ctx, s.Registry, subj.Name, subj.IDNumber); err != nil {
 			return store.FaceCheck{}, err
 		}
+		if in.Early && !guest && in.Purpose == store.PurposeApply {
+			if err := s.earlyRefusal(ctx, in, holder, now); err != nil {
+				return store.FaceCheck{}, err
+			}
+		}
 		f.SubjectIndex, f.NameIndex = holder, s.Issuance.NameIndex(subj.Name)
 		f.NameMasked = idnumber.MaskName(subj.Name)
 		who = face.Subject{Name: subj.Name, IDNumber: subj.IDNumber.String()}
@@ -175,6 +192,40 @@ func (s *Service) Begin(ctx context.Context, in Start) (store.FaceCheck, error) 
 		return store.FaceCheck{}, err
 	}
 	return f, nil
+}
+
+// earlyRefusal answers R5's and R2's refusal for a person the account
+// already knows: its own identity, or someone it applied for before. For
+// anyone else it answers nothing, so that starting a check cannot probe
+// who holds a certificate. The issuing transaction checks both again.
+func (s *Service) earlyRefusal(ctx context.Context, in Start, holder []byte, now time.Time) error {
+	if in.AccountIDIndex == nil || string(holder) != string(in.AccountIDIndex) {
+		known, err := s.Store.AccountAppliedFor(ctx, in.AccountID, holder)
+		if err != nil || !known {
+			return err
+		}
+	}
+	active, err := s.Store.ActiveCertificateOf(ctx, holder, now)
+	switch {
+	case err == nil:
+		if renewable := s.Issuance.RenewableAt(active); now.Before(renewable) {
+			return problem.New(problem.ActiveCertificateExists,
+				"an active certificate exists; a new one can be applied for from %s", renewable.Format(time.RFC3339)).
+				With("renewable_at", renewable)
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	m := s.Policy.MonthOf(now)
+	used, err := s.Store.CountIssued(ctx, holder, m.Start(), m.End())
+	if err != nil {
+		return err
+	}
+	if used >= s.Policy.MonthlyLimit {
+		return problem.New(problem.QuotaExhausted, "%d certificates have been issued for this person this month; the quota resets at %s",
+			used, m.End().Format(time.RFC3339)).With("resets_at", m.End())
+	}
+	return nil
 }
 
 // returnURL is the app's page the vendor sends the passenger back to.

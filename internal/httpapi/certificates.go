@@ -35,6 +35,15 @@ func (s *Server) certificate(c store.Certificate) apiv1.Certificate {
 	}
 }
 
+// ownCertificate renders a certificate for the account that applied for
+// it: with why it ended, the revocation's reason or its successor, so
+// that its history can say so.
+func (s *Server) ownCertificate(c store.Certificate) apiv1.Certificate {
+	out := s.certificate(c)
+	out.RevokeReason, out.SupersededBy = c.RevokeReason, c.SupersededBy
+	return out
+}
+
 func pass(p *issuance.PassOutput, step time.Duration) apiv1.Pass {
 	return apiv1.Pass{Pass: b64url(p.Bytes), NotBefore: p.NotBefore, NotAfter: p.NotAfter, StepSeconds: int(step / time.Second)}
 }
@@ -97,7 +106,7 @@ func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request, p prin
 	}
 	out := apiv1.Certificates{Month: m.String(), Certificates: make([]apiv1.Certificate, 0, len(certs))}
 	for _, c := range certs {
-		out.Certificates = append(out.Certificates, s.certificate(c))
+		out.Certificates = append(out.Certificates, s.ownCertificate(c))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -108,7 +117,7 @@ func (s *Server) getCertificate(w http.ResponseWriter, r *http.Request, p princi
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, apiv1.CertificateResponse{Certificate: s.certificate(c)})
+	writeJSON(w, http.StatusOK, apiv1.CertificateResponse{Certificate: s.ownCertificate(c)})
 	return nil
 }
 

@@ -23,6 +23,11 @@ func (s *Server) startFaceCheck(w http.ResponseWriter, r *http.Request, p princi
 func (s *Server) beginFaceCheck(w http.ResponseWriter, r *http.Request, p principal, in apiv1.FaceCheckRequest, base string) error {
 	st := facecheck.Start{AccountID: p.account.ID, SessionID: p.session.ID, Purpose: in.Purpose,
 		CertificateID: in.CertificateID, DeviceKeyJWK: in.DeviceKey, Consent: in.Consent, ClientIP: clientIP(r)}
+	if p.account.ID != store.GuestAccountID {
+		// SPEC "Early refusal": an account hears R5 and R2 for the persons
+		// it knows before any face goes to the provider.
+		st.Early, st.AccountIDIndex = true, p.account.IDIndex
+	}
 	if in.Subject != nil {
 		st.Name, st.IDNumber = in.Subject.Name, in.Subject.IDNumber
 	} else if in.Purpose == store.PurposeApply || (p.account.ID == store.GuestAccountID && in.Purpose == store.PurposeView) {

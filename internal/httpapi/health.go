@@ -16,6 +16,13 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ principal) er
 	return nil
 }
 
+// about says whether the server runs in demo mode; the apps show a
+// ribbon then.
+func (s *Server) about(w http.ResponseWriter, r *http.Request, _ principal) error {
+	writeJSON(w, http.StatusOK, apiv1.About{Demo: s.Demo})
+	return nil
+}
+
 // readyz says whether this node can serve: whether the database answers
 // (a read, every time), whether it can write to it (a probe write at most
 // once a second, or the outcome of the latest write; see store.Writable)

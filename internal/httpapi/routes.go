@@ -90,6 +90,7 @@ func (s *Server) endpoints() []endpoint {
 		// Operations.
 		{"GET /healthz", public, s.healthz},
 		{"GET /readyz", public, s.readyz},
+		{"GET /api/v1/about", public, s.about},
 	}
 }
 

@@ -451,8 +451,9 @@ func TestPassesAfterAViewFaceCheck(t *testing.T) {
 		wantVerdict(t, a.verify(gate, h.code(a.clock.Now()), "entry"), "valid", "", false)
 		// One check, one pass.
 		h.c.want(h.c.json("POST", "/api/v1/certificates/"+h.certID+"/passes", map[string]any{"face_check_id": check}), 409, "face_check_used")
-		// An apply check does not authorise a pass.
-		applyCheck, _ := h.c.faceCheck(h.p, facetest.SampleJPEG())
+		// An apply check (for a companion: the holder's own is refused
+		// when it starts, R5) does not authorise a pass.
+		applyCheck, _ := h.c.faceCheck(newPerson("郑三"), facetest.SampleJPEG())
 		h.c.want(h.c.json("POST", "/api/v1/certificates/"+h.certID+"/passes", map[string]any{"face_check_id": applyCheck}), 409, "face_check_mismatch")
 		// Another account's certificate is not found.
 		other := a.holder("郑二")

@@ -167,7 +167,13 @@ func TestTencentCaptureOutcomesOverTheAPI(t *testing.T) {
 					t.Errorf("got %s, want %s %s", got.raw, tc.status, tc.reason)
 				}
 				if tc.status == "passed" {
-					want(t, c.apply(me, fc.ID), 201, "")
+					r := c.apply(me, fc.ID)
+					want(t, r, 201, "")
+					// Revoked, so that R5 does not refuse the next
+					// checks for the account's own identity.
+					if _, err := a.accounts.Issuance.Revoke(t.Context(), store.CLI, as[apiv1.Applied](r).Certificate.ID, "other", "test"); err != nil {
+						t.Fatal(err)
+					}
 				}
 			})
 		}
@@ -317,10 +323,11 @@ func TestTencentHostedChecksThroughTheRedirectAndReturn(t *testing.T) {
 		for _, tc := range []struct {
 			name, outcome, status, reason string
 		}{
-			{"passed", "passed", "passed", ""},
 			{"liveness failed", "liveness", "failed", "liveness_failed"},
 			{"comparison failed", "compare", "failed", "face_mismatch"},
 			{"below the threshold", "lowsim", "failed", "face_mismatch"},
+			// Last: then the account's own identity has a certificate (R5).
+			{"passed", "passed", "passed", ""},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := c.startCheck(me)
@@ -378,8 +385,9 @@ func TestTencentHostedChecksStayBoundAndExpire(t *testing.T) {
 		want(t, c.apply(them, id), 409, "face_check_mismatch")
 		want(t, c.apply(me, id), 201, "")
 
-		// A check not completed in time expires.
-		r = c.startCheck(me)
+		// A check not completed in time expires (for a companion: the
+		// account's own identity now has a certificate, R5).
+		r = c.startCheck(them)
 		want(t, r, 201, "")
 		id = as[apiv1.FaceCheckResponse](r).FaceCheck.ID
 		hostedReturn(t, fake, as[apiv1.FaceCheckResponse](r).FaceCheck.RedirectURL, id, "passed")

@@ -137,8 +137,9 @@ type CertificateCity struct {
 	Name string `json:"name"`
 }
 
-// Certificate is a certificate with masked data only. RevokeReason is
-// shown to administrators.
+// Certificate is a certificate with masked data only. RevokeReason and
+// SupersededBy are shown to administrators and to the account that
+// applied for it.
 type Certificate struct {
 	Channel      string          `json:"channel"`
 	City         CertificateCity `json:"city"`
@@ -149,6 +150,9 @@ type Certificate struct {
 	RenewableAt  time.Time       `json:"renewable_at"`
 	RevokeReason string          `json:"revoke_reason,omitempty"`
 	Status       string          `json:"status"`
+	// SupersededBy is the certificate that replaced a superseded one;
+	// shown to its owner and to administrators.
+	SupersededBy string `json:"superseded_by,omitempty"`
 }
 
 // CertificateResponse wraps one certificate.
@@ -284,6 +288,13 @@ type PublishedKey struct {
 // PublishedKeys is the answer of /.well-known/tempid/keys.
 type PublishedKeys struct {
 	Keys []PublishedKey `json:"keys"`
+}
+
+// About says what kind of server this is: Demo is true when it runs with
+// --demo (a development registry, a face simulator that compares no
+// faces), so that every app can say so on screen.
+type About struct {
+	Demo bool `json:"demo"`
 }
 
 // Health is the answer of /healthz and /readyz.

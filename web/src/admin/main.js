@@ -11,7 +11,7 @@
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import QRCode from 'qrcode';
-import { html, useConsoleSession, useLang, initLang, LangSwitch, StaffLogin, Icon, Spinner, Alert, Field, useScreen } from '../lib/ui.js';
+import { html, useConsoleSession, useLang, initLang, LangSwitch, StaffLogin, Icon, Spinner, Alert, Field, useScreen, mountDemoRibbon } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
 import { get, post, del, qs, request, setCsrf, onAuthLost } from '../lib/api.js';
 import { errorText, shortReason } from '../lib/errors.js';
@@ -664,4 +664,5 @@ function Keys() {
 }
 
 initLang();
+mountDemoRibbon();
 render(html`<${App} />`, document.getElementById('app'));

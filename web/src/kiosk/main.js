@@ -6,7 +6,7 @@
 // the start after each person and after 60 s without a touch.
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { html, Spinner, useScreen } from '../lib/ui.js';
+import { html, Spinner, useScreen, mountDemoRibbon } from '../lib/ui.js';
 import { request } from '../lib/api.js';
 import { errorText } from '../lib/errors.js';
 import { PrintPage } from '../staff/window.js';
@@ -198,4 +198,5 @@ function Face({ w, api, name, id, onSlip, onError }) {
     <button class="k-btn k-primary" id="kiosk-capture" data-testid="kiosk-capture" disabled=${phase !== 'ready'} onClick=${capture}>${phase === 'checking' ? w('checking') : w('capture')}</button></div>`;
 }
 
+mountDemoRibbon();
 render(html`<${App} />`, document.getElementById('app'));

@@ -1,8 +1,12 @@
 // Device storage of the passenger app, in IndexedDB:
 //   device_key: the CryptoKeyPair made here with a non-extractable private
 //               key (structured clone keeps it non-extractable);
-//   pass:       {account_id, certificate, pass, saved_at}, so the code keeps
-//               being drawn with the network cut until the pass ends.
+//   passes:     {[certificate id]: {account_id, certificate, pass, saved_at}},
+//               one entry per certificate (the passenger's own and those of
+//               companions applied for on this phone), so that each code
+//               keeps being drawn with the network cut until its pass ends.
+//   pass:       the single entry that older versions kept; read, never
+//               written.
 // Logging out deletes all of it (R4), so the next view needs a face check.
 
 const DB_NAME = 'tempid';
@@ -65,24 +69,68 @@ export async function ensureDeviceKey() {
   return kp;
 }
 
-/** loadPass returns the stored {account_id, certificate, pass} or null. */
-export async function loadPass() {
+/**
+ * loadPasses returns the stored entries ({account_id, certificate, pass,
+ * saved_at}), newest first.
+ */
+export async function loadPasses() {
   try {
-    return (await getItem('pass')) || null;
+    const all = { ...((await getItem('passes')) || {}) };
+    const old = await getItem('pass');
+    if (old?.certificate?.id && !all[old.certificate.id]) all[old.certificate.id] = old;
+    return Object.values(all).sort((a, b) => (b.saved_at || 0) - (a.saved_at || 0));
   } catch {
-    return null;
+    return [];
   }
 }
 
-/** savePass stores the certificate and its current pass. */
-export function savePass(accountId, certificate, pass) {
-  return putItem('pass', { account_id: accountId ?? null, certificate, pass, saved_at: Date.now() });
+/** loadPass returns the newest stored entry or null. */
+export async function loadPass() {
+  return (await loadPasses())[0] || null;
+}
+
+const samePerson = (a, b) => a?.holder?.id_number_masked === b?.holder?.id_number_masked
+  && a?.holder?.name_masked === b?.holder?.name_masked;
+
+// showable tells whether a stored certificate may still draw codes; the
+// others are history, which the server keeps.
+const showable = (c) => c?.status === 'active' && Date.now() < Date.parse(c.expires_at);
+
+/**
+ * savePass stores a certificate and its current pass beside the others. A
+ * new certificate supersedes the person's old one (one active certificate
+ * per person), so an entry of the same person under another id goes, as
+ * do entries that can no longer draw codes.
+ */
+export async function savePass(accountId, certificate, pass) {
+  const all = {};
+  for (const e of await loadPasses()) {
+    if (e.certificate.id !== certificate.id && !samePerson(e.certificate, certificate) && showable(e.certificate)) all[e.certificate.id] = e;
+  }
+  all[certificate.id] = { account_id: accountId ?? null, certificate, pass, saved_at: Date.now() };
+  await putItem('passes', all);
+  await delItem('pass');
+}
+
+/**
+ * updateCertificate replaces the stored certificate of an entry (its
+ * status as the server now tells it), keeping its pass.
+ */
+export async function updateCertificate(certificate) {
+  const list = await loadPasses();
+  const e = list.find((x) => x.certificate.id === certificate.id);
+  if (!e) return;
+  const all = Object.fromEntries(list.map((x) => [x.certificate.id, x]));
+  all[certificate.id] = { ...e, certificate: { ...e.certificate, ...certificate } };
+  await putItem('passes', all);
+  await delItem('pass');
 }
 
 /** clearDevice deletes the device key, the pass and the certificate (R4). */
 export async function clearDevice() {
   try {
     await delItem('pass');
+    await delItem('passes');
     await delItem('device_key');
   } catch {
     // Storage that cannot be opened holds nothing to delete.

@@ -5,6 +5,7 @@ import htm from 'htm';
 import { t, getLang, setLang, onLang, initLang } from './i18n.js';
 import { get, post, setCsrf } from './api.js';
 import { errorText } from './errors.js';
+import './demo.css';
 
 export const html = htm.bind(h);
 
@@ -149,6 +150,7 @@ export function Icon({ name, size = 22 }) {
     history: 'M4 12a8 8 0 1 0 2.3-5.6 M4 4v4h4 M12 8v4l3 2',
     camera: 'M4 7h3l2-3h6l2 3h3a1 1 0 0 1 1 1v11a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V8a1 1 0 0 1 1-1z M12 10a3.5 3.5 0 1 0 0.01 0',
     key: 'M14 10a4 4 0 1 0-3.5 4l1.5 1.5h2v2h2v2h3v-3l-5.5-5.5',
+    home: 'M3 11l9-8 9 8 M5 9.5V20h5v-6h4v6h5V9.5',
   };
   return html`<svg class="icon" width=${size} height=${size} viewBox="0 0 24 24" fill="none" stroke="currentColor"
     stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d=${paths[name] || ''} /></svg>`;
@@ -224,4 +226,30 @@ export function useConsoleSession(roles) {
       .catch(() => setState('out'));
   }, []);
   return [state, account, setState, setAccount];
+}
+
+/** DEMO_TEXT is the demo ribbon's text, in both languages at once. */
+export const DEMO_TEXT = '演示环境 / DEMO';
+
+/**
+ * mountDemoRibbon asks the server whether it runs in demo mode (a
+ * development registry, a face simulator that compares no faces) and, if
+ * so, puts a ribbon saying so on the page, outside the app's own tree so
+ * that no screen has to carry it.
+ */
+export function mountDemoRibbon() {
+  get('/api/v1/about')
+    .then((r) => {
+      if (!r?.demo || document.getElementById('demo-ribbon')) return;
+      const el = document.createElement('aside');
+      el.id = 'demo-ribbon';
+      el.className = 'demo-ribbon';
+      el.dataset.testid = 'demo-ribbon';
+      el.setAttribute('aria-label', DEMO_TEXT);
+      el.textContent = DEMO_TEXT;
+      document.body.appendChild(el);
+    })
+    .catch(() => {
+      // Without an answer nothing is claimed either way.
+    });
 }

@@ -5,16 +5,16 @@
 // pass then lives in memory only, so every opening asks for a face check.
 import { render } from 'preact';
 import { useEffect, useState, useRef } from 'preact/hooks';
-import { html, useLang, initLang, LangSwitch, Alert, Field, Icon, Spinner, useScreen, useDialog } from '../lib/ui.js';
+import { html, useLang, initLang, LangSwitch, Alert, Field, Icon, Spinner, useScreen, useDialog, mountDemoRibbon } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
 import { get, post, postIdempotent, del, qs, setCsrf, onAuthLost } from '../lib/api.js';
 import { errorText } from '../lib/errors.js';
 import { validate, normalize } from '../lib/idnumber.js';
 import { fmtDateTime, monthOf, toMs } from '../lib/format.js';
 import { now } from '../lib/clock.js';
-import { loadPass, savePass, clearDevice } from '../lib/keystore.js';
+import { loadPasses, savePass, updateCertificate, clearDevice } from '../lib/keystore.js';
 import { ConsentScreen, FaceScreen, FaceReturnScreen } from './face.js';
-import { CertScreen } from './cert.js';
+import { CertScreen, revokeReasonText } from './cert.js';
 import { MyDataScreen } from './mydata.js';
 import { TravellersScreen, TravellerPicker } from './travellers.js';
 import './app.css';
@@ -22,6 +22,15 @@ import './app.css';
 const isFullId = (s) => typeof s === 'string' && /^\d{17}[\dXx]$/.test(s);
 const isPlainName = (s) => typeof s === 'string' && s !== '' && !s.includes('*');
 const maskId = (s) => (s.length === 18 ? s.slice(0, 4) + '*'.repeat(10) + s.slice(14) : s);
+// maskName keeps a name's first grapheme cluster (SPEC "Identity
+// documents"): 张**, A****; a cluster is what a reader sees as one
+// character, whatever its code points.
+const maskName = (s) => {
+  const parts = typeof Intl !== 'undefined' && Intl.Segmenter
+    ? [...new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(s)].map((x) => x.segment)
+    : Array.from(s);
+  return parts.length ? parts[0] + '*'.repeat(parts.length - 1) : '';
+};
 
 // HOSTED_KEY holds, in this tab only, what a hosted face check was started
 // for ({id, purpose, draft | certificate}) while the passenger is on the
@@ -29,53 +38,56 @@ const maskId = (s) => (s.length === 18 ? s.slice(0, 4) + '*'.repeat(10) + s.slic
 const HOSTED_KEY = 'tempid.hosted-face-check';
 
 /**
- * useSession keeps who is logged in and the pass stored on this device.
- * A stored pass belongs to the account that got it: when another account
- * logs in on the device, the device key and pass are cleared (R4). A
- * session that ends under the app (lib/api.js onAuthLost) calls lost.
+ * useSession keeps who is logged in and the passes stored on this device,
+ * one per certificate (the passenger's own and companions'). A stored pass
+ * belongs to the account that got it: when another account logs in on the
+ * device, the device key and passes are cleared (R4). A session that ends
+ * under the app (lib/api.js onAuthLost) calls lost.
  */
 function useSession(lost) {
   const [boot, setBoot] = useState('loading'); // loading | ready | offline
   const [account, setAccount] = useState(null);
-  const [stored, setStored] = useState(null);
+  const [passes, setPasses] = useState([]);
+  const passesRef = useRef(passes);
+  passesRef.current = passes;
   useEffect(() => onAuthLost(() => {
     setAccount(null);
     lost();
   }), []);
 
   // adopt takes a session answer: its CSRF token and account, and the
-  // device's pass if it is this account's.
+  // device's passes if they are this account's.
   async function adopt(res, local) {
     setCsrf(res.csrf_token);
     setAccount(res.account);
-    if (local && local.account_id && res.account?.id && local.account_id !== res.account.id) {
+    if (local.some((e) => e.account_id && res.account?.id && e.account_id !== res.account.id)) {
       await clearDevice();
-      setStored(null);
+      setPasses([]);
     } else {
-      setStored(local);
+      setPasses(local);
     }
     setBoot('ready');
   }
 
   return {
-    boot, account, stored,
+    boot, account, passes,
     // resume asks the server for this browser's session and answers
     // 'home', 'login', 'offline' (no network, but a stored pass) or the
     // error.
     async resume() {
       setBoot('loading');
-      const local = await loadPass();
+      const local = await loadPasses();
       try {
         await adopt(await get('/api/v1/session'), local);
         return 'home';
       } catch (err) {
-        setStored(local);
+        setPasses(local);
         if (err.status === 401) {
           setBoot('ready');
           return 'login';
         }
-        if (local?.certificate) {
-          // The network is cut: the stored pass still makes codes (R3).
+        if (local.length) {
+          // The network is cut: the stored passes still make codes (R3).
           setBoot('offline');
           return 'offline';
         }
@@ -84,12 +96,12 @@ function useSession(lost) {
       }
     },
     async loggedIn(res) {
-      await adopt(res, await loadPass());
+      await adopt(res, await loadPasses());
     },
     signedUp(res) {
       setCsrf(res.csrf_token);
       setAccount(res.account);
-      setStored(null);
+      setPasses([]);
     },
     async logout() {
       try {
@@ -100,27 +112,64 @@ function useSession(lost) {
       await clearDevice();
       setCsrf('');
       setAccount(null);
-      setStored(null);
+      setPasses([]);
     },
     async issued(certificate, pass) {
       await savePass(account?.id, certificate, pass);
-      setStored({ account_id: account?.id, certificate, pass });
+      setPasses(await loadPasses());
     },
     // A guest's certificate and pass are kept in memory only: the device
     // key is all that is stored, so a reload asks for the face check again.
     guestIssued(certificate, pass) {
-      setStored({ certificate, pass });
+      setPasses([{ certificate, pass }]);
     },
     leaveGuest() {
-      setStored(null);
+      setPasses([]);
     },
-    // guestStatus marks the guest's certificate with its status on the
-    // server, once it is no longer active.
-    guestStatus(c) {
-      setStored((st) => (st && st.certificate?.id === c.id && c.status !== 'active'
-        ? { ...st, certificate: { ...st.certificate, status: c.status } } : st));
+    // status takes what the server says of a certificate now (its status,
+    // and why it ended), so that a revoked or superseded one draws no more
+    // codes; an account's is stored too, a guest's lives in memory.
+    status(c, guest) {
+      const e = passesRef.current.find((x) => x.certificate?.id === c.id);
+      if (!e || (e.certificate.status === c.status && e.certificate.revoke_reason === c.revoke_reason)) return;
+      setPasses((list) => list.map((e) => (e.certificate?.id === c.id ? { ...e, certificate: { ...e.certificate, ...c } } : e)));
+      if (!guest) updateCertificate(c).catch(() => {});
     },
   };
+}
+
+const activeAt = (c, nowMs) => c && c.status === 'active' && nowMs < toMs(c.expires_at);
+
+// firstShowable is the certificate id to show first: the newest entry still
+// active, else the newest.
+const firstShowable = (passes) => (passes.find((e) => activeAt(e.certificate, now())) || passes[0])?.certificate?.id;
+
+// refusalOf says what R5 or R2 will answer for a person before any consent
+// screen: certs are the certificates this account knows (its history and
+// this phone's passes), quota the person's (null when unknown). It answers
+// {code: 'active_certificate_exists', certificate} or {code:
+// 'quota_exhausted', quota} or null.
+function refusalOf(certs, idMasked, quota, nowMs) {
+  const c = certs.find((x) => x?.holder?.id_number_masked === idMasked && activeAt(x, nowMs));
+  if (c && nowMs < toMs(c.renewable_at)) return { code: 'active_certificate_exists', certificate: c };
+  if (quota && quota.remaining <= 0) return { code: 'quota_exhausted', quota };
+  return null;
+}
+
+// Refusal shows refusalOf's answer with a way to the certificate.
+function Refusal({ refusal, own, name, onShow, testid }) {
+  useLang();
+  if (!refusal) return null;
+  const who = own ? 'own' : 'other';
+  if (refusal.code === 'active_certificate_exists') {
+    const c = refusal.certificate;
+    return html`<div class="alert alert-error refusal" role="alert" id=${testid} data-testid=${testid} data-code=${refusal.code}>
+      <span>${t('pass.early.active.' + who, { name: name || c.holder?.name_masked, expires_at: fmtDateTime(c.expires_at), renewable_at: fmtDateTime(c.renewable_at) })}</span>
+      <button type="button" class="btn btn-small btn-primary" id=${testid + '-show'} data-testid=${testid + '-show'} onClick=${() => onShow(c)}>${t('pass.early.show')}</button>
+    </div>`;
+  }
+  return html`<div class="alert alert-error refusal" role="alert" id=${testid} data-testid=${testid} data-code=${refusal.code}>
+    <span>${t('pass.early.quota.' + who, { name, resets_at: fmtDateTime(refusal.quota.resets_at) })}</span></div>`;
 }
 
 // The face-check screens (consent, face, face-return) are data: what the check is for.
@@ -210,7 +259,7 @@ function App() {
     setScreen({ name: 'login' });
     setFlash(t('err.unauthenticated'));
   });
-  const { boot, account, stored } = session;
+  const { boot, account, passes } = session;
 
   async function start() {
     const next = await session.resume();
@@ -224,6 +273,11 @@ function App() {
   }, []);
 
   const startView = (certificate) => setScreen({ name: 'consent', purpose: 'view', certificate });
+  // showCert opens a certificate's code when this phone holds its pass,
+  // else asks for the face check that gets one.
+  const showCert = (c) => (passes.some((e) => e.certificate?.id === c.id && e.pass)
+    ? setScreen({ name: 'cert', id: c.id }) : startView(c));
+  const goHome = () => setScreen({ name: 'home' });
   const guestApply = (draft) => setScreen({ name: 'apply', guest: true, draft });
   const guestView = (draft) => setScreen({ name: 'guest-view', draft });
   const leaveGuest = () => {
@@ -235,11 +289,33 @@ function App() {
   // revoked or superseded one; a guest has no session to ask with.
   async function guestStatus(code) {
     try {
-      session.guestStatus((await post('/api/v1/guest/certificate-status', { code })).certificate);
+      session.status((await post('/api/v1/guest/certificate-status', { code })).certificate, true);
     } catch {
       // Offline or refused: the gate checks the status anyway.
     }
   }
+
+  // An account's certificate on screen is asked for its status when the
+  // screen opens, when the phone comes back online and every 15 s, so that
+  // a revoked or superseded one stops drawing codes and says why.
+  const shownId = screen.name === 'cert' && !screen.guest && account ? (screen.id || firstShowable(passes)) : '';
+  useEffect(() => {
+    if (!shownId) return;
+    let live = true;
+    const ask = () => get(`/api/v1/certificates/${encodeURIComponent(shownId)}`)
+      .then((r) => live && r.certificate && session.status(r.certificate, false))
+      .catch(() => {
+        // Offline: the stored status stands until the next try.
+      });
+    ask();
+    const id = setInterval(ask, 15000);
+    window.addEventListener('online', ask);
+    return () => {
+      live = false;
+      clearInterval(id);
+      window.removeEventListener('online', ask);
+    };
+  }, [shownId]);
 
   const s = screen;
   let body;
@@ -250,6 +326,7 @@ function App() {
       body = html`<div class="center-screen"><${Spinner} label=${t('common.loading')} /></div>`;
       break;
     case 'error':
+      back = start;
       body = html`<section class="screen"><${Alert}>${errorText(s.error)}</${Alert}>
         <button class="btn btn-primary btn-block" onClick=${start} id="retry" data-testid="retry">${t('common.retry')}</button></section>`;
       break;
@@ -267,9 +344,11 @@ function App() {
       break;
     case 'home':
       title = t('app.brand');
-      body = html`<${Home} account=${account} stored=${stored}
+      body = html`<${Home} account=${account} passes=${passes}
         onApply=${() => setScreen({ name: 'apply' })}
-        onShow=${() => setScreen({ name: 'cert' })}
+        onShow=${(id) => setScreen({ name: 'cert', id })} onCert=${showCert}
+        onStatus=${(c) => session.status(c, false)}
+        onDetail=${(c) => setScreen({ name: 'history-detail', certificate: c })}
         onView=${startView} onLogout=${async () => { await session.logout(); setScreen({ name: 'login' }); }}
         onMyData=${() => setScreen({ name: 'mydata' })} onTravellers=${() => setScreen({ name: 'travellers' })} />`;
       break;
@@ -284,10 +363,16 @@ function App() {
       back = () => setScreen({ name: s.from || 'home' });
       body = html`<${TravellersScreen} />`;
       break;
+    case 'history-detail':
+      title = t('pass.history.title');
+      back = goHome;
+      body = html`<${HistoryDetail} certificate=${s.certificate} onShow=${showCert} />`;
+      break;
     case 'apply':
       title = t('apply.title');
       back = s.guest ? leaveGuest : () => setScreen({ name: 'home' });
       body = html`<${Apply} account=${s.guest ? null : account} guest=${!!s.guest} draft=${s.draft} error=${s.error}
+        passes=${passes} onShow=${showCert}
         onView=${() => guestView()}
         onNext=${(draft) => setScreen({ name: 'consent', purpose: 'apply', guest: s.guest, draft })} />`;
       break;
@@ -323,7 +408,7 @@ function App() {
             return setScreen({ name: 'cert', guest: true });
           }
           await session.issued(certificate, pass);
-          setScreen({ name: 'cert' });
+          setScreen({ name: 'cert', id: certificate.id });
         } catch (err) {
           failed(err, { name: 'home' });
         }
@@ -343,20 +428,25 @@ function App() {
         onHosted=${(check) => goHosted(s, check)} onPassed=${passed} />`;
       break;
     }
-    case 'cert':
+    case 'cert': {
       title = t('cert.title');
       if (s.guest) {
         back = leaveGuest;
-        body = html`<${CertScreen} stored=${stored} onCode=${guestStatus}
+        body = html`<${CertScreen} stored=${passes[0]} onCode=${guestStatus}
           onFaceAgain=${() => guestView()} onRenew=${() => guestApply()} onApplyNew=${() => guestApply()} />`;
         break;
       }
-      back = boot === 'offline' ? null : () => setScreen({ name: 'home' });
-      body = html`<${CertScreen} stored=${stored} offline=${boot === 'offline'}
+      // Offline, "back" tries the network again: the home screen needs it.
+      back = boot === 'offline' ? start : goHome;
+      const id = s.id || firstShowable(passes);
+      const stored = passes.find((e) => e.certificate?.id === id);
+      body = html`<${CertScreen} key=${id || ''} stored=${stored} offline=${boot === 'offline'}
         onFaceAgain=${() => (boot === 'offline' ? start() : startView(stored.certificate))}
         onRenew=${() => setScreen({ name: 'apply' })}
-        onApplyNew=${() => setScreen({ name: 'apply' })} />`;
+        onApplyNew=${() => setScreen({ name: 'apply' })}
+        onLogout=${account ? async () => { await session.logout(); setScreen({ name: 'login' }); } : null} />`;
       break;
+    }
     default:
       body = null;
   }
@@ -369,6 +459,7 @@ function App() {
     <header class="topbar">
       ${back ? html`<button class="icon-btn" onClick=${back} aria-label=${t('common.back')} id="nav-back" data-testid="nav-back"><${Icon} name="back" /></button>` : html`<span class="icon-btn-space"></span>`}
       <h1 id="screen-title" tabindex="-1" ref=${titleRef}>${title}</h1>
+      ${account && back && s.name !== 'signup' ? html`<button class="icon-btn" onClick=${goHome} aria-label=${t('pass.home')} id="nav-home" data-testid="nav-home"><${Icon} name="home" /></button>` : null}
       <${LangSwitch} />
     </header>
     <main class="content" id="screen" data-testid=${'screen-' + s.name}>${body}</main>
@@ -497,7 +588,7 @@ function Signup({ onDone, onLogin }) {
   </section>`;
 }
 
-function Home({ account, stored, onApply, onShow, onView, onLogout, onMyData, onTravellers }) {
+function Home({ account, passes, onApply, onShow, onCert, onStatus, onDetail, onView, onLogout, onMyData, onTravellers }) {
   useLang();
   const [quota, setQuota] = useState(null);
   const [month, setMonth] = useState(0);
@@ -511,13 +602,24 @@ function Home({ account, stored, onApply, onShow, onView, onLogout, onMyData, on
     setHistory(null);
     setHistError('');
     get('/api/v1/certificates' + qs({ month: monthOf(now(), month) }))
-      .then((r) => setHistory(r.certificates || []))
+      .then((r) => {
+        const list = r.certificates || [];
+        setHistory(list);
+        // What the server says now of a stored certificate wins over what
+        // was stored (revoked, superseded).
+        for (const c of list) {
+          const e = passes.find((x) => x.certificate?.id === c.id);
+          if (e && e.certificate.status !== c.status) onStatus(c);
+        }
+      })
       .catch((err) => err.status !== 401 && setHistError(errorText(err)));
   }, [month]);
 
   const nowMs = now();
-  const local = stored?.certificate;
-  const localActive = local && local.status === 'active' && nowMs < toMs(local.expires_at);
+  const ownMasked = isFullId(account?.id_number) ? maskId(normalize(account.id_number)) : account?.id_number_masked;
+  const shown = passes.filter((e) => e.pass && activeAt(e.certificate, nowMs));
+  const known = [...shown.map((e) => e.certificate), ...(month === 0 ? history || [] : [])];
+  const refusal = ownMasked ? refusalOf(known, ownMasked, quota, nowMs) : null;
   const who = account?.name && !account.name.includes('*') ? account.name : account?.name || account?.username || '';
   return html`<section class="screen home">
     <div class="hero">
@@ -525,10 +627,17 @@ function Home({ account, stored, onApply, onShow, onView, onLogout, onMyData, on
         <div class="hero-sub">${t('home.entry.desc')}</div></div>
       <button class="btn btn-ghost-light" id="logout" data-testid="logout" onClick=${onLogout}><${Icon} name="logout" size=${18} /> ${t('common.logout')}</button>
     </div>
-    ${localActive ? html`<button class="show-card" id="home-show" data-testid="home-show" onClick=${onShow}>
-        <div class="show-icon"><${Icon} name="scan" size=${30} /></div>
-        <div><strong>${t('home.view')}</strong><span>${local.holder?.name_masked} · ${t('cert.expires_at')} ${fmtDateTime(local.expires_at)}</span></div>
-        <${Icon} name="chevron" /></button>` : null}
+    ${shown.length ? html`<ul class="pass-list" id="home-passes" data-testid="home-passes" aria-label=${t('pass.list.title')}>
+      ${shown.map((e, i) => {
+        const c = e.certificate;
+        const own = c.holder?.id_number_masked === ownMasked;
+        return html`<li><button class="show-card" id=${i === 0 ? 'home-show' : 'home-show-' + c.id} data-testid="home-show" data-id=${c.id}
+          data-own=${own ? 'true' : 'false'} onClick=${() => onShow(c.id)}>
+          <div class="show-icon"><${Icon} name="scan" size=${30} /></div>
+          <div><strong><span class="pass-tag">${own ? t('pass.list.self') : t('pass.list.companion')}</span>${c.holder?.name_masked}</strong>
+            <span>${c.holder?.id_number_masked} · ${t('cert.expires_at')} ${fmtDateTime(c.expires_at)}</span></div>
+          <${Icon} name="chevron" /></button></li>`;
+      })}</ul>` : null}
     <div class="card">
       <div class="card-title">${t('home.services')}</div>
       <button class="entry" id="entry-tempid" data-testid="entry-tempid" onClick=${onApply}>
@@ -536,6 +645,7 @@ function Home({ account, stored, onApply, onShow, onView, onLogout, onMyData, on
         <span class="entry-text"><strong>${t('home.entry')}</strong><small>${t('apply.subtitle')}</small></span>
         <${Icon} name="chevron" />
       </button>
+      <${Refusal} refusal=${refusal} own=${true} onShow=${onCert} testid="home-refusal" />
       <button class="entry" id="entry-travellers" data-testid="entry-travellers" onClick=${onTravellers}>
         <span class="entry-icon"><${Icon} name="history" size=${28} /></span>
         <span class="entry-text"><strong>${t('home.entry.travellers')}</strong><small>${t('home.entry.travellers.desc')}</small></span>
@@ -561,18 +671,55 @@ function Home({ account, stored, onApply, onShow, onView, onLogout, onMyData, on
         </span></div>
       ${histError ? html`<${Alert}>${histError}</${Alert}>` : history === null ? html`<${Spinner} />` : history.length === 0 ? html`<div class="muted empty">${t('home.history.empty')}</div>` : html`<ul class="history">
         ${history.map((c) => {
-          const active = c.status === 'active' && nowMs < toMs(c.expires_at);
+          const active = activeAt(c, nowMs);
           return html`<li data-testid="history-item" data-id=${c.id} data-status=${c.status}>
             <div><strong>${c.holder?.name_masked}</strong> <span class="muted">${c.holder?.id_number_masked}</span>
               <div class="muted small">${c.city?.name || ''} · ${fmtDateTime(c.issued_at)} → ${fmtDateTime(c.expires_at)}</div></div>
             <div class="history-side"><span class=${'badge badge-' + (active ? 'ok' : 'muted')}>${t('status.' + (active || c.status !== 'active' ? c.status : 'expired'))}</span>
               ${active ? html`<button class="btn btn-small btn-outline" data-testid="history-view" data-id=${c.id}
-                onClick=${() => (local && local.id === c.id && localActive && stored?.pass ? onShow() : onView(c))}>${t('home.view')}</button>` : null}</div>
+                onClick=${() => (passes.some((e) => e.certificate?.id === c.id && e.pass) ? onShow(c.id) : onView(c))}>${t('home.view')}</button>` : null}
+              <button class="btn btn-small btn-link" data-testid="history-detail" data-id=${c.id} onClick=${() => onDetail(c)}>${t('pass.history.detail')}</button></div>
           </li>`;
         })}</ul>`}
     </div>
     <div class="card notes"><div class="card-title">${t('home.notes.title')}</div>
       <ol>${[1, 2, 3, 4, 5, 6].map((i) => html`<li>${t('home.notes.' + i)}</li>`)}</ol></div>
+  </section>`;
+}
+
+// HistoryDetail shows one past or present certificate: its status and why
+// it ended (expired; superseded, by which; revoked, with the reason).
+function HistoryDetail({ certificate, onShow }) {
+  useLang();
+  const [c, setC] = useState(certificate);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    get(`/api/v1/certificates/${encodeURIComponent(certificate.id)}`)
+      .then((r) => r.certificate && setC(r.certificate))
+      .catch((err) => err.status !== 401 && setError(errorText(err)));
+  }, [certificate.id]);
+  const nowMs = now();
+  const status = c.status === 'active' && !activeAt(c, nowMs) ? 'expired' : c.status;
+  const successor = (c.superseded_by || '').slice(-6) || '—';
+  const why = status === 'active' ? t('pass.history.active', { expires_at: fmtDateTime(c.expires_at) })
+    : status === 'expired' ? t('pass.history.expired', { expires_at: fmtDateTime(c.expires_at) })
+      : status === 'superseded' ? t('pass.history.superseded', { id: successor })
+        : t('pass.history.revoked', { reason: revokeReasonText(c.revoke_reason) });
+  return html`<section class="screen" id="history-detail" data-testid="history-detail-screen" data-status=${status}>
+    <${Alert}>${error}</${Alert}>
+    <div class="card">
+      <h2 class="card-title">${c.holder?.name_masked} <span class="detail-id">${c.holder?.id_number_masked}</span></h2>
+      <dl class="detail-facts">
+        <dt>${t('pass.history.status')}</dt>
+        <dd><span class=${'badge badge-' + (status === 'active' ? 'ok' : 'muted')} id="detail-status" data-testid="detail-status">${t('status.' + status)}</span></dd>
+        <dt>${t('pass.history.why')}</dt>
+        <dd id="detail-why" data-testid="detail-why" data-reason=${c.revoke_reason || ''} data-superseded-by=${c.superseded_by || ''}>${why}</dd>
+        <dt>${t('cert.issued_at')}</dt><dd>${fmtDateTime(c.issued_at)}</dd>
+        <dt>${t('cert.expires_at')}</dt><dd>${fmtDateTime(c.expires_at)}</dd>
+        ${c.city?.name ? html`<dt>${t('cert.city')}</dt><dd>${c.city.name}</dd>` : null}
+      </dl>
+    </div>
+    ${status === 'active' ? html`<button class="btn btn-primary btn-block" id="detail-show" data-testid="detail-show" onClick=${() => onShow(c)}>${t('home.view')}</button>` : null}
   </section>`;
 }
 
@@ -612,7 +759,7 @@ function CityPicker({ onPick, onClose }) {
   </div>`;
 }
 
-function Apply({ account, guest, draft, error: initialError, onNext, onView }) {
+function Apply({ account, guest, draft, error: initialError, onNext, onView, passes = [], onShow }) {
   useLang();
   const [name, setName] = useState(draft?.name ?? (isPlainName(account?.name) ? account.name : ''));
   const [idNumber, setIdNumber] = useState(draft?.id_number ?? (isFullId(account?.id_number) ? account.id_number : ''));
@@ -621,6 +768,29 @@ function Apply({ account, guest, draft, error: initialError, onNext, onView }) {
   const [picker, setPicker] = useState(false);
   const [errs, setErrs] = useState({});
   const [busy, setBusy] = useState(false);
+  // What the app knows before any consent screen (SPEC "Early refusal"):
+  // this account's certificates this month and the quota of the person
+  // typed in (own, or one applied for before; anyone else's is 404).
+  const [known, setKnown] = useState([]);
+  const [personQuota, setPersonQuota] = useState({ id: '', quota: null });
+  const typedId = !guest && !validate(idNumber, now()) ? normalize(idNumber) : '';
+  const own = typedId !== '' && isFullId(account?.id_number) && normalize(account.id_number) === typedId;
+  useEffect(() => {
+    if (guest) return;
+    get('/api/v1/certificates' + qs({ month: monthOf(now(), 0) })).then((r) => setKnown(r.certificates || [])).catch(() => {});
+  }, []);
+  useEffect(() => {
+    if (!typedId) return;
+    let live = true;
+    get('/api/v1/quota' + (own ? '' : qs({ id_number: typedId })))
+      .then((r) => live && setPersonQuota({ id: typedId, quota: r.quota }))
+      .catch(() => live && setPersonQuota({ id: typedId, quota: null })); // 404: nothing known of this person
+    return () => {
+      live = false;
+    };
+  }, [typedId]);
+  const certs = [...passes.map((e) => e.certificate), ...known];
+  const refusal = typedId ? refusalOf(certs, maskId(typedId), personQuota.id === typedId ? personQuota.quota : null, now()) : null;
 
   useEffect(() => {
     if (!initialError) return;
@@ -671,8 +841,9 @@ function Apply({ account, guest, draft, error: initialError, onNext, onView }) {
     const id = normalize(idNumber);
     // A guest learns R2 and R5 only after the face check (API.md "Guest").
     if (guest) return onNext({ name: name.trim(), id_number: id, city });
-    // Spare a face check that could not lead anywhere: a person with no
-    // applications left this month is told in place (R2).
+    // Spare a face check that could not lead anywhere: what R5 and R2
+    // will answer is already on the form.
+    if (refusal) return;
     setBusy(true);
     try {
       const own = isFullId(account?.id_number) && normalize(account.id_number) === id;
@@ -718,6 +889,7 @@ function Apply({ account, guest, draft, error: initialError, onNext, onView }) {
         ${locText ? html`<div class="field-hint" id="apply-locate-status" data-testid="apply-locate-status" data-state=${loc}>${locText}</div>` : null}
         ${errs.city ? html`<div class="field-error" id="apply-city-error" data-testid="apply-city-error">${errs.city}</div>` : null}
       </div>
+      <${Refusal} refusal=${refusal} own=${own} name=${maskName(name.trim())} onShow=${onShow} testid="apply-refusal" />
       ${errs.form ? html`<div class="alert alert-error" role="alert" id="apply-error" data-testid="apply-error" data-code=${errs.code || ''}>${errs.form}</div>` : null}
       <button class="btn btn-primary btn-block btn-lg" type="submit" id="apply-submit" data-testid="apply-submit" disabled=${busy}>${t('apply.submit')}</button>
     </form>
@@ -738,4 +910,5 @@ function registerShell() {
 
 initLang();
 window.addEventListener('load', registerShell);
+mountDemoRibbon();
 render(html`<${App} />`, document.getElementById('app'));

@@ -3,7 +3,7 @@
 // or the camera; the verdict is shown large enough to read at a glance.
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { html, useConsoleSession, useLang, initLang, LangSwitch, StaffLogin, Icon, Spinner, Field, useScreen } from '../lib/ui.js';
+import { html, useConsoleSession, useLang, initLang, LangSwitch, StaffLogin, Icon, Spinner, Field, useScreen, mountDemoRibbon } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
 import { CameraScanner } from '../lib/camera.js';
 import { get, post, del, setCsrf, onAuthLost } from '../lib/api.js';
@@ -286,4 +286,5 @@ function History({ history, onClear }) {
 }
 
 initLang();
+mountDemoRibbon();
 render(html`<${App} />`, document.getElementById('app'));

@@ -7,7 +7,7 @@
 // is seen, felt (vibration) and heard (a tone, unless switched off).
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { html, useLang, initLang, LangSwitch, Icon, Alert, useScreen } from '../lib/ui.js';
+import { html, useLang, initLang, LangSwitch, Icon, Alert, useScreen, mountDemoRibbon } from '../lib/ui.js';
 import { t } from '../lib/i18n.js';
 import { CameraScanner } from '../lib/camera.js';
 import { Terminal } from './engine.js';
@@ -185,6 +185,7 @@ function Verdict({ r }) {
 }
 
 initLang();
+mountDemoRibbon();
 render(html`<${App} />`, document.getElementById('app'));
 if ('serviceWorker' in navigator) {
   navigator.serviceWorker.register('/terminal-sw.js', { scope: '/terminal' }).then(() => navigator.serviceWorker.ready).then((reg) => {
