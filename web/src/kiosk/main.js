@@ -136,10 +136,12 @@ function Pair({ w, onPaired }) {
       setError(err.status ? errorText(err) : 'not a kiosk terminal');
     }
   }
-  return html`<form class="k-form k-pair" onSubmit=${pair} data-testid="kiosk-pair"><h2>${w('pair')}</h2><p>${w('pairHint')}</p>
-    <input id="kiosk-key" data-testid="kiosk-key" value=${k} onInput=${(e) => setK(e.currentTarget.value)} autocomplete="off" />
-    ${error ? html`<div class="alert alert-error">${error}</div>` : null}
-    <button class="k-btn k-primary" id="kiosk-pair-btn" data-testid="kiosk-pair-btn">${w('pairBtn')}</button></form>`;
+  return html`<main class="k-main"><form class="k-form k-pair" onSubmit=${pair} data-testid="kiosk-pair"><h1>${w('pair')}</h1>
+    <label for="kiosk-key">${w('pairHint')}</label>
+    <input id="kiosk-key" data-testid="kiosk-key" value=${k} onInput=${(e) => setK(e.currentTarget.value)} autocomplete="off"
+      aria-invalid=${error ? 'true' : undefined} aria-describedby=${error ? 'kiosk-key-error' : undefined} />
+    ${error ? html`<div class="alert alert-error" role="alert" id="kiosk-key-error">${error}</div>` : null}
+    <button class="k-btn k-primary" id="kiosk-pair-btn" data-testid="kiosk-pair-btn">${w('pairBtn')}</button></form></main>`;
 }
 
 function Face({ w, api, name, id, onSlip, onError }) {
