@@ -19,6 +19,8 @@ import (
 	_ "time/tzdata" // birth dates are compared with today in Asia/Shanghai even where the host has no zoneinfo
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/rivo/uniseg"
 )
 
 // Length is the number of characters in a resident ID number.
@@ -293,19 +295,26 @@ func (n Number) ProvinceCode() string {
 }
 
 // MaskName masks a person's name for display the way the ID number is
-// masked: after trimming surrounding spaces it keeps the first character
-// and replaces every other character with one asterisk ("张三" → "张*",
-// "Alice" → "A****"). A multi-word Latin name has its inner spaces masked
-// too ("Ann Lee" → "A******"), so the mask does not reveal where words
-// break. An empty or all-space name masks to "".
+// masked: after trimming surrounding spaces it keeps the first grapheme
+// cluster (what a reader sees as one character, a letter with its
+// combining marks) and replaces every other cluster with one asterisk
+// ("张三" → "张*", "Alice" → "A****", "Q̈ab" → "Q̈**"). A multi-word Latin
+// name has its inner spaces masked too ("Ann Lee" → "A******"), so the
+// mask does not reveal where words break. An empty or all-space name
+// masks to "".
 func MaskName(name string) string {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return ""
 	}
-	_, size := utf8.DecodeRuneInString(name)
-	rest := utf8.RuneCountInString(name[size:])
-	return name[:size] + strings.Repeat("*", rest)
+	g := uniseg.NewGraphemes(name)
+	g.Next()
+	first := g.Str()
+	rest := 0
+	for g.Next() {
+		rest++
+	}
+	return first + strings.Repeat("*", rest)
 }
 
 func allDigits(s string) bool {

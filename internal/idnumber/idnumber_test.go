@@ -224,6 +224,8 @@ func TestMaskName(t *testing.T) {
 		{"surrounding spaces are trimmed first", "  张三　", "张*"},
 		{"an empty name stays empty", "", ""},
 		{"a name of spaces is empty", " 　 ", ""},
+		{"a first letter keeps its combining mark", "Q\u0308ab", "Q\u0308**"},
+		{"a letter with a combining mark masks to one asterisk", "张q\u0307", "张*"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got, want := MaskName(c.in), c.want; got != want {
