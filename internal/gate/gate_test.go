@@ -495,9 +495,11 @@ func TestABundlePastTheFreshnessLimitIsStale(t *testing.T) {
 		g.close()
 		srv.proxy.cut()
 
-		// The bundle's issued_at is rounded down to 10 minutes; 24 h after
-		// the fetch it is past the limit whatever the rounding.
-		later := now.Add(24 * time.Hour)
+		// The bundle's issued_at is rounded down to 10 minutes; a second
+		// past 24 h after the fetch it is past the limit whatever the
+		// rounding (at exactly 24 h it is not, when the fetch fell on a
+		// 10-minute mark).
+		later := now.Add(24*time.Hour + time.Second)
 		srv.clock.Set(later)
 		h := srv.issue()
 		clk.Set(later)

@@ -361,10 +361,11 @@ func (r *runner) journey(ctx context.Context, w int, rec *recorder, verify bool,
 	r.addIssued(a.Certificate.ID)
 	c.quota(ctx, "")
 	// An early renewal: refused (R5) while the new certificate is far
-	// from its expiry, and the refusal leaves the face check unused.
-	if again, err := c.faceCheck(ctx, purposeApply, p, "", dev, r.cfg.Capture); err == nil {
-		c.apply(ctx, opRenew, p, again, "active_certificate_exists")
-	}
+	// from its expiry, already when its face check starts (the account's
+	// own identity), before any picture is taken.
+	c.json(ctx, opRenew, "POST", "/api/v1/face-checks", apiv1.FaceCheckRequest{
+		Purpose: purposeApply, Subject: &apiv1.Subject{Name: p.Name, IDNumber: p.IDNumber}, DeviceKey: dev.jwk(), Consent: true,
+	}, nil, "active_certificate_exists")
 	if !verify {
 		return true
 	}
