@@ -280,8 +280,10 @@ func TestTheMiddlewareAllocatesLittle(t *testing.T) {
 		h.ServeHTTP(w, req)
 	})
 	t.Logf("%.1f allocations per request", allocs)
-	if allocs > 12 {
-		t.Errorf("%.0f allocations per request in the middleware, want at most 12", allocs)
+	// 9 without the race detector, 12 or 13 with it (it adds some of its
+	// own); 23 before the headers were shared and the log line typed.
+	if allocs > 16 {
+		t.Errorf("%.0f allocations per request in the middleware, want at most 16", allocs)
 	}
 }
 
