@@ -384,22 +384,12 @@ func queueRecord(b *pgx.Batch, batch []*write, head *chain) int {
 }
 
 func (d *pgDB) auditRows(ctx context.Context) ([]auditRow, error) {
-	rows, err := d.pool.Query(ctx, `SELECT seq, at, actor, action, object, detail, hash FROM audit ORDER BY seq`)
+	rows, err := d.pool.Query(ctx, auditQuery)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []auditRow
-	for rows.Next() {
-		var r auditRow
-		var detail string
-		if err := rows.Scan(&r.Seq, &r.At, &r.Actor, &r.Action, &r.Object, &detail, &r.Hash); err != nil {
-			return nil, err
-		}
-		r.Detail = []byte(detail)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return scanAudit(rows)
 }
 
 func (d *pgDB) close() {

@@ -380,14 +380,23 @@ func (d *sqliteDB) run(ctx context.Context, tx *sql.Tx, w *write, head *chain) e
 }
 
 func (d *sqliteDB) auditRows(ctx context.Context) ([]auditRow, error) {
-	return readAudit(d.r.QueryContext(ctx, `SELECT seq, at, actor, action, object, detail, hash FROM audit ORDER BY seq`))
-}
-
-func readAudit(rows *sql.Rows, err error) ([]auditRow, error) {
+	rows, err := d.r.QueryContext(ctx, auditQuery)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	return scanAudit(rows)
+}
+
+// auditQuery reads the chain in order, for its check; both dialects.
+const auditQuery = `SELECT seq, at, actor, action, object, detail, hash FROM audit ORDER BY seq`
+
+// scanAudit reads auditQuery's rows from either driver.
+func scanAudit(rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}) ([]auditRow, error) {
 	var out []auditRow
 	for rows.Next() {
 		var r auditRow
