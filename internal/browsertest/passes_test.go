@@ -230,6 +230,9 @@ func TestARevokedCertificateStopsDrawingOnThePhone(t *testing.T) {
 	id := tb.attr("cert-screen", "data-id")
 
 	adminByAPI(t, tb.srv).must("POST", "/api/v1/admin/certificates/"+id+"/revoke", map[string]any{"reason": "suspected_misuse"}, nil)
+	// The phone asks again as soon as it is back online (and otherwise
+	// within the minute).
+	evalJS[bool](tb, `window.dispatchEvent(new Event('online')) || true`)
 
 	tb.waitFor("the code gone and the revocation said", `document.getElementById('cert-screen')?.dataset.state === 'expired' && document.getElementById('cert-expired')?.dataset.status === 'revoked' && !document.getElementById('cert-code')`)
 	if txt := evalJS[string](tb, `document.getElementById('cert-expired').textContent`); !strings.Contains(txt, "撤销") || !strings.Contains(txt, "疑似冒用") {

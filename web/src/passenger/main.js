@@ -296,8 +296,11 @@ function App() {
   }
 
   // An account's certificate on screen is asked for its status when the
-  // screen opens, when the phone comes back online and every 15 s, so that
-  // a revoked or superseded one stops drawing codes and says why.
+  // screen opens, when the phone comes back online or the app to the
+  // front, and once a minute (as often as the code changes), so that a
+  // revoked or superseded one stops drawing codes and says why. Every
+  // phone showing a code asks: more often would be load for nothing, since
+  // the gate checks the status anyway.
   const shownId = screen.name === 'cert' && !screen.guest && account ? (screen.id || firstShowable(passes)) : '';
   useEffect(() => {
     if (!shownId) return;
@@ -307,13 +310,16 @@ function App() {
       .catch(() => {
         // Offline: the stored status stands until the next try.
       });
+    const front = () => document.visibilityState === 'visible' && ask();
     ask();
-    const id = setInterval(ask, 15000);
+    const id = setInterval(ask, 60000);
     window.addEventListener('online', ask);
+    document.addEventListener('visibilitychange', front);
     return () => {
       live = false;
       clearInterval(id);
       window.removeEventListener('online', ask);
+      document.removeEventListener('visibilitychange', front);
     };
   }, [shownId]);
 
