@@ -147,6 +147,25 @@ export function decompress(c) {
 }
 
 /**
+ * issuerCheck is step 3 for passes and slips alike: the signature must
+ * verify under a trusted issuer key with this kid whose signing window
+ * holds atMs (pass_nbf, or the slip's issued_at). It answers
+ * 'unknown_key', 'bad_signature', or null when signed.
+ */
+async function issuerCheck(trust, kid, atMs, sig, signed, subtle) {
+  const candidates = (trust.issuerKeys || []).filter((k) => k.kid === kid && atMs >= k.notBefore && atMs <= k.notAfter);
+  if (candidates.length === 0) return 'unknown_key';
+  for (const k of candidates) {
+    try {
+      if (await subtle.verify({ name: 'Ed25519' }, k.key, sig, signed)) return null;
+    } catch {
+      // A key WebCrypto cannot use verifies nothing.
+    }
+  }
+  return 'bad_signature';
+}
+
+/**
  * verifyCode checks text at nowMs against trust and returns
  * { valid, reason, kind, code?, slip?, idNumber? }: the first failure in
  * CREDENTIAL.md's reason order, or valid. A slip (TIDS1:) is verified by
@@ -163,20 +182,8 @@ export async function verifyCode(text, nowMs, trust, { skewMs = DEFAULT_SKEW_MS,
 
   // Step 3: every key with the kid whose signing window holds pass_nbf.
   const nbfMs = c.nbf * 1000;
-  const candidates = (trust.issuerKeys || []).filter((k) => k.kid === c.issuerKid && nbfMs >= k.notBefore && nbfMs <= k.notAfter);
-  if (candidates.length === 0) return fail('unknown_key');
-  let signed = false;
-  for (const k of candidates) {
-    try {
-      if (await subtle.verify({ name: 'Ed25519' }, k.key, c.issuerSig, concat(PASS_CONTEXT, c.body))) {
-        signed = true;
-        break;
-      }
-    } catch {
-      // A key WebCrypto cannot use verifies nothing.
-    }
-  }
-  if (!signed) return fail('bad_signature');
+  const issuerFailure = await issuerCheck(trust, c.issuerKid, nbfMs, c.issuerSig, concat(PASS_CONTEXT, c.body), subtle);
+  if (issuerFailure) return fail(issuerFailure);
 
   if (c.purpose !== 1) return fail('wrong_purpose');
 
@@ -290,20 +297,8 @@ export async function verifySlip(text, nowMs, trust, { skewMs = DEFAULT_SKEW_MS,
   const fail = (reason) => ({ valid: false, reason, kind: 'slip', slip: s });
 
   const issuedMs = s.issuedAt * 1000;
-  const candidates = (trust.issuerKeys || []).filter((k) => k.kid === s.issuerKid && issuedMs >= k.notBefore && issuedMs <= k.notAfter);
-  if (candidates.length === 0) return fail('unknown_key');
-  let signed = false;
-  for (const k of candidates) {
-    try {
-      if (await subtle.verify({ name: 'Ed25519' }, k.key, s.issuerSig, concat(SLIP_CONTEXT, s.body))) {
-        signed = true;
-        break;
-      }
-    } catch {
-      // A key WebCrypto cannot use verifies nothing.
-    }
-  }
-  if (!signed) return fail('bad_signature');
+  const issuerFailure = await issuerCheck(trust, s.issuerKid, issuedMs, s.issuerSig, concat(SLIP_CONTEXT, s.body), subtle);
+  if (issuerFailure) return fail(issuerFailure);
   if (s.purpose !== 1) return fail('wrong_purpose');
   if (gate) return fail('staffed_lane');
   if (trust.revokedCertificates?.has(s.certId)) return fail('revoked');
