@@ -49,20 +49,29 @@ func TerminalActor(id string) Actor { return Actor("terminal:" + id) }
 // chain. detail must hold masked data only: a struct (marshalled as it
 // is) or a map.
 func (t *Tx) audit(ctx context.Context, at time.Time, actor Actor, action, object string, detail any) error {
+	e, err := newEntry(at, actor, action, object, detail)
+	if err != nil {
+		return err
+	}
+	if err := t.appendAudit(ctx, e); err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}
+
+// newEntry is an audit entry, to be numbered and linked as it is written.
+func newEntry(at time.Time, actor Actor, action, object string, detail any) (audit.Entry, error) {
 	if actor == "" {
-		return fmt.Errorf("audit %s: no actor", action)
+		return audit.Entry{}, fmt.Errorf("audit %s: no actor", action)
 	}
 	d := []byte("{}")
 	if detail != nil {
 		var err error
 		if d, err = json.Marshal(detail); err != nil {
-			return err
+			return audit.Entry{}, fmt.Errorf("audit %s: %w", action, err)
 		}
 	}
-	if err := t.appendAudit(ctx, audit.Entry{At: at, Actor: string(actor), Action: action, Object: object, Detail: string(d)}); err != nil {
-		return fmt.Errorf("audit %s: %w", action, err)
-	}
-	return nil
+	return audit.Entry{At: at, Actor: string(actor), Action: action, Object: object, Detail: string(d)}, nil
 }
 
 // appendAudit writes e (its ID aside) as the next link of the chain.
@@ -87,18 +96,16 @@ func (t *Tx) appendAudit(ctx context.Context, e audit.Entry) error {
 		t.chain.loaded = true
 	}
 	next := t.chain
-	next.seq++
-	next.lastID++
-	e.ID = next.lastID
-	next.hash = audit.Hash(t.chain.hash, next.seq, e)
-	next.dirty = true
-	if _, err := t.exec(ctx, `INSERT INTO audit_events (id, at, actor, action, object, detail, seq, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		e.ID, ms(e.At), e.Actor, e.Action, e.Object, e.Detail, next.seq, next.hash); err != nil {
+	next.link(&e)
+	if _, err := t.exec(ctx, insertAuditEvent, e.ID, ms(e.At), e.Actor, e.Action, e.Object, e.Detail, next.seq, next.hash); err != nil {
 		return err
 	}
 	t.chain = next
 	return nil
 }
+
+// insertAuditEvent inserts an entry linked in Go.
+const insertAuditEvent = `INSERT INTO audit_events (id, at, actor, action, object, detail, seq, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 
 // appendAuditPostgres links an entry ($1 at, $2 actor, $3 action, $4
 // object, $5 detail) under the head's row lock, in one statement.
@@ -109,15 +116,28 @@ const appendAuditPostgres = `WITH h AS (
 	INSERT INTO audit_events (id, at, actor, action, object, detail, seq, hash)
 	SELECT last_id, $1, $2, $3, $4, $5, seq, hash FROM h`
 
-// chainHead is a SQLite transaction's view of the chain's head: loaded at
-// its first entry, advanced by each, written back by sealChain. A batch
-// that rolls one write back to its savepoint restores the value it had
-// before that write (batch.go).
+// chainHead is the chain's head as a transaction that links entries in Go
+// sees it: a SQLite transaction loads it at its first entry and writes it
+// back in sealChain (a batch that rolls one write back to its savepoint
+// restores the value it had before that write, batch.go); a PostgreSQL
+// batch reads it under its lock and writes it back before its COMMIT.
 type chainHead struct {
 	loaded, dirty bool
 	seq, lastID   int64
 	hash          []byte
 }
+
+// link numbers e as the next entry and makes it the head.
+func (h *chainHead) link(e *audit.Entry) {
+	h.seq++
+	h.lastID++
+	e.ID = h.lastID
+	h.hash = audit.Hash(h.hash, h.seq, *e)
+	h.dirty = true
+}
+
+// updateAuditHead writes a head linked in Go back.
+const updateAuditHead = `UPDATE audit_head SET seq = $1, hash = $2, last_id = $3 WHERE id = 1`
 
 // sealChain writes the head back when the transaction linked entries; the
 // writer calls it before every commit.
@@ -125,7 +145,7 @@ func (t *Tx) sealChain(ctx context.Context) error {
 	if !t.chain.dirty {
 		return nil
 	}
-	if _, err := t.exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2, last_id = $3 WHERE id = 1`, t.chain.seq, t.chain.hash, t.chain.lastID); err != nil {
+	if _, err := t.exec(ctx, updateAuditHead, t.chain.seq, t.chain.hash, t.chain.lastID); err != nil {
 		return err
 	}
 	t.chain.dirty = false

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 )
@@ -59,10 +58,8 @@ var errFailedForTest = errors.New("failed as the test asked")
 func RecordInOneBatchForTest(s *Store, actor Actor, vs []Verification) []error {
 	ws := make([]pgWrite, len(vs))
 	for i, v := range vs {
-		detail, _ := json.Marshal(v.auditDetail())
-		var replayed bool
-		queue, read := claimedWrite(actor, v, detail, detail, operationBits[v.Operation], &replayed)
-		ws[i] = pgWrite{ctx: context.Background(), queue: queue, read: read}
+		ws[i] = verificationWrite(actor, v, operationBits[v.Operation], new(Verification))
+		ws[i].ctx = context.Background()
 	}
 	errs := s.runPGBatch(ws)
 	for i, err := range errs {

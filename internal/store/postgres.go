@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"tempid/internal/audit"
 )
 
 // PostgreSQL has one connection pool, pgx's own (pgxpool). The hot path —
@@ -19,27 +21,38 @@ import (
 // the other statements go through database/sql on the same pool, so the
 // two never compete for more connections than MaxConns.
 //
-// Group commit (PostgreSQL). Each write of the hot path is a few
-// statements that do not depend on each other's results, so they can be
-// sent without waiting for answers. A writer goroutine (pgWriters of them
-// per node) takes every such write waiting and sends them in one pipeline,
-// one round trip:
+// Group commit (PostgreSQL). The writes of the hot path — verifications
+// and app issuances — go to a writer goroutine (pgWriters of them per
+// node), which takes every such write waiting and commits them in one
+// transaction, in two pipelines of statements, two round trips:
 //
-//	BEGIN; SAVEPOINT w; <write 1>; RELEASE w; SAVEPOINT w; <write 2>; RELEASE w; …; COMMIT
+//	BEGIN; <what decides write 1>; <what decides write 2>; …; lock the audit chain's head
+//	<rows of write 1>; <its audit entries>; <rows of write 2>; …; advance the head; COMMIT
 //
-// The writes share one commit (one WAL flush) instead of one each. When a
-// statement fails, PostgreSQL skips the rest of the pipeline: that write
-// is rolled back to its savepoint and told its error, the writes before it
-// stay in the transaction, and the writes after it are sent again in the
-// next pipeline, which ends with the COMMIT. Every write is told its
-// outcome only once the COMMIT has been answered. A lost connection
-// follows the rules of a single write: lost before anything was sent, the
-// batch runs again; lost after the COMMIT went out, every write of the
+// The first pipeline holds the statements whose answers decide each write
+// (a code's claim; an issuance's face check, holder lock and count); Go
+// reads them and queues each write's rows, and links the batch's audit
+// entries to the chain in Go, from the head read once. The writes share
+// one commit (one WAL flush), one head update and two round trips instead
+// of one commit and a head update each.
+//
+// The head is locked last in the first pipeline, after the rows the writes
+// decide on, as every other transaction that audits locks it after its
+// own rows (appendAudit): batches and other transactions take their locks
+// in the same order and cannot deadlock over the head.
+//
+// When the server refuses one write's statement, PostgreSQL skips the rest
+// of the pipeline and the transaction is rolled back: that write alone is
+// told its error, and the batch runs again without it. A refusal decided
+// in Go (a spent quota, say) is not a failure: the write is told it, and
+// the statements it queued (undoing a mark) commit with the others. Every
+// write is told its outcome only once the COMMIT has been answered. A lost
+// connection follows the rules of a single write: lost before the second
+// pipeline went out, the batch runs again; lost after, every write of the
 // batch that had not failed by itself is told that it may have been made.
 
-// pgMaxBatch bounds the writes that share one commit. Each savepoint that
-// writes takes a subtransaction id, and a transaction with more than 64 of
-// them makes every other backend's snapshot checks slower.
+// pgMaxBatch bounds the writes that share one commit, and so how long the
+// last of them waits and how many rows one transaction holds locked.
 const pgMaxBatch = 32
 
 // pgBatchTimeout bounds a batch whose writes set no deadline (command-line
@@ -47,13 +60,35 @@ const pgMaxBatch = 32
 // that stopped answering.
 const pgBatchTimeout = 30 * time.Second
 
-// pgWrite is one write of the hot path: statements queued together, and
-// the reading of their results in the same order.
+// pgWrite is one write of the group-commit writer.
 type pgWrite struct {
-	ctx   context.Context
-	queue func(b *pgx.Batch)
-	read  func(r pgx.BatchResults) error
-	done  chan error
+	ctx context.Context
+	// holder, if set, is the person an issuance locks: two writes for one
+	// holder never share a batch, so that the second counts the first's
+	// certificate.
+	holder string
+	// decide queues the statements whose answers decide the write, or is
+	// nil. They may change rows only in ways record can undo.
+	decide func(b *pgx.Batch)
+	// record reads decide's answers, in order, and queues the write's
+	// rows on b. Its error is a failure of the write's statements; a
+	// refusal is the record's outcome.
+	record func(r pgx.BatchResults, b *pgx.Batch) (pgRecord, error)
+	done   chan error
+}
+
+// pgRecord is what a write records once decided.
+type pgRecord struct {
+	// entries are the audit entries to link after the write's rows.
+	entries []audit.Entry
+	// check, if set, reads the results of the rows' statements in order;
+	// without it each need only succeed.
+	check func(r pgx.BatchResults) error
+	// outcome is what the write is told once the batch has committed: nil,
+	// or a refusal.
+	outcome error
+	// rows are the statements record queued.
+	rows []*pgx.QueuedQuery
 }
 
 // openPostgres opens the pool of a PostgreSQL DSN (completed by
@@ -106,8 +141,8 @@ func (s *Store) stopPGBatching() {
 // outcome. Like writeBatched it waits even when ctx ends meanwhile: once
 // queued, the write may commit, and the caller must not be told otherwise.
 // The error is unclassified, for retry.
-func (s *Store) pgSend(ctx context.Context, queue func(*pgx.Batch), read func(pgx.BatchResults) error) error {
-	w := pgWrite{ctx: ctx, queue: queue, read: read, done: make(chan error, 1)}
+func (s *Store) pgSend(ctx context.Context, w pgWrite) error {
+	w.ctx, w.done = ctx, make(chan error, 1)
 	select {
 	case s.pgQueue <- w:
 	case <-ctx.Done():
@@ -117,13 +152,22 @@ func (s *Store) pgSend(ctx context.Context, queue func(*pgx.Batch), read func(pg
 }
 
 func (s *Store) pgWriter() {
-	for w := range s.pgQueue {
-		ws := []pgWrite{w}
+	var next []pgWrite // put off to the next batch
+	for open := true; open || len(next) > 0; {
+		ws := next
+		if len(ws) == 0 {
+			w, ok := <-s.pgQueue
+			if !ok {
+				return
+			}
+			ws = []pgWrite{w}
+		}
 	drain:
-		for len(ws) < pgMaxBatch {
+		for open && len(ws) < pgMaxBatch {
 			select {
 			case w, ok := <-s.pgQueue:
 				if !ok {
+					open = false
 					break drain
 				}
 				ws = append(ws, w)
@@ -131,11 +175,32 @@ func (s *Store) pgWriter() {
 				break drain
 			}
 		}
+		ws, next = oneWritePerHolder(ws)
 		results := s.runPGBatch(ws)
 		for i, w := range ws {
 			w.done <- results[i]
 		}
 	}
+}
+
+// oneWritePerHolder splits writes into a batch with at most one write per
+// holder and the writes left for the next.
+func oneWritePerHolder(ws []pgWrite) (batch, next []pgWrite) {
+	var holders map[string]bool
+	for _, w := range ws {
+		if w.holder != "" {
+			if holders[w.holder] {
+				next = append(next, w)
+				continue
+			}
+			if holders == nil {
+				holders = map[string]bool{}
+			}
+			holders[w.holder] = true
+		}
+		batch = append(batch, w)
+	}
+	return batch, next
 }
 
 // batchContext is the context a batch's statements run under: until the
@@ -159,7 +224,7 @@ func batchContext(ws []pgWrite) (context.Context, context.CancelFunc) {
 // this file says, and returns each write's outcome.
 func (s *Store) runPGBatch(ws []pgWrite) []error {
 	results := make([]error, len(ws))
-	var todo []int // the writes still to send, in order
+	var todo []int // the writes still to run, in order
 	for i, w := range ws {
 		if err := w.ctx.Err(); err != nil {
 			results[i] = err
@@ -180,69 +245,141 @@ func (s *Store) runPGBatch(ws []pgWrite) []error {
 		return results
 	}
 	defer conn.Release() // a connection left in a transaction or broken is closed, not reused
-	// done are the writes that ran without error in the open transaction,
-	// waiting for the COMMIT.
-	var done []int
-	for begun := false; ; begun = true {
-		var b pgx.Batch
-		if !begun {
-			b.Queue("BEGIN")
-		}
-		for _, i := range todo {
-			b.Queue("SAVEPOINT w")
-			ws[i].queue(&b)
-			b.Queue("RELEASE SAVEPOINT w")
-		}
-		b.Queue("COMMIT")
-		br := conn.SendBatch(ctx, &b)
-		failed, err := readPGBatch(br, ws, todo, !begun)
-		if closeErr := br.Close(); err == nil {
-			err = closeErr
-		}
+	for len(todo) > 0 {
+		recs, failed, committing, err := runPGTransaction(ctx, conn, ws, todo)
 		if err == nil {
-			// Committed: every write that did not fail by itself
-			// made it.
 			s.pgCommits.Add(1)
+			for k, i := range todo {
+				results[i] = recs[k].outcome
+			}
 			return results
 		}
-		pending := slices.Concat(done, todo)
 		var pg *pgconn.PgError
 		switch {
-		case failed >= 0 && errors.As(err, &pg) && isConnectionFailure(err):
-			// The server refused a statement because it is going
-			// away or is no longer the primary: nothing of the batch
-			// was committed, and it runs again on a new connection.
-			return abandonBatch(ctx, conn, results, pending, &lostBeforeCommit{err})
-		case failed >= 0 && errors.As(err, &pg):
-			// The server refused one write's statement: it alone
-			// fails. The writes before it wait for the commit, the
-			// ones after it go in the next pipeline, after the
-			// failed one is undone — on its own: in a failed
-			// transaction PostgreSQL refuses to prepare any other
-			// statement, and pgx prepares a batch's new statements
-			// before sending it. Nothing is committed yet, so a
-			// connection lost here changed nothing.
-			done = slices.Concat(done, todo[:failed])
-			results[todo[failed]] = err
-			todo = todo[failed+1:]
-			if _, err := conn.Conn().PgConn().Exec(ctx, "ROLLBACK TO SAVEPOINT w; RELEASE SAVEPOINT w").ReadAll(); err != nil {
-				if isConnectionFailure(err) {
-					return abandonBatch(ctx, conn, results, pending, &lostBeforeCommit{err})
-				}
-				return abandonBatch(ctx, conn, results, pending, errBatchAborted)
+		case committing && (failed < 0 || isConnectionFailure(err)):
+			// The second pipeline, with its COMMIT, went out, and the
+			// batch's own statements or the connection failed.
+			return abandonBatch(ctx, conn, results, todo, pipelineOutcome(err))
+		case isConnectionFailure(err):
+			// Nothing was committed: the batch runs again, on a new
+			// connection (after a failover, on the new primary).
+			return abandonBatch(ctx, conn, results, todo, &lostBeforeCommit{err})
+		case failed < 0:
+			// BEGIN or the head's lock failed.
+			outcome := error(errBatchAborted)
+			if errors.As(err, &pg) && !retryable(err) {
+				outcome = err
 			}
-		case failed >= 0 && !isConnectionFailure(err):
-			// Reading one write's results failed in Go: that write is
-			// told; the others run again.
-			results[todo[failed]] = err
-			return abandonBatch(ctx, conn, results, pending, errBatchAborted)
-		default:
-			// The batch's own statements failed (BEGIN, SAVEPOINT,
-			// or COMMIT answered with an error: nothing was
-			// committed), or the connection did.
-			return abandonBatch(ctx, conn, results, pending, pipelineOutcome(err))
+			return abandonBatch(ctx, conn, results, todo, outcome)
+		}
+		// One write's statement, or its reading in Go, failed: it
+		// alone is told, and the others run again without it, after
+		// the transaction is rolled back — with the simple protocol:
+		// in a failed transaction PostgreSQL refuses to prepare any
+		// statement, and pgx would prepare ROLLBACK first.
+		results[todo[failed]] = err
+		todo = slices.Delete(slices.Clone(todo), failed, failed+1)
+		if _, err := conn.Conn().PgConn().Exec(ctx, "ROLLBACK").ReadAll(); err != nil {
+			if isConnectionFailure(err) {
+				return abandonBatch(ctx, conn, results, todo, &lostBeforeCommit{err})
+			}
+			return abandonBatch(ctx, conn, results, todo, errBatchAborted)
 		}
 	}
+	return results
+}
+
+// runPGTransaction runs the writes todo of ws in one transaction, in the
+// two pipelines of the comment at the top of this file. On failure it
+// returns the position in todo of the write whose statement or reading
+// failed, or -1 when the batch's own statement did, and whether the
+// pipeline with the COMMIT had gone out.
+func runPGTransaction(ctx context.Context, conn *pgxpool.Conn, ws []pgWrite, todo []int) (recs []pgRecord, failed int, committing bool, err error) {
+	var b pgx.Batch
+	b.Queue("BEGIN")
+	for _, i := range todo {
+		if ws[i].decide != nil {
+			ws[i].decide(&b)
+		}
+	}
+	b.Queue(`SELECT seq, hash, last_id FROM audit_head WHERE id = 1 FOR UPDATE`)
+	var head chainHead
+	recs = make([]pgRecord, len(todo))
+	br := conn.SendBatch(ctx, &b)
+	failed, err = func() (int, error) {
+		if _, err := br.Exec(); err != nil {
+			return -1, err
+		}
+		for k, i := range todo {
+			var rows pgx.Batch
+			rec, err := recordGuarded(ws[i].record, br, &rows)
+			if err != nil {
+				return k, err
+			}
+			rec.rows = rows.QueuedQueries
+			recs[k] = rec
+		}
+		return -1, br.QueryRow().Scan(&head.seq, &head.hash, &head.lastID)
+	}()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, failed, false, err
+	}
+
+	b = pgx.Batch{}
+	for _, rec := range recs {
+		b.QueuedQueries = append(b.QueuedQueries, rec.rows...)
+		for _, e := range rec.entries {
+			head.link(&e)
+			b.Queue(insertAuditEvent, e.ID, ms(e.At), e.Actor, e.Action, e.Object, e.Detail, head.seq, head.hash)
+		}
+	}
+	if head.dirty {
+		b.Queue(updateAuditHead, head.seq, head.hash, head.lastID)
+	}
+	b.Queue("COMMIT")
+	br = conn.SendBatch(ctx, &b)
+	failed, err = func() (int, error) {
+		for k, rec := range recs {
+			if err := readRecord(br, rec); err != nil {
+				return k, err
+			}
+		}
+		if head.dirty {
+			if _, err := br.Exec(); err != nil {
+				return -1, err
+			}
+		}
+		tag, err := br.Exec()
+		if err == nil && tag.String() == "ROLLBACK" {
+			// COMMIT of a transaction PostgreSQL had marked failed.
+			err = pgx.ErrTxCommitRollback
+		}
+		return -1, err
+	}()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return recs, failed, true, err
+}
+
+// readRecord reads the results of one write's rows and audit entries.
+func readRecord(br pgx.BatchResults, rec pgRecord) error {
+	n := len(rec.rows)
+	if rec.check != nil {
+		if err := checkGuarded(rec.check, br); err != nil {
+			return err
+		}
+		n = 0
+	}
+	for range n + len(rec.entries) {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // abandonBatch ends a batch that will not commit, or whose COMMIT went
@@ -261,51 +398,25 @@ func abandonBatch(ctx context.Context, conn *pgxpool.Conn, results []error, pend
 	return results
 }
 
-// readPGBatch reads the results of one pipeline of runPGBatch. It returns
-// the first error, with the position in todo of the write whose statement
-// or reading failed, or -1 when the error is the batch's own.
-func readPGBatch(br pgx.BatchResults, ws []pgWrite, todo []int, begin bool) (int, error) {
-	control := func(n int) error {
-		for range n {
-			if _, err := br.Exec(); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if begin {
-		if err := control(1); err != nil {
-			return -1, err
-		}
-	}
-	for k, i := range todo {
-		if err := control(1); err != nil {
-			return -1, err
-		}
-		if err := readGuarded(ws[i].read, br); err != nil {
-			return k, err
-		}
-		if err := control(1); err != nil {
-			return -1, err
-		}
-	}
-	tag, err := br.Exec()
-	if err == nil && tag.String() == "ROLLBACK" {
-		// COMMIT of a transaction PostgreSQL had marked failed.
-		err = pgx.ErrTxCommitRollback
-	}
-	return -1, err
-}
-
-// readGuarded reads one write's results, turning a panic into its error:
-// a bug in one write must not stop the writer that every write waits for.
-func readGuarded(read func(pgx.BatchResults) error, br pgx.BatchResults) (err error) {
+// recordGuarded and checkGuarded run a write's own code, turning a panic
+// into its error: a bug in one write must not stop the writer that every
+// write waits for.
+func recordGuarded(record func(pgx.BatchResults, *pgx.Batch) (pgRecord, error), br pgx.BatchResults, b *pgx.Batch) (rec pgRecord, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("store: write panicked: %v", v)
 		}
 	}()
-	return read(br)
+	return record(br, b)
+}
+
+func checkGuarded(check func(pgx.BatchResults) error, br pgx.BatchResults) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("store: write panicked: %v", v)
+		}
+	}()
+	return check(br)
 }
 
 // pipelineOutcome classifies a failure of a pipeline that ends with its

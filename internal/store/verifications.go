@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"tempid/internal/audit"
 	"tempid/internal/problem"
 )
 
@@ -101,17 +101,21 @@ var operationBits = map[string]int64{
 // transaction and then evaluates its condition against the committed row;
 // on SQLite writers are serial.
 func (s *Store) RecordVerification(ctx context.Context, actor Actor, v Verification, claim bool) (Verification, error) {
+	var bit int64
+	if claim {
+		var ok bool
+		if bit, ok = operationBits[v.Operation]; !ok {
+			return Verification{}, fmt.Errorf("record verification: unknown operation %q", v.Operation)
+		}
+	}
+	if s.pg != nil {
+		var out Verification
+		w := verificationWrite(actor, v, bit, &out)
+		err := s.retry(ctx, func() error { return s.pgSend(ctx, w) })
+		return out, err
+	}
 	if !claim {
 		return v, s.write(ctx, func(t *Tx) error { return t.recordVerification(ctx, actor, v) })
-	}
-	bit, ok := operationBits[v.Operation]
-	if !ok {
-		return Verification{}, fmt.Errorf("record verification: unknown operation %q", v.Operation)
-	}
-	replay := v
-	replay.Verdict, replay.Reason, replay.Replay = VerdictInvalid, ReasonReplayed, true
-	if s.dialect.name == "postgres" {
-		return s.recordClaimedVerification(ctx, actor, v, replay, bit)
 	}
 	var out Verification
 	err := s.write(ctx, func(t *Tx) error {
@@ -119,7 +123,7 @@ func (s *Store) RecordVerification(ctx context.Context, actor Actor, v Verificat
 		err := t.queryRow(ctx, claimCode, v.CertificateID, v.Step, v.Verifier, bit).Scan(&first)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
-			out = replay
+			out = v.asReplay()
 		case err != nil:
 			return err
 		default:
@@ -128,6 +132,12 @@ func (s *Store) RecordVerification(ctx context.Context, actor Actor, v Verificat
 		return t.recordVerification(ctx, actor, out)
 	})
 	return out, err
+}
+
+// asReplay is v recorded as the replay of a code already used.
+func (v Verification) asReplay() Verification {
+	v.Verdict, v.Reason, v.Replay = VerdictInvalid, ReasonReplayed, true
+	return v
 }
 
 // claimCode claims a code for a verifier and an operation. It returns a
@@ -140,79 +150,53 @@ const claimCode = `INSERT INTO code_claims AS c (certificate_id, step, verifier,
 	RETURNING 1`
 
 func (t *Tx) recordVerification(ctx context.Context, actor Actor, v Verification) error {
-	// A slip's verification has a certificate and no step.
-	var step sql.NullInt64
-	if v.CertificateID != "" && v.Step != 0 {
-		step = sql.NullInt64{Int64: v.Step, Valid: true}
-	}
-	if _, err := t.exec(ctx, `INSERT INTO verifications (id, certificate_id, step, operation, verifier, station_code, verdict, reason, replay, at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		v.ID, nullString(v.CertificateID), step, v.Operation, v.Verifier, nullString(v.StationCode),
-		v.Verdict, nullString(v.Reason), v.Replay, ms(v.At)); err != nil {
+	if _, err := t.exec(ctx, insertVerification, v.insertArgs()...); err != nil {
 		return err
 	}
 	return t.audit(ctx, v.At, actor, "verification", v.auditObject(), v.auditDetail())
 }
 
-// recordClaimedVerification is RecordVerification's claim in one
-// PostgreSQL statement: the claim, the verification, and its audit entry
-// linked under the chain head's lock (as appendAuditPostgres links one).
-// It is sent, natively through pgx, to the node's group-commit writer
-// (postgres.go), which commits it together with the verifications waiting
-// beside it, so the head's lock is taken once per batch. first and replay
-// are the record and its audit detail for either outcome of the claim; the
-// statement picks.
-func (s *Store) recordClaimedVerification(ctx context.Context, actor Actor, first, replay Verification, bit int64) (Verification, error) {
-	firstDetail, err := json.Marshal(first.auditDetail())
-	if err != nil {
-		return Verification{}, err
+const insertVerification = `INSERT INTO verifications (id, certificate_id, step, operation, verifier, station_code, verdict, reason, replay, at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+
+// insertArgs are insertVerification's arguments for v.
+func (v Verification) insertArgs() []any {
+	// A slip's verification has a certificate and no step.
+	var step sql.NullInt64
+	if v.CertificateID != "" && v.Step != 0 {
+		step = sql.NullInt64{Int64: v.Step, Valid: true}
 	}
-	replayDetail, err := json.Marshal(replay.auditDetail())
-	if err != nil {
-		return Verification{}, err
-	}
-	var replayed bool
-	queue, read := claimedWrite(actor, first, firstDetail, replayDetail, bit, &replayed)
-	err = s.retry(ctx, func() error { return s.pgSend(ctx, queue, read) })
-	if err != nil {
-		return Verification{}, err
-	}
-	if replayed {
-		return replay, nil
-	}
-	return first, nil
+	return []any{v.ID, nullString(v.CertificateID), step, v.Operation, v.Verifier, nullString(v.StationCode),
+		v.Verdict, nullString(v.Reason), v.Replay, ms(v.At)}
 }
 
-// claimedWrite is the statement of recordClaimedVerification as a write
-// for the group-commit writer; read sets replayed.
-func claimedWrite(actor Actor, first Verification, firstDetail, replayDetail []byte, bit int64, replayed *bool) (queue func(*pgx.Batch), read func(pgx.BatchResults) error) {
-	queue = func(b *pgx.Batch) {
-		b.Queue(recordClaimed,
-			first.CertificateID, first.Step, first.Verifier, bit,
-			first.ID, first.Operation, nullString(first.StationCode), first.Verdict, nullString(first.Reason), ms(first.At),
-			string(actor), first.auditObject(), string(firstDetail), string(replayDetail))
+// verificationWrite is RecordVerification on PostgreSQL, as a write for
+// the group-commit writer (postgres.go): the claim, when bit names the
+// operation, decides whether the code was replayed; the verification and
+// its audit entry are then recorded. out is set to the record.
+func verificationWrite(actor Actor, v Verification, bit int64, out *Verification) pgWrite {
+	var decide func(*pgx.Batch)
+	if bit != 0 {
+		decide = func(b *pgx.Batch) { b.Queue(claimCode, v.CertificateID, v.Step, v.Verifier, bit) }
 	}
-	read = func(r pgx.BatchResults) error { return r.QueryRow().Scan(replayed) }
-	return queue, read
+	record := func(r pgx.BatchResults, b *pgx.Batch) (pgRecord, error) {
+		*out = v
+		if bit != 0 {
+			var first int
+			err := r.QueryRow().Scan(&first)
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				*out = v.asReplay()
+			case err != nil:
+				return pgRecord{}, err
+			}
+		}
+		b.Queue(insertVerification, out.insertArgs()...)
+		e, err := newEntry(out.At, actor, "verification", out.auditObject(), out.auditDetail())
+		return pgRecord{entries: []audit.Entry{e}}, err
+	}
+	return pgWrite{decide: decide, record: record}
 }
-
-// recordClaimed is recordClaimedVerification's statement.
-const recordClaimed = `WITH claim AS (` + claimCode + `),
-	outcome AS (SELECT NOT EXISTS (SELECT 1 FROM claim) AS replay),
-	v AS (
-		INSERT INTO verifications (id, certificate_id, step, operation, verifier, station_code, verdict, reason, replay, at)
-		SELECT $5, $1, $2, $6, $3, $7,
-			CASE WHEN replay THEN 'invalid' ELSE $8 END, CASE WHEN replay THEN 'replayed' ELSE $9 END, replay, $10
-		FROM outcome),
-	d AS (SELECT CASE WHEN replay THEN $14 ELSE $13 END AS detail FROM outcome),
-	h AS (
-		UPDATE audit_head SET seq = seq + 1, last_id = last_id + 1,
-			hash = audit_link_hash(hash, seq + 1, last_id + 1, $10, $11, 'verification', $12, d.detail)
-		FROM d WHERE id = 1 RETURNING seq, last_id, hash, d.detail),
-	e AS (
-		INSERT INTO audit_events (id, at, actor, action, object, detail, seq, hash)
-		SELECT last_id, $10, $11, 'verification', $12, detail, seq, hash FROM h)
-	SELECT replay FROM outcome`
 
 func (v Verification) auditObject() string {
 	if v.CertificateID != "" {
