@@ -456,3 +456,28 @@ func TestCertificateOfIsTheApplicantsOnly(t *testing.T) {
 		}
 	})
 }
+
+// An application the rules refuse after its face check was marked used —
+// here because the person's certificate is not yet renewable — leaves the
+// check unused: once the certificate is revoked, the same check issues.
+func TestARefusedApplicationLeavesItsFaceCheckUnused(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		e := newEnv(t, s, policy.Default())
+		acct := e.account("a")
+		subj := person(12)
+		first := e.mustApply(acct, subj)
+		check := e.passedCheck(acct, subj)
+		_, err := e.apply(acct, check, subj)
+		wantCode(t, err, problem.ActiveCertificateExists)
+		if f, err := s.FaceCheck(ctx, check); err != nil || !f.UsedAt.IsZero() {
+			t.Fatalf("the refused application's check: used at %v (%v), want unused", f.UsedAt, err)
+		}
+		if _, err := s.RevokeCertificate(ctx, store.CLI, first.Certificate.ID, "found_id_card", "", e.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.apply(acct, check, subj); err != nil {
+			t.Errorf("the refused application used up its check: %v", err)
+		}
+	})
+}

@@ -4,8 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"tempid/internal/audit"
 	"tempid/internal/problem"
 )
 
@@ -189,21 +193,26 @@ type issueDetail struct {
 // processes and nodes), the active certificate is checked for renewal
 // (R5), the month's certificates are counted against the limit (R2), the
 // old certificate is superseded and the new one inserted, with the audit
-// entries. Any refusal rolls back everything.
+// entries. Any refusal rolls back everything. On PostgreSQL the
+// transaction is the group-commit writer's (issuanceWrite).
 func (s *Store) IssueCertificate(ctx context.Context, actor Actor, in Issuance) (Issued, error) {
 	var out Issued
+	if s.pg != nil {
+		w := issuanceWrite(ctx, actor, in, &out)
+		err := s.retry(ctx, func() error { return s.pgSend(ctx, w) })
+		s.health.observe(err)
+		return out, err
+	}
 	err := s.write(ctx, func(t *Tx) error {
 		out = Issued{}
 		c := in.Certificate
-		now := in.FaceCheck.Now
 		if _, err := t.useFaceCheck(ctx, in.FaceCheck); err != nil {
 			return err
 		}
 		// The lock: every application for this person updates this row,
 		// so a second one waits here until the first commits, and then
 		// sees its certificate in the queries below.
-		if _, err := t.exec(ctx, `INSERT INTO holders (id_index, version) VALUES ($1, 1)
-			ON CONFLICT (id_index) DO UPDATE SET version = holders.version + 1`, c.HolderIndex); err != nil {
+		if _, err := t.exec(ctx, lockHolder, c.HolderIndex); err != nil {
 			return err
 		}
 		// The active certificate (R5) and the month's count (R2), in one
@@ -211,62 +220,242 @@ func (s *Store) IssueCertificate(ctx context.Context, actor Actor, in Issuance) 
 		var active sql.NullString
 		var activeExp sql.NullInt64
 		var used int
-		if err := t.queryRow(ctx, `SELECT a.id, a.expires_at,
-			(SELECT count(*) FROM certificates WHERE holder_index = $1 AND issued_at >= $3 AND issued_at < $4 AND channel = 'app')
-			FROM (SELECT 1 AS one) x LEFT JOIN (SELECT id, expires_at FROM certificates
-				WHERE holder_index = $1 AND status = 'active' AND expires_at > $2 ORDER BY expires_at DESC LIMIT 1) a ON true`,
-			c.HolderIndex, ms(now), ms(in.MonthStart), ms(in.MonthEnd)).Scan(&active, &activeExp, &used); err != nil {
+		if err := t.queryRow(ctx, activeAndMonth, in.activeAndMonthArgs()...).Scan(&active, &activeExp, &used); err != nil {
 			return err
 		}
-		activeID := active.String
-		if activeID != "" {
-			renewable := fromMS(activeExp.Int64).Add(-in.RenewalWindow)
-			if now.Before(renewable) {
-				return problem.New(problem.ActiveCertificateExists,
-					"an active certificate exists; a new one can be applied for from %s", renewable.Format(time.RFC3339)).
-					With("renewable_at", renewable)
-			}
-		}
-		if used >= in.MonthlyLimit {
-			return problem.New(problem.QuotaExhausted, "%d certificates have been issued for this person this month; the quota resets at %s",
-				used, in.MonthEnd.Format(time.RFC3339)).With("resets_at", in.MonthEnd)
-		}
-		if _, err := t.exec(ctx, `INSERT INTO certificates (`+certificateColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'active', $12, NULL, NULL, 'app', NULL, NULL, NULL, NULL, NULL, NULL)`,
-			c.ID, c.HolderIndex, c.AccountID, in.FaceCheck.ID, c.NameCT, c.IDNumberCT, c.NameMasked, c.IDMasked,
-			c.CityCode, ms(c.IssuedAt), ms(c.ExpiresAt), ms(now)); err != nil {
+		if err := in.refusal(active.String, activeExp.Int64, used); err != nil {
 			return err
 		}
-		if activeID != "" {
-			if _, err := t.exec(ctx, `UPDATE certificates SET status = 'superseded', status_at = $1, superseded_by = $2
-				WHERE id = $3 AND status = 'active'`, ms(now), c.ID, activeID); err != nil {
-				return err
-			}
-			if err := t.audit(ctx, now, actor, "certificate.supersede", "certificate:"+activeID, struct {
-				SupersededBy string `json:"superseded_by"`
-			}{c.ID}); err != nil {
+		out = in.issued(active.String, used)
+		entries, err := in.entries(actor, out)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, insertIssued, in.insertArgs()...); err != nil {
+			return err
+		}
+		if out.Superseded != "" {
+			if _, err := t.exec(ctx, supersede, out.supersedeArgs()...); err != nil {
 				return err
 			}
 		}
-		if err := t.audit(ctx, now, actor, "certificate.issue", "certificate:"+c.ID, issueDetail{
-			Holder: c.NameMasked, IDNumber: c.IDMasked, City: c.CityCode, FaceCheck: in.FaceCheck.ID,
-			ExpiresAt: c.ExpiresAt, UsedThisMonth: used + 1, Renews: activeID, Applicant: c.Applicant(),
-		}); err != nil {
-			return err
-		}
-		if in.Pass != nil {
-			if err := t.insertPass(ctx, actor, *in.Pass); err != nil {
+		if p := in.Pass; p != nil {
+			if _, err := t.exec(ctx, insertPass, p.insertArgs()...); err != nil {
 				return err
 			}
 		}
-		c.Status, c.ChangedAt, c.FaceCheckID, c.Channel = StatusActive, now, in.FaceCheck.ID, ChannelApp
-		out = Issued{Certificate: c, Superseded: activeID, UsedThisMonth: used + 1}
+		for _, e := range entries {
+			if err := t.appendAudit(ctx, e); err != nil {
+				return fmt.Errorf("audit %s: %w", e.Action, err)
+			}
+		}
 		// A request with an Idempotency-Key: its answer commits with
 		// the certificate, or neither does.
 		return t.answer(ctx, out)
 	})
 	return out, err
 }
+
+// The statements of an issuance.
+const (
+	// lockHolder takes the holder's lock: every application for a person
+	// updates the person's row.
+	lockHolder = `INSERT INTO holders (id_index, version) VALUES ($1, 1)
+		ON CONFLICT (id_index) DO UPDATE SET version = holders.version + 1`
+	// activeAndMonth reads the holder's active certificate (R5) and
+	// counts the month's app certificates (R2), in one query: the
+	// holder's lock taken before makes both current.
+	activeAndMonth = `SELECT a.id, a.expires_at,
+		(SELECT count(*) FROM certificates WHERE holder_index = $1 AND issued_at >= $3 AND issued_at < $4 AND channel = 'app')
+		FROM (SELECT 1 AS one) x LEFT JOIN (SELECT id, expires_at FROM certificates
+			WHERE holder_index = $1 AND status = 'active' AND expires_at > $2 ORDER BY expires_at DESC LIMIT 1) a ON true`
+	insertIssued = `INSERT INTO certificates (` + certificateColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'active', $12, NULL, NULL, 'app', NULL, NULL, NULL, NULL, NULL, NULL)`
+	supersede = `UPDATE certificates SET status = 'superseded', status_at = $1, superseded_by = $2
+		WHERE id = $3 AND status = 'active'`
+)
+
+func (in Issuance) activeAndMonthArgs() []any {
+	return []any{in.Certificate.HolderIndex, ms(in.FaceCheck.Now), ms(in.MonthStart), ms(in.MonthEnd)}
+}
+
+// refusal is the rules' refusal of the issuance, if any, given the
+// holder's active certificate (its id and expiry, or "") and the month's
+// count, read under the holder's lock.
+func (in Issuance) refusal(activeID string, activeExp int64, used int) error {
+	now := in.FaceCheck.Now
+	if activeID != "" {
+		renewable := fromMS(activeExp).Add(-in.RenewalWindow)
+		if now.Before(renewable) {
+			return problem.New(problem.ActiveCertificateExists,
+				"an active certificate exists; a new one can be applied for from %s", renewable.Format(time.RFC3339)).
+				With("renewable_at", renewable)
+		}
+	}
+	if used >= in.MonthlyLimit {
+		return problem.New(problem.QuotaExhausted, "%d certificates have been issued for this person this month; the quota resets at %s",
+			used, in.MonthEnd.Format(time.RFC3339)).With("resets_at", in.MonthEnd)
+	}
+	return nil
+}
+
+// issued is the outcome of an issuance the rules allow.
+func (in Issuance) issued(activeID string, used int) Issued {
+	c := in.Certificate
+	c.Status, c.ChangedAt, c.FaceCheckID, c.Channel = StatusActive, in.FaceCheck.Now, in.FaceCheck.ID, ChannelApp
+	return Issued{Certificate: c, Superseded: activeID, UsedThisMonth: used + 1}
+}
+
+func (in Issuance) insertArgs() []any {
+	c := in.Certificate
+	return []any{c.ID, c.HolderIndex, c.AccountID, in.FaceCheck.ID, c.NameCT, c.IDNumberCT, c.NameMasked, c.IDMasked,
+		c.CityCode, ms(c.IssuedAt), ms(c.ExpiresAt), ms(in.FaceCheck.Now)}
+}
+
+func (out Issued) supersedeArgs() []any {
+	return []any{ms(out.Certificate.ChangedAt), out.Certificate.ID, out.Superseded}
+}
+
+// entries are the audit entries of an issuance, in order: the superseded
+// certificate's, if any, then the issue's, then the pass's, if any.
+func (in Issuance) entries(actor Actor, out Issued) ([]audit.Entry, error) {
+	c, now := out.Certificate, in.FaceCheck.Now
+	var entries []audit.Entry
+	add := func(action, object string, detail any) error {
+		e, err := newEntry(now, actor, action, object, detail)
+		entries = append(entries, e)
+		return err
+	}
+	if out.Superseded != "" {
+		if err := add("certificate.supersede", "certificate:"+out.Superseded, struct {
+			SupersededBy string `json:"superseded_by"`
+		}{c.ID}); err != nil {
+			return nil, err
+		}
+	}
+	if err := add("certificate.issue", "certificate:"+c.ID, issueDetail{
+		Holder: c.NameMasked, IDNumber: c.IDMasked, City: c.CityCode, FaceCheck: in.FaceCheck.ID,
+		ExpiresAt: c.ExpiresAt, UsedThisMonth: out.UsedThisMonth, Renews: out.Superseded, Applicant: c.Applicant(),
+	}); err != nil {
+		return nil, err
+	}
+	if p := in.Pass; p != nil {
+		e, err := newEntry(p.IssuedAt, actor, "pass.issue", "certificate:"+p.CertificateID, p.auditDetail())
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, e)
+	}
+	return entries, nil
+}
+
+// issuanceWrite is IssueCertificate on PostgreSQL, as a write for the
+// group-commit writer (postgres.go). Its deciding statements mark the
+// face check used and read it as it was, take the holder's lock, and read
+// the active certificate and the month's count; the rules then decide in
+// Go. A refusal after the mark undoes it in the same transaction, so a
+// refused application leaves its check unused, as a rolled-back one did.
+// The writer never puts two issuances for one holder in one batch: the
+// second's count would not see the first's certificate. out is set to the
+// outcome.
+func issuanceWrite(ctx context.Context, actor Actor, in Issuance, out *Issued) pgWrite {
+	u := in.FaceCheck
+	decide := func(b *pgx.Batch) {
+		b.Queue(markFaceCheck, ms(u.Now), u.ID, u.AccountID)
+		b.Queue(lockHolder, in.Certificate.HolderIndex)
+		b.Queue(activeAndMonth, in.activeAndMonthArgs()...)
+	}
+	record := func(r pgx.BatchResults, b *pgx.Batch) (pgRecord, error) {
+		*out = Issued{}
+		var marked bool
+		f, ferr := scanFaceCheck(extraColumns{r.QueryRow(), []any{&marked}})
+		if ferr != nil && !errors.Is(ferr, ErrNotFound) {
+			return pgRecord{}, ferr
+		}
+		if _, err := r.Exec(); err != nil {
+			return pgRecord{}, err
+		}
+		var active sql.NullString
+		var activeExp sql.NullInt64
+		var used int
+		if err := r.QueryRow().Scan(&active, &activeExp, &used); err != nil {
+			return pgRecord{}, err
+		}
+		switch {
+		case ferr != nil || f.AccountID != u.AccountID:
+			return pgRecord{outcome: problem.New(problem.NotFound, "no such face check")}, nil
+		case !marked:
+			// Usable as read, so another transaction used it first.
+			refusal := faceCheckUsable(f, u)
+			if refusal == nil {
+				refusal = problem.New(problem.FaceCheckUsed, "this face check has already been used; verify your face again")
+			}
+			return pgRecord{outcome: refusal}, nil
+		}
+		refusal := faceCheckUsable(f, u)
+		if refusal == nil {
+			refusal = in.refusal(active.String, activeExp.Int64, used)
+		}
+		if refusal != nil {
+			b.Queue(unmarkFaceCheck, u.ID)
+			return pgRecord{outcome: refusal}, nil
+		}
+		*out = in.issued(active.String, used)
+		entries, err := in.entries(actor, *out)
+		if err != nil {
+			return pgRecord{}, err
+		}
+		b.Queue(insertIssued, in.insertArgs()...)
+		if out.Superseded != "" {
+			b.Queue(supersede, out.supersedeArgs()...)
+		}
+		if p := in.Pass; p != nil {
+			b.Queue(insertPass, p.insertArgs()...)
+		}
+		rec := pgRecord{entries: entries}
+		q, args, err := answerUpdate(ctx, *out)
+		if err != nil {
+			return pgRecord{}, err
+		}
+		if q != "" {
+			b.Queue(q, args...)
+			rows := b.Len()
+			rec.check = func(r pgx.BatchResults) error {
+				for range rows - 1 {
+					if _, err := r.Exec(); err != nil {
+						return err
+					}
+				}
+				tag, err := r.Exec()
+				if err != nil {
+					return err
+				}
+				return answered(tag.RowsAffected())
+			}
+		}
+		return rec, nil
+	}
+	return pgWrite{holder: string(in.Certificate.HolderIndex), decide: decide, record: record}
+}
+
+// markFaceCheck marks a passed, unused check of the account used, and
+// reads the check as it was before, with whether it was marked: the
+// SELECT sees the statement's snapshot, not the UPDATE's change.
+const markFaceCheck = `WITH u AS (UPDATE face_checks SET used_at = $1
+		WHERE id = $2 AND account_id = $3 AND status = 'passed' AND used_at IS NULL RETURNING 1)
+	SELECT ` + faceCheckColumns + `, EXISTS (SELECT 1 FROM u) FROM face_checks WHERE id = $2`
+
+// unmarkFaceCheck undoes markFaceCheck in the same transaction.
+const unmarkFaceCheck = `UPDATE face_checks SET used_at = NULL WHERE id = $1`
+
+// extraColumns scans a row into the columns a scanner knows and then into
+// extra, the columns selected after them.
+type extraColumns struct {
+	row   interface{ Scan(...any) error }
+	extra []any
+}
+
+func (x extraColumns) Scan(dest ...any) error { return x.row.Scan(append(dest, x.extra...)...) }
 
 // Certificate returns one certificate.
 func (s *Store) Certificate(ctx context.Context, id string) (Certificate, error) {

@@ -77,23 +77,41 @@ func WithResultMapping(ctx context.Context, f func(any) any) context.Context {
 // step of every write a request with an Idempotency-Key can make. It fails,
 // rolling the write back, if the claim's lease was taken over.
 func (t *Tx) answer(ctx context.Context, result any) error {
+	q, args, err := answerUpdate(ctx, result)
+	if err != nil || q == "" {
+		return err
+	}
+	res, err := t.exec(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	return answered(n)
+}
+
+// answerUpdate is the statement that records the answer to the claim in
+// ctx, or "" when ctx holds none.
+func answerUpdate(ctx context.Context, result any) (string, []any, error) {
 	a, _ := ctx.Value(claimKey{}).(*answering)
 	if a == nil || a.claim.Render == nil {
-		return nil
+		return "", nil, nil
 	}
 	ans, err := a.claim.Render(a.mapping(result))
 	if err != nil {
-		return err
+		return "", nil, err
 	}
-	res, err := t.exec(ctx, `UPDATE idempotency_keys SET status = $1, body = $2, lease_until = 0
+	return `UPDATE idempotency_keys SET status = $1, body = $2, lease_until = 0
 		WHERE scope = $3 AND idem_key = $4 AND token = $5 AND status IS NULL`,
-		ans.Status, ans.Body, a.claim.Scope, a.claim.Key, a.claim.token)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n != 1 {
+		[]any{ans.Status, ans.Body, a.claim.Scope, a.claim.Key, a.claim.token}, nil
+}
+
+// answered tells, from the rows answerUpdate changed, whether the answer
+// was recorded: not when the claim's lease was taken over.
+func answered(rows int64) error {
+	if rows != 1 {
 		return problem.New(problem.RequestInProgress, "this Idempotency-Key was taken over by a retry; its answer is the one that counts")
 	}
 	return nil
