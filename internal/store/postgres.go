@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -184,7 +185,9 @@ func (s *Store) pgWriter() {
 }
 
 // oneWritePerHolder splits writes into a batch with at most one write per
-// holder and the writes left for the next.
+// holder and the writes left for the next. The batch is in the order of
+// its holders, so that two batches running at once take their holders'
+// locks in the same order and cannot deadlock over them.
 func oneWritePerHolder(ws []pgWrite) (batch, next []pgWrite) {
 	var holders map[string]bool
 	for _, w := range ws {
@@ -199,6 +202,9 @@ func oneWritePerHolder(ws []pgWrite) (batch, next []pgWrite) {
 			holders[w.holder] = true
 		}
 		batch = append(batch, w)
+	}
+	if holders != nil {
+		slices.SortStableFunc(batch, func(a, b pgWrite) int { return strings.Compare(a.holder, b.holder) })
 	}
 	return batch, next
 }
