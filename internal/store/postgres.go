@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,19 +24,22 @@ import (
 // two never compete for more connections than MaxConns.
 //
 // Group commit (PostgreSQL). The writes of the hot path — verifications
-// and app issuances — go to a writer goroutine (pgWriters of them per
-// node), which takes every such write waiting and commits them in one
-// transaction, in two pipelines of statements, two round trips:
+// and app issuances — go to the node's writer goroutine, which takes every
+// such write waiting and commits them in one transaction, in two
+// pipelines of statements:
 //
 //	BEGIN; <what decides write 1>; <what decides write 2>; …; lock the audit chain's head
 //	<rows of write 1>; <its audit entries>; <rows of write 2>; …; advance the head; COMMIT
+//
+// While writes keep coming, the second pipeline of one batch and the first
+// of the next travel together, so a batch costs one round trip (pgWriter).
 //
 // The first pipeline holds the statements whose answers decide each write
 // (a code's claim; an issuance's face check, holder lock and count); Go
 // reads them and queues each write's rows, and links the batch's audit
 // entries to the chain in Go, from the head read once. The writes share
-// one commit (one WAL flush), one head update and two round trips instead
-// of one commit and a head update each.
+// one commit (one WAL flush), one head update and a round trip instead of
+// one commit and a head update each.
 //
 // The head is locked last in the first pipeline, after the rows the writes
 // decide on, as every other transaction that audits locks it after its
@@ -48,9 +52,10 @@ import (
 // in Go (a spent quota, say) is not a failure: the write is told it, and
 // the statements it queued (undoing a mark) commit with the others. Every
 // write is told its outcome only once the COMMIT has been answered. A lost
-// connection follows the rules of a single write: lost before the second
-// pipeline went out, the batch runs again; lost after, every write of the
-// batch that had not failed by itself is told that it may have been made.
+// connection follows the rules of a single write: lost before the
+// pipeline with its COMMIT went out, the batch runs again; lost after,
+// every write of the batch that had not failed by itself is told that it
+// may have been made.
 
 // pgMaxBatch bounds the writes that share one commit, and so how long the
 // last of them waits and how many rows one transaction holds locked.
@@ -110,11 +115,15 @@ func openPostgres(dsn string, conns int) (*Store, error) {
 	return &Store{w: db, r: db, pg: pool, dialect: postgresDialect}, nil
 }
 
-// pgWriters is how many batches a node has in flight at once. While one
-// batch waits for its round trip and its commit, the next collects the
-// writes arriving meanwhile; with one writer every write would wait for
-// both, and on a busy machine for the scheduling of one backend.
-const pgWriters = 2
+// pgWriters is how many group-commit writers a node runs. One is enough
+// and costs least: its pipeline carries one batch's COMMIT with the next
+// batch's first part, so while writes keep coming a batch costs one round
+// trip, and the writes arriving meanwhile make the next batch. A second
+// writer would hold a second transaction open, wait for the first's chain
+// head, and halve the batches (BenchmarkRecordVerification/postgres,
+// alternated: node and database CPU per verification 0.81 of two writers
+// without the overlap with one, 1.19 with two).
+const pgWriters = 1
 
 func (s *Store) startPGBatching() {
 	s.pgQueue = make(chan pgWrite, pgMaxBatch)
@@ -152,23 +161,30 @@ func (s *Store) pgSend(ctx context.Context, w pgWrite) error {
 	return <-w.done
 }
 
+// pgWriter is one group-commit writer. While writes keep coming, a batch
+// costs one round trip: the pipeline that carries a decided batch's rows
+// and COMMIT also carries the next batch's BEGIN, deciding statements and
+// the head's lock, on the same connection. A batch that fails is run again
+// by runPGBatch, which finds the failing write and tells it alone.
 func (s *Store) pgWriter() {
-	var next []pgWrite // put off to the next batch
-	for open := true; open || len(next) > 0; {
-		ws := next
-		if len(ws) == 0 {
+	var carry []pgWrite // put off to the next batch
+	var open *pgOpen    // decided, its transaction open
+	closed := false
+	for {
+		ws := carry
+		if len(ws) == 0 && open == nil && !closed {
 			w, ok := <-s.pgQueue
-			if !ok {
-				return
+			if ok {
+				ws = append(ws, w)
 			}
-			ws = []pgWrite{w}
+			closed = !ok
 		}
 	drain:
-		for open && len(ws) < pgMaxBatch {
+		for !closed && len(ws) < pgMaxBatch {
 			select {
 			case w, ok := <-s.pgQueue:
 				if !ok {
-					open = false
+					closed = true
 					break drain
 				}
 				ws = append(ws, w)
@@ -176,11 +192,146 @@ func (s *Store) pgWriter() {
 				break drain
 			}
 		}
-		ws, next = oneWritePerHolder(ws)
-		results := s.runPGBatch(ws)
-		for i, w := range ws {
-			w.done <- results[i]
+		ws, carry = oneWritePerHolder(ws)
+		switch {
+		case open != nil:
+			open = s.commitAndDecide(open, ws)
+		case len(ws) > 0:
+			open = s.decide(ws)
+		case closed:
+			return
 		}
+	}
+}
+
+// pgOpen is a decided batch and the connection its transaction is open on.
+type pgOpen struct {
+	*pgDecided
+	conn *pgxpool.Conn
+}
+
+// live tells the writes whose request has ended so, and returns the others.
+func live(ws []pgWrite) []pgWrite {
+	var out []pgWrite
+	for _, w := range ws {
+		if err := w.ctx.Err(); err != nil {
+			w.done <- err
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// decide sends a batch's first pipeline on a connection of its own and
+// returns the batch decided, or nil when it failed and runPGBatch ran its
+// writes instead.
+func (s *Store) decide(ws []pgWrite) *pgOpen {
+	ws = live(ws)
+	if len(ws) == 0 {
+		return nil
+	}
+	ctx, cancel := batchContext(ws)
+	defer cancel()
+	conn, err := s.pg.Acquire(ctx)
+	if err != nil {
+		for _, w := range ws {
+			w.done <- beforeCommit(err)
+		}
+		return nil
+	}
+	var b pgx.Batch
+	queueDecide(&b, ws)
+	br := conn.SendBatch(ctx, &b)
+	d, _, err := readDecide(br, ws)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		rollback(ctx, conn)
+		conn.Release()
+		s.runAgain(ws)
+		return nil
+	}
+	return &pgOpen{pgDecided: d, conn: conn}
+}
+
+// commitAndDecide sends the open batch's second pipeline and, in the same
+// round trip, the first pipeline of ws, the next batch. It tells the open
+// batch's writes their outcomes and returns the next batch decided, or
+// nil.
+func (s *Store) commitAndDecide(open *pgOpen, ws []pgWrite) *pgOpen {
+	ws = live(ws)
+	ctx, cancel := batchContext(append(slices.Clip(open.ws), ws...))
+	defer cancel()
+	var b pgx.Batch
+	queueCommit(&b, open.pgDecided)
+	if len(ws) > 0 {
+		queueDecide(&b, ws)
+	}
+	br := open.conn.SendBatch(ctx, &b)
+	_, err := readCommit(br, open.pgDecided)
+	committed := err == nil
+	var next *pgDecided
+	if committed && len(ws) > 0 {
+		next, _, err = readDecide(br, ws)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if committed {
+		s.pgCommits.Add(1)
+		for k, w := range open.ws {
+			w.done <- open.recs[k].outcome
+		}
+	}
+	switch {
+	case err == nil && next != nil:
+		return &pgOpen{pgDecided: next, conn: open.conn}
+	case err == nil:
+		open.conn.Release()
+		return nil
+	case !committed && isConnectionFailure(err):
+		// The COMMIT went out and its answer did not come back: the
+		// open batch may have been made. The next one was not.
+		for _, w := range open.ws {
+			w.done <- pipelineOutcome(err)
+		}
+		open.conn.Conn().PgConn().Close(ctx)
+		open.conn.Release()
+		s.runAgain(ws)
+		return nil
+	}
+	// A statement failed: PostgreSQL skipped the rest of the pipeline.
+	// Whatever did not commit runs again, the failing write alone told.
+	rollback(ctx, open.conn)
+	open.conn.Release()
+	if !committed {
+		s.runAgain(open.ws)
+	}
+	s.runAgain(ws)
+	return nil
+}
+
+// runAgain runs writes whose batch failed through runPGBatch, which tells
+// the write that failed its error and commits the others.
+func (s *Store) runAgain(ws []pgWrite) {
+	if len(ws) == 0 {
+		return
+	}
+	results := s.runPGBatch(ws)
+	for i, w := range ws {
+		w.done <- results[i]
+	}
+}
+
+// rollback ends a connection's failed transaction, or closes the
+// connection when that fails. It uses the simple protocol: in a failed
+// transaction PostgreSQL refuses to prepare any statement, and pgx would
+// prepare ROLLBACK first.
+func rollback(ctx context.Context, conn *pgxpool.Conn) {
+	if _, err := conn.Conn().PgConn().Exec(ctx, "ROLLBACK").ReadAll(); err != nil {
+		conn.Conn().PgConn().Close(ctx)
 	}
 }
 
@@ -211,7 +362,9 @@ func oneWritePerHolder(ws []pgWrite) (batch, next []pgWrite) {
 
 // batchContext is the context a batch's statements run under: until the
 // latest deadline of its writes (a write whose request has ended is not
-// sent, but one sent with it must not be cut short by it).
+// sent, but one sent with it must not be cut short by it), or until every
+// write's request has ended — then no one waits for the batch, and a
+// statement waiting for a lock is cancelled, as a single write's would be.
 func batchContext(ws []pgWrite) (context.Context, context.CancelFunc) {
 	var latest time.Time
 	for _, w := range ws {
@@ -223,7 +376,23 @@ func batchContext(ws []pgWrite) (context.Context, context.CancelFunc) {
 			latest = d
 		}
 	}
-	return context.WithDeadline(context.Background(), latest)
+	ctx, cancel := context.WithDeadline(context.Background(), latest)
+	var left atomic.Int64
+	left.Store(int64(len(ws)))
+	stops := make([]func() bool, len(ws))
+	for i, w := range ws {
+		stops[i] = context.AfterFunc(w.ctx, func() {
+			if left.Add(-1) == 0 {
+				cancel()
+			}
+		})
+	}
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancel()
+	}
 }
 
 // runPGBatch runs writes in one transaction, as the comment at the top of
@@ -301,41 +470,78 @@ func (s *Store) runPGBatch(ws []pgWrite) []error {
 // failed, or -1 when the batch's own statement did, and whether the
 // pipeline with the COMMIT had gone out.
 func runPGTransaction(ctx context.Context, conn *pgxpool.Conn, ws []pgWrite, todo []int) (recs []pgRecord, failed int, committing bool, err error) {
-	var b pgx.Batch
-	b.Queue("BEGIN")
-	for _, i := range todo {
-		if ws[i].decide != nil {
-			ws[i].decide(&b)
-		}
+	batch := make([]pgWrite, len(todo))
+	for k, i := range todo {
+		batch[k] = ws[i]
 	}
-	b.Queue(`SELECT seq, hash, last_id FROM audit_head WHERE id = 1 FOR UPDATE`)
-	var head chainHead
-	recs = make([]pgRecord, len(todo))
+	var b pgx.Batch
+	queueDecide(&b, batch)
 	br := conn.SendBatch(ctx, &b)
-	failed, err = func() (int, error) {
-		if _, err := br.Exec(); err != nil {
-			return -1, err
-		}
-		for k, i := range todo {
-			var rows pgx.Batch
-			rec, err := recordGuarded(ws[i].record, br, &rows)
-			if err != nil {
-				return k, err
-			}
-			rec.rows = rows.QueuedQueries
-			recs[k] = rec
-		}
-		return -1, br.QueryRow().Scan(&head.seq, &head.hash, &head.lastID)
-	}()
+	d, failed, err := readDecide(br, batch)
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return nil, failed, false, err
 	}
-
 	b = pgx.Batch{}
-	for _, rec := range recs {
+	queueCommit(&b, d)
+	br = conn.SendBatch(ctx, &b)
+	failed, err = readCommit(br, d)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return d.recs, failed, true, err
+}
+
+// pgDecided is a batch whose first pipeline has been read: its writes
+// decided, the chain's head read under its lock, the transaction open.
+type pgDecided struct {
+	ws   []pgWrite
+	recs []pgRecord
+	head chainHead
+}
+
+// queueDecide queues a batch's first pipeline: BEGIN, what decides each
+// write, and the chain head's lock.
+func queueDecide(b *pgx.Batch, ws []pgWrite) {
+	b.Queue("BEGIN")
+	for _, w := range ws {
+		if w.decide != nil {
+			w.decide(b)
+		}
+	}
+	b.Queue(`SELECT seq, hash, last_id FROM audit_head WHERE id = 1 FOR UPDATE`)
+}
+
+// readDecide reads queueDecide's answers. On failure it returns the
+// position in ws of the write whose statement or reading failed, or -1.
+func readDecide(br pgx.BatchResults, ws []pgWrite) (*pgDecided, int, error) {
+	d := &pgDecided{ws: ws, recs: make([]pgRecord, len(ws))}
+	if _, err := br.Exec(); err != nil {
+		return nil, -1, err
+	}
+	for k, w := range ws {
+		var rows pgx.Batch
+		rec, err := recordGuarded(w.record, br, &rows)
+		if err != nil {
+			return nil, k, err
+		}
+		rec.rows = rows.QueuedQueries
+		d.recs[k] = rec
+	}
+	if err := br.QueryRow().Scan(&d.head.seq, &d.head.hash, &d.head.lastID); err != nil {
+		return nil, -1, err
+	}
+	return d, -1, nil
+}
+
+// queueCommit queues a decided batch's second pipeline: each write's rows
+// and its audit entries, linked from the head, then the new head and
+// COMMIT.
+func queueCommit(b *pgx.Batch, d *pgDecided) {
+	head := d.head
+	for _, rec := range d.recs {
 		b.QueuedQueries = append(b.QueuedQueries, rec.rows...)
 		for _, e := range rec.entries {
 			head.link(&e)
@@ -346,29 +552,28 @@ func runPGTransaction(ctx context.Context, conn *pgxpool.Conn, ws []pgWrite, tod
 		b.Queue(updateAuditHead, head.seq, head.hash, head.lastID)
 	}
 	b.Queue("COMMIT")
-	br = conn.SendBatch(ctx, &b)
-	failed, err = func() (int, error) {
-		for k, rec := range recs {
-			if err := readRecord(br, rec); err != nil {
-				return k, err
-			}
+	d.head = head
+}
+
+// readCommit reads queueCommit's answers, with the position in d.ws of
+// the write whose statement or check failed, or -1.
+func readCommit(br pgx.BatchResults, d *pgDecided) (int, error) {
+	for k, rec := range d.recs {
+		if err := readRecord(br, rec); err != nil {
+			return k, err
 		}
-		if head.dirty {
-			if _, err := br.Exec(); err != nil {
-				return -1, err
-			}
-		}
-		tag, err := br.Exec()
-		if err == nil && tag.String() == "ROLLBACK" {
-			// COMMIT of a transaction PostgreSQL had marked failed.
-			err = pgx.ErrTxCommitRollback
-		}
-		return -1, err
-	}()
-	if cerr := br.Close(); err == nil {
-		err = cerr
 	}
-	return recs, failed, true, err
+	if d.head.dirty {
+		if _, err := br.Exec(); err != nil {
+			return -1, err
+		}
+	}
+	tag, err := br.Exec()
+	if err == nil && tag.String() == "ROLLBACK" {
+		// COMMIT of a transaction PostgreSQL had marked failed.
+		err = pgx.ErrTxCommitRollback
+	}
+	return -1, err
 }
 
 // readRecord reads the results of one write's rows and audit entries.
