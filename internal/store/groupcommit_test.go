@@ -125,3 +125,53 @@ func TestParallelVerificationsShareCommits(t *testing.T) {
 	}
 	t.Logf("%d verifications, %d commits", n, commits)
 }
+
+// Through the node's writer, where one batch's COMMIT travels with the next
+// batch's start: writes refused by the server among many parallel ones
+// fail alone, every other write commits once, and the audit chain holds.
+func TestFailedWritesAmongParallelOnesFailAlone(t *testing.T) {
+	s := storetest.Open(t, "postgres")
+	actor := store.TerminalActor("gate")
+	ctx := context.Background()
+	taken := gateVerification(store.NewID(), 1)
+	if _, err := s.RecordVerification(ctx, actor, taken, true); err != nil {
+		t.Fatal(err)
+	}
+	cert := store.NewID()
+	const n = 60
+	vs := make([]store.Verification, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range vs {
+		vs[i] = gateVerification(cert, int64(i+1))
+		if i%5 == 2 {
+			vs[i].ID = taken.ID // the verification's primary key is taken
+		}
+		wg.Go(func() { _, errs[i] = s.RecordVerification(ctx, actor, vs[i], true) })
+	}
+	wg.Wait()
+	var good []store.Verification
+	for i, err := range errs {
+		var pg *pgconn.PgError
+		switch {
+		case i%5 == 2 && !(errors.As(err, &pg) && pg.Code == "23505"):
+			t.Errorf("write %d: %v, want its own unique violation", i+1, err)
+		case i%5 != 2 && err != nil:
+			t.Errorf("write %d failed with its neighbour: %v", i+1, err)
+		case i%5 != 2:
+			good = append(good, vs[i])
+		}
+	}
+	if got, err := store.CountForTest(s, "verifications WHERE id IN ("+idList(good...)+")"); err != nil || got != len(good) {
+		t.Errorf("%d of %d good verifications committed (%v)", got, len(good), err)
+	}
+	if got, err := store.CountForTest(s, "audit_events WHERE object = 'certificate:"+cert+"'"); err != nil || got != len(good) {
+		t.Errorf("%d audit entries for %d verifications (%v)", got, len(good), err)
+	}
+	if got, err := store.CountForTest(s, "code_claims WHERE certificate_id = '"+cert+"'"); err != nil || got != len(good) {
+		t.Errorf("%d claims kept for %d verifications (%v)", got, len(good), err)
+	}
+	if rep, err := s.VerifyAudit(ctx); err != nil || rep.FirstBad != nil {
+		t.Errorf("the audit chain: %+v, %v", rep.FirstBad, err)
+	}
+}
