@@ -100,3 +100,17 @@ func AuditInOneBatchForTest(s *Store, fail []bool) []error {
 	}
 	return errs
 }
+
+// HoldHotReadersForTest takes every hot reader (SQLite) until the returned
+// func gives them back, as reads that never end would.
+func HoldHotReadersForTest(s *Store) (release func()) {
+	held := make([]*hotReader, 0, cap(s.hot))
+	for range cap(s.hot) {
+		held = append(held, <-s.hot)
+	}
+	return func() {
+		for _, h := range held {
+			s.hot <- h
+		}
+	}
+}
