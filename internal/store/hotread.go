@@ -13,7 +13,7 @@ import (
 // statement under a context that cannot end: the statement takes
 // microseconds, while a context that can end costs the driver a watcher
 // goroutine and a progress callback, and database/sql another goroutine,
-// which doubled the CPU time of the read (BenchmarkCertificateAndDevice).
+// which doubled the CPU time of the read.
 
 // hotReader is one reader connection kept aside, with its statements by
 // query. It is used by one read at a time.
