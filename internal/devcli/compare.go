@@ -17,6 +17,7 @@ import (
 func runCompare(ctx context.Context, e *cli.Env, args []string) error {
 	fs := cli.NewFlags(e, "compare")
 	tempid := fs.String("tempid", "bin/tempid", "the tempid binary to measure (run as: serve --demo)")
+	against := fs.String("against", "", "another tempid binary, run in the floor's place (serve --demo): the ratios are then of one build to the other, to measure a change")
 	listen := fs.String("listen", "127.0.0.1:18190", "loopback address the servers listen on in turn")
 	pairs := fs.Int("pairs", 3, "pairs per database (tempid and the floor, alternately first)")
 	sqlite := fs.Bool("sqlite", true, "run pairs on SQLite")
@@ -49,9 +50,17 @@ func runCompare(ctx context.Context, e *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	floor := []string{self, "floor"}
+	if *against != "" {
+		other, err := filepath.Abs(*against)
+		if err != nil {
+			return err
+		}
+		floor = []string{other, "serve", "--demo"}
+	}
 	user, password := cli.DemoLogin(store.RoleAdmin)
 	c, err := load.RunComparison(ctx, load.CompareConfig{
-		Tempid: []string{bin, "serve", "--demo"}, Floor: []string{self, "floor"},
+		Tempid: []string{bin, "serve", "--demo"}, Floor: floor,
 		Listen: *listen, Pairs: *pairs, SQLite: *sqlite, Postgres: *postgres,
 		IssueCount: *issues, VerifyCount: *verifies, Concurrency: *concurrency, Capture: img,
 		AdminUser: user, AdminPassword: password, Settle: *settle, Log: e.Stderr,

@@ -10,7 +10,7 @@ import (
 // counts. The certificate is returned as it is now; its ChangedAt tells
 // when its status last changed.
 func (s *Store) CertificateAndDeviceAsOf(ctx context.Context, id string, deviceHash []byte, at time.Time) (c Certificate, deviceRevoked bool, err error) {
-	c, err = scanVerified(s.hotRow(ctx, `SELECT `+verifiedColumns+`,
+	c, err = scanVerified(s.hotRead(ctx, `SELECT `+verifiedColumns+`,
 		EXISTS (SELECT 1 FROM revoked_devices WHERE device_key_hash = $2 AND revoked_at <= $3 AND expires_at > $3)
 		FROM certificates WHERE id = $1`, id, deviceHash, ms(at)), &deviceRevoked)
 	return c, deviceRevoked, classify(err)

@@ -9,9 +9,10 @@ import (
 // Group commit (SQLite). SQLite has one writer; every write transaction
 // pays for BEGIN, COMMIT and the WAL frames it appends. Under load the
 // writer goroutine takes every write waiting in the queue and runs them in
-// one transaction, each inside its own savepoint: a write that fails is
-// rolled back to its savepoint and told its error, the others commit
-// together and are told only after the commit. Each write is as atomic as
+// one transaction. When one of them fails, the batch runs again with each
+// write inside its own savepoint: the failed write is rolled back to its
+// savepoint and told its error, the others commit together. Every write is
+// told its outcome only after the commit. Each write is as atomic as
 // before and sees the writes before it, exactly as if they had run one
 // after another; they just share a commit.
 
@@ -77,13 +78,29 @@ func (s *Store) writer() {
 }
 
 func (s *Store) runBatch(reqs []writeRequest) {
+	// Writes seldom fail, so a batch first runs without savepoints. If a
+	// write fails there, the whole transaction is rolled back and the
+	// batch runs again, each write in its own savepoint; a write is run
+	// again only before any commit, as write's retries do. A batch of one
+	// needs no savepoint: its transaction is its write.
+	if s.commitBatch(reqs, false) {
+		return
+	}
+	s.commitBatch(reqs, true)
+}
+
+// commitBatch runs reqs in one transaction, commits it and tells every
+// write its outcome. Without savepoints it gives up as soon as a write of
+// a batch of several fails: it rolls everything back, tells no one, and
+// returns false.
+func (s *Store) commitBatch(reqs []writeRequest, savepoints bool) bool {
 	ctx := context.Background()
 	sqlTx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		for _, r := range reqs {
 			r.done <- err
 		}
-		return
+		return true
 	}
 	t := &Tx{tx: sqlTx, s: s}
 	results := make([]error, len(reqs))
@@ -92,6 +109,18 @@ func (s *Store) runBatch(reqs []writeRequest) {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
 			continue
+		}
+		if !savepoints {
+			err := runGuarded(r.fn, t)
+			if err == nil {
+				continue
+			}
+			sqlTx.Rollback()
+			if len(reqs) > 1 {
+				return false
+			}
+			r.done <- err
+			return true
 		}
 		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT write"); err != nil {
 			aborted = true
@@ -123,7 +152,7 @@ func (s *Store) runBatch(reqs []writeRequest) {
 		for _, r := range reqs {
 			r.done <- errBatchAborted
 		}
-		return
+		return true
 	}
 	commitErr := sqlTx.Commit()
 	for _, q := range t.unprepared {
@@ -139,6 +168,7 @@ func (s *Store) runBatch(reqs []writeRequest) {
 			r.done <- nil
 		}
 	}
+	return true
 }
 
 // runGuarded runs one write, turning a panic into its error: a bug in one

@@ -469,7 +469,7 @@ func (s *Store) Certificate(ctx context.Context, id string) (Certificate, error)
 // from the database before it records the code's use. A certificate that
 // does not exist is ErrNotFound, and then the device is not looked up.
 func (s *Store) CertificateAndDevice(ctx context.Context, id string, deviceHash []byte, now time.Time) (c Certificate, deviceRevoked bool, err error) {
-	c, err = scanVerified(s.hotRow(ctx, `SELECT `+verifiedColumns+`,
+	c, err = scanVerified(s.hotRead(ctx, `SELECT `+verifiedColumns+`,
 		EXISTS (SELECT 1 FROM revoked_devices WHERE device_key_hash = $2 AND expires_at > $3)
 		FROM certificates WHERE id = $1`, id, deviceHash, ms(now)), &deviceRevoked)
 	return c, deviceRevoked, classify(err)

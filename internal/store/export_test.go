@@ -71,3 +71,43 @@ func RecordInOneBatchForTest(s *Store, actor Actor, vs []Verification) []error {
 // GroupCommitsForTest counts the batches the PostgreSQL group-commit
 // writer committed.
 func GroupCommitsForTest(s *Store) int64 { return s.pgCommits.Load() }
+
+// AuditInOneBatchForTest runs writes like AuditForTest's (SQLite only)
+// through one run of the group-commit writer, all in one batch, a write
+// failing where fail says, and returns each one's outcome.
+func AuditInOneBatchForTest(s *Store, fail []bool) []error {
+	reqs := make([]writeRequest, len(fail))
+	for i, f := range fail {
+		reqs[i] = writeRequest{ctx: context.Background(), done: make(chan error, 1), fn: func(t *Tx) error {
+			if err := t.audit(context.Background(), time.Now(), CLI, "test.write", "test", struct {
+				Fail bool `json:"fail"`
+			}{f}); err != nil {
+				return err
+			}
+			if f {
+				return errFailedForTest
+			}
+			return nil
+		}}
+	}
+	s.runBatch(reqs)
+	errs := make([]error, len(reqs))
+	for i, r := range reqs {
+		errs[i] = <-r.done
+	}
+	return errs
+}
+
+// HoldHotReadersForTest takes every hot reader (SQLite) until the returned
+// func gives them back, as reads that never end would.
+func HoldHotReadersForTest(s *Store) (release func()) {
+	held := make([]*hotReader, 0, cap(s.hot))
+	for range cap(s.hot) {
+		held = append(held, <-s.hot)
+	}
+	return func() {
+		for _, h := range held {
+			s.hot <- h
+		}
+	}
+}

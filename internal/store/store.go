@@ -75,6 +75,9 @@ type Store struct {
 	pgCommits atomic.Int64
 	// health is whether writes succeed, for readiness (see health.go).
 	health writeHealth
+	// hot holds the reader connections kept for the hot path's reads
+	// (SQLite only; see hotread.go).
+	hot chan *hotReader
 }
 
 // dialect is the whole difference between the two databases, as seen by
@@ -103,6 +106,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, err
 	}
 	if s.dialect.name == "sqlite" {
+		if err := s.startHotReads(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
 		s.startBatching()
 	} else {
 		s.startPGBatching()
@@ -209,6 +216,7 @@ func (s *Store) Dialect() string { return s.dialect.name }
 func (s *Store) Close() error {
 	s.stopBatching()
 	s.stopPGBatching()
+	s.stopHotReads()
 	s.stmts.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true

@@ -165,6 +165,44 @@ func TestAWriteRolledBackInItsBatchLeavesNoGapInTheChain(t *testing.T) {
 	})
 }
 
+// On SQLite a batch whose writes all succeed runs without savepoints; when
+// one fails, whether first, in the middle or last, alone or next to
+// another failure, it alone fails: the others commit with their audit
+// entries and the failed ones leave none.
+func TestAFailedWriteOnSQLiteFailsAloneInItsBatch(t *testing.T) {
+	s := storetest.Open(t, "sqlite")
+	ctx := context.Background()
+	before, err := s.VerifyAudit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := before.Entries
+	for _, pattern := range []string{"x", "o", "xoo", "oxo", "oox", "oxxo", "xx", "ooo"} {
+		fail := make([]bool, len(pattern))
+		for i, c := range pattern {
+			fail[i] = c == 'x'
+		}
+		errs := store.AuditInOneBatchForTest(s, fail)
+		for i, c := range pattern {
+			switch {
+			case c == 'o' && errs[i] != nil:
+				t.Errorf("%s: write %d failed with its neighbour: %v", pattern, i+1, errs[i])
+			case c == 'x' && errs[i] == nil:
+				t.Errorf("%s: write %d, meant to fail, committed", pattern, i+1)
+			case c == 'o':
+				want++
+			}
+		}
+		rep, err := s.VerifyAudit(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.FirstBad != nil || rep.Entries != want {
+			t.Errorf("%s: chain %+v (%v), want %d entries", pattern, rep, rep.FirstBad, want)
+		}
+	}
+}
+
 // The statistics find verifications by the time in their ids: each is
 // counted in the bucket of its time, and none outside [from, to).
 func TestVerificationStatisticsReadTheRangeOfIds(t *testing.T) {
