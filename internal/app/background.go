@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"tempid/internal/store"
@@ -12,12 +13,18 @@ import (
 // is called: the key schedule (reloaded every minute so that nodes follow
 // each other's rotations, and rotated when due) and the retention purge
 // (at start, then hourly). Audit entries need no loop: each is linked into
-// the chain by the transaction that writes it.
+// the chain by the transaction that writes it. stop returns once the loops
+// have ended, so that the store can be closed after it with no write of
+// theirs in flight.
 func (a *App) Background(log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	go a.Signing.Run(ctx, time.Minute, log)
-	go a.purgeExpired(ctx, log)
-	return cancel
+	var loops sync.WaitGroup
+	loops.Go(func() { a.Signing.Run(ctx, time.Minute, log) })
+	loops.Go(func() { a.purgeExpired(ctx, log) })
+	return func() {
+		cancel()
+		loops.Wait()
+	}
 }
 
 // claimRetention is how long a code's claim (replay record) is kept.
