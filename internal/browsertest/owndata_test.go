@@ -153,6 +153,11 @@ func TestAPassengerSeesDownloadsWithdrawsConsentAndDeletesTheirAccount(t *testin
 	tb.waitFor("the consent withdrawn", `document.querySelector('[data-testid=mydata-consent]')?.dataset.status === 'withdrawn'`)
 	tb.click("nav-back")
 	homeSettled(tb)
+	// The home screen starts at its top, not at the scroll the data
+	// screen was left at (where its first buttons sat under the header).
+	if y := evalJS[float64](tb, `window.scrollY`); y != 0 {
+		t.Errorf("the home screen opened scrolled to %v, want its top", y)
+	}
 	tb.click("entry-tempid")
 	tb.waitScreen("apply")
 	// For a companion: the passenger's own identity, with its active

@@ -74,6 +74,10 @@ export function useScreen(key, name, app) {
   useEffect(() => {
     if (shown.current === key) return;
     shown.current = key;
+    // A new screen starts at its top, as a new page would: the window
+    // keeps the last screen's scroll otherwise, and the new screen's first
+    // buttons can sit under the sticky header.
+    window.scrollTo(0, 0);
     ref.current?.focus();
   }, [key]);
   return ref;
