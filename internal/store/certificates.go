@@ -499,20 +499,7 @@ func (s *Store) CertificatesOfHolder(ctx context.Context, holderIndex []byte, fr
 }
 
 func (s *Store) certificates(ctx context.Context, q string, args ...any) ([]Certificate, error) {
-	rows, err := s.query(ctx, q, args...)
-	if err != nil {
-		return nil, classify(err)
-	}
-	defer rows.Close()
-	var out []Certificate
-	for rows.Next() {
-		c, err := scanCertificate(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, func(row interface{ Scan(...any) error }) (Certificate, error) { return scanCertificate(row) }, q, args...)
 }
 
 // CountIssued counts a person's app certificates issued in [from, to): the

@@ -82,22 +82,13 @@ func (t *Tx) endPendingFaceChecks(ctx context.Context, accountID string, now tim
 // ConsentsOf lists an account's consents, oldest first (of two given in
 // the same millisecond, the withdrawn one first: it was given first).
 func (s *Store) ConsentsOf(ctx context.Context, accountID string) ([]Consent, error) {
-	rows, err := s.query(ctx, `SELECT id, purpose, given_at, withdrawn_at FROM consents WHERE account_id = $1
-		ORDER BY given_at, withdrawn_at IS NULL, id`, accountID)
-	if err != nil {
-		return nil, classify(err)
-	}
-	defer rows.Close()
-	var out []Consent
-	for rows.Next() {
+	return queryAll(ctx, s, func(row interface{ Scan(...any) error }) (Consent, error) {
 		c := Consent{AccountID: accountID}
 		var given int64
 		var withdrawn sql.NullInt64
-		if err := rows.Scan(&c.ID, &c.Purpose, &given, &withdrawn); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&c.ID, &c.Purpose, &given, &withdrawn)
 		c.GivenAt, c.WithdrawnAt = fromMS(given), nullMS(withdrawn)
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return c, err
+	}, `SELECT id, purpose, given_at, withdrawn_at FROM consents WHERE account_id = $1
+		ORDER BY given_at, withdrawn_at IS NULL, id`, accountID)
 }

@@ -37,67 +37,36 @@ type Device struct {
 // DevicesOf lists the device keys that showed an account's codes, first
 // authorised first.
 func (s *Store) DevicesOf(ctx context.Context, accountID string) ([]Device, error) {
-	rows, err := s.query(ctx, `SELECT d.device_key_hash, d.first_pass, d.last_pass, d.passes, r.revoked_at
-		FROM (`+accountDevices+`) AS d
-		LEFT JOIN revoked_devices r ON r.device_key_hash = d.device_key_hash
-		ORDER BY d.first_pass, d.device_key_hash`, accountID)
-	if err != nil {
-		return nil, classify(err)
-	}
-	defer rows.Close()
-	var out []Device
-	for rows.Next() {
+	return queryAll(ctx, s, func(row interface{ Scan(...any) error }) (Device, error) {
 		var d Device
 		var first, last int64
 		var revoked sql.NullInt64
-		if err := rows.Scan(&d.KeyHash, &first, &last, &d.Passes, &revoked); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&d.KeyHash, &first, &last, &d.Passes, &revoked)
 		d.FirstPass, d.LastPass, d.RevokedAt = fromMS(first), fromMS(last), nullMS(revoked)
-		out = append(out, d)
-	}
-	return out, rows.Err()
+		return d, err
+	}, `SELECT d.device_key_hash, d.first_pass, d.last_pass, d.passes, r.revoked_at
+		FROM (`+accountDevices+`) AS d
+		LEFT JOIN revoked_devices r ON r.device_key_hash = d.device_key_hash
+		ORDER BY d.first_pass, d.device_key_hash`, accountID)
 }
 
 // SessionsOf lists an account's login sessions, newest first. The token
 // is not among them: only its hash is stored, and it is not shown.
 func (s *Store) SessionsOf(ctx context.Context, accountID string) ([]Session, error) {
-	rows, err := s.query(ctx, `SELECT id, created_at, expires_at, ended_at FROM sessions WHERE account_id = $1 ORDER BY created_at DESC, id`, accountID)
-	if err != nil {
-		return nil, classify(err)
-	}
-	defer rows.Close()
-	var out []Session
-	for rows.Next() {
+	return queryAll(ctx, s, func(row interface{ Scan(...any) error }) (Session, error) {
 		se := Session{AccountID: accountID}
 		var created, expires int64
 		var ended sql.NullInt64
-		if err := rows.Scan(&se.ID, &created, &expires, &ended); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&se.ID, &created, &expires, &ended)
 		se.CreatedAt, se.ExpiresAt, se.EndedAt = fromMS(created), fromMS(expires), nullMS(ended)
-		out = append(out, se)
-	}
-	return out, rows.Err()
+		return se, err
+	}, `SELECT id, created_at, expires_at, ended_at FROM sessions WHERE account_id = $1 ORDER BY created_at DESC, id`, accountID)
 }
 
 // FaceChecksOf lists an account's face checks, newest first: their
 // results, never an image (none is stored).
 func (s *Store) FaceChecksOf(ctx context.Context, accountID string) ([]FaceCheck, error) {
-	rows, err := s.query(ctx, `SELECT `+faceCheckColumns+` FROM face_checks WHERE account_id = $1 ORDER BY created_at DESC, id`, accountID)
-	if err != nil {
-		return nil, classify(err)
-	}
-	defer rows.Close()
-	var out []FaceCheck
-	for rows.Next() {
-		f, err := scanFaceCheck(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, scanFaceCheck, `SELECT `+faceCheckColumns+` FROM face_checks WHERE account_id = $1 ORDER BY created_at DESC, id`, accountID)
 }
 
 // AllCertificatesOfAccount lists every certificate an account applied

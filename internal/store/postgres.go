@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -115,26 +114,20 @@ func openPostgres(dsn string, conns int) (*Store, error) {
 	return &Store{w: db, r: db, pg: pool, dialect: postgresDialect}, nil
 }
 
-// pgWriters is how many group-commit writers a node runs. One is enough
-// and costs least: its pipeline carries one batch's COMMIT with the next
-// batch's first part, so while writes keep coming a batch costs one round
-// trip, and the writes arriving meanwhile make the next batch. A second
-// writer would hold a second transaction open, wait for the first's chain
-// head, and halve the batches (BenchmarkRecordVerification/postgres,
+// startPGBatching starts the node's one group-commit writer. One is
+// enough and costs least: its pipeline carries one batch's COMMIT with the
+// next batch's first part, so while writes keep coming a batch costs one
+// round trip, and the writes arriving meanwhile make the next batch. A
+// second writer would hold a second transaction open, wait for the first's
+// chain head, and halve the batches (BenchmarkRecordVerification/postgres,
 // alternated: node and database CPU per verification 0.81 of two writers
 // without the overlap with one, 1.19 with two).
-const pgWriters = 1
-
 func (s *Store) startPGBatching() {
 	s.pgQueue = make(chan pgWrite, pgMaxBatch)
 	s.pgClosed = make(chan struct{})
-	var running sync.WaitGroup
-	for range pgWriters {
-		running.Go(s.pgWriter)
-	}
 	go func() {
-		running.Wait()
-		close(s.pgClosed)
+		defer close(s.pgClosed)
+		s.pgWriter()
 	}()
 }
 
@@ -161,7 +154,7 @@ func (s *Store) pgSend(ctx context.Context, w pgWrite) error {
 	return <-w.done
 }
 
-// pgWriter is one group-commit writer. While writes keep coming, a batch
+// pgWriter is the group-commit writer. While writes keep coming, a batch
 // costs one round trip: the pipeline that carries a decided batch's rows
 // and COMMIT also carries the next batch's BEGIN, deciding statements and
 // the head's lock, on the same connection. A batch that fails is run again
@@ -326,13 +319,15 @@ func (s *Store) runAgain(ws []pgWrite) {
 }
 
 // rollback ends a connection's failed transaction, or closes the
-// connection when that fails. It uses the simple protocol: in a failed
-// transaction PostgreSQL refuses to prepare any statement, and pgx would
-// prepare ROLLBACK first.
-func rollback(ctx context.Context, conn *pgxpool.Conn) {
-	if _, err := conn.Conn().PgConn().Exec(ctx, "ROLLBACK").ReadAll(); err != nil {
+// connection when that fails, and returns that failure. It uses the
+// simple protocol: in a failed transaction PostgreSQL refuses to prepare
+// any statement, and pgx would prepare ROLLBACK first.
+func rollback(ctx context.Context, conn *pgxpool.Conn) error {
+	_, err := conn.Conn().PgConn().Exec(ctx, "ROLLBACK").ReadAll()
+	if err != nil {
 		conn.Conn().PgConn().Close(ctx)
 	}
+	return err
 }
 
 // oneWritePerHolder splits writes into a batch with at most one write per
@@ -449,12 +444,10 @@ func (s *Store) runPGBatch(ws []pgWrite) []error {
 		}
 		// One write's statement, or its reading in Go, failed: it
 		// alone is told, and the others run again without it, after
-		// the transaction is rolled back — with the simple protocol:
-		// in a failed transaction PostgreSQL refuses to prepare any
-		// statement, and pgx would prepare ROLLBACK first.
+		// the transaction is rolled back.
 		results[todo[failed]] = err
 		todo = slices.Delete(slices.Clone(todo), failed, failed+1)
-		if _, err := conn.Conn().PgConn().Exec(ctx, "ROLLBACK").ReadAll(); err != nil {
+		if err := rollback(ctx, conn); err != nil {
 			if isConnectionFailure(err) {
 				return abandonBatch(ctx, conn, results, todo, &lostBeforeCommit{err})
 			}

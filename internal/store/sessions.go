@@ -200,20 +200,7 @@ func (s *Store) TerminalByKey(ctx context.Context, keyHash []byte) (Terminal, er
 
 // Terminals lists every terminal, newest first.
 func (s *Store) Terminals(ctx context.Context) ([]Terminal, error) {
-	rows, err := s.query(ctx, `SELECT `+terminalColumns+` FROM terminals ORDER BY created_at DESC`)
-	if err != nil {
-		return nil, classify(err)
-	}
-	defer rows.Close()
-	var out []Terminal
-	for rows.Next() {
-		tm, err := scanTerminal(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, tm)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, scanTerminal, `SELECT `+terminalColumns+` FROM terminals ORDER BY created_at DESC`)
 }
 
 // RevokeTerminal revokes a terminal's API key.

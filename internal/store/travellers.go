@@ -86,20 +86,7 @@ func (s *Store) AddTraveller(ctx context.Context, actor Actor, tr Traveller, lim
 
 // Travellers lists an account's saved travellers, oldest first.
 func (s *Store) Travellers(ctx context.Context, accountID string) ([]Traveller, error) {
-	rows, err := s.query(ctx, `SELECT `+travellerColumns+` FROM travellers WHERE account_id = $1 ORDER BY created_at, id`, accountID)
-	if err != nil {
-		return nil, classify(err)
-	}
-	defer rows.Close()
-	var out []Traveller
-	for rows.Next() {
-		tr, err := scanTraveller(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, tr)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s, scanTraveller, `SELECT `+travellerColumns+` FROM travellers WHERE account_id = $1 ORDER BY created_at, id`, accountID)
 }
 
 // TravellerOf returns a saved traveller of an account; another account's
