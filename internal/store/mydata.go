@@ -125,7 +125,7 @@ func (s *Store) DeleteAccount(ctx context.Context, actor Actor, accountID string
 			return problem.New(problem.Forbidden, "only a passenger account can be deleted by its holder")
 		}
 		// The device keys first: they are found through the sessions too.
-		n, err := t.revokeDevices(ctx, now, accountDevices, accountID)
+		n, err := t.revokeDevices(ctx, now, `SELECT device_key_hash, expires_at FROM (`+accountDevices+`) AS d`, accountID)
 		if err != nil {
 			return err
 		}
@@ -166,9 +166,9 @@ func (s *Store) DeleteAccount(ctx context.Context, actor Actor, accountID string
 	return out, err
 }
 
-// revokeDevices puts the device keys a query selects (the key's hash
-// first, the latest expiry of its certificates fifth, as accountDevices)
-// on the revocation list until that expiry, keeping a later one already
+// revokeDevices puts the device keys a query selects (each key's hash and
+// the latest expiry of its certificates) on the revocation list until that
+// expiry, keeping a later one already
 // there; keys whose certificates have all expired need no entry. It
 // returns how many keys it listed.
 func (t *Tx) revokeDevices(ctx context.Context, now time.Time, q string, args ...any) (int, error) {
@@ -183,8 +183,7 @@ func (t *Tx) revokeDevices(ctx context.Context, now time.Time, q string, args ..
 	var devs []dev
 	for rows.Next() {
 		var d dev
-		var first, last, n int64
-		if err := rows.Scan(&d.hash, &first, &last, &n, &d.expires); err != nil {
+		if err := rows.Scan(&d.hash, &d.expires); err != nil {
 			rows.Close()
 			return 0, err
 		}

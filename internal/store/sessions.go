@@ -84,37 +84,12 @@ func (s *Store) EndSession(ctx context.Context, actor Actor, sessionID string, n
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
-		rows, err := t.query(ctx, `SELECT p.device_key_hash, max(c.expires_at) FROM passes p JOIN certificates c ON c.id = p.certificate_id
+		revoked, err = t.revokeDevices(ctx, now, `SELECT p.device_key_hash, max(c.expires_at) FROM passes p JOIN certificates c ON c.id = p.certificate_id
 			WHERE p.session_id = $1 AND c.expires_at > $2 GROUP BY p.device_key_hash`, sessionID, ms(now))
 		if err != nil {
 			return err
 		}
-		type dev struct {
-			hash    []byte
-			expires int64
-		}
-		var devs []dev
-		for rows.Next() {
-			var d dev
-			if err := rows.Scan(&d.hash, &d.expires); err != nil {
-				rows.Close()
-				return err
-			}
-			devs = append(devs, d)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, d := range devs {
-			if _, err := t.exec(ctx, `INSERT INTO revoked_devices (device_key_hash, revoked_at, expires_at) VALUES ($1, $2, $3)
-				ON CONFLICT (device_key_hash) DO UPDATE SET expires_at = CASE WHEN excluded.expires_at > revoked_devices.expires_at
-				THEN excluded.expires_at ELSE revoked_devices.expires_at END`, d.hash, ms(now), d.expires); err != nil {
-				return err
-			}
-		}
-		revoked = len(devs)
-		return t.audit(ctx, now, actor, "session.logout", "session:"+sessionID, map[string]any{"revoked_devices": len(devs)})
+		return t.audit(ctx, now, actor, "session.logout", "session:"+sessionID, map[string]any{"revoked_devices": revoked})
 	})
 	return revoked, err
 }
