@@ -199,8 +199,7 @@ func (s *Store) IssueCertificate(ctx context.Context, actor Actor, in Issuance) 
 	var out Issued
 	if s.pg != nil {
 		w := issuanceWrite(ctx, actor, in, &out)
-		err := s.retry(ctx, func() error { return s.pgSend(ctx, w) })
-		s.health.observe(err)
+		err := s.pgSend(ctx, w)
 		return out, err
 	}
 	err := s.write(ctx, func(t *Tx) error {

@@ -65,10 +65,14 @@ func (s *Store) stopHotReads() {
 }
 
 // hotRead runs a read of the hot path: natively through pgx on
-// PostgreSQL (hotRow), on a hot reader on SQLite.
+// PostgreSQL, on a hot reader on SQLite (through the cached prepared
+// statement on a store opened without them, for a migration test).
 func (s *Store) hotRead(ctx context.Context, q string, args ...any) interface{ Scan(...any) error } {
-	if s.hot == nil {
-		return s.hotRow(ctx, q, args...)
+	switch {
+	case s.pg != nil:
+		return s.pg.QueryRow(ctx, q, args...)
+	case s.hot == nil:
+		return s.queryRow(ctx, q, args...)
 	}
 	if err := ctx.Err(); err != nil {
 		return errScan{err}

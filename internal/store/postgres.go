@@ -141,10 +141,17 @@ func (s *Store) stopPGBatching() {
 }
 
 // pgSend hands a write to the node's group-commit writer and waits for its
-// outcome. Like writeBatched it waits even when ctx ends meanwhile: once
-// queued, the write may commit, and the caller must not be told otherwise.
-// The error is unclassified, for retry.
+// outcome, and runs it again as write runs a transaction again (retry).
 func (s *Store) pgSend(ctx context.Context, w pgWrite) error {
+	err := s.retry(ctx, func() error { return s.pgSendOnce(ctx, w) })
+	s.health.observe(err)
+	return err
+}
+
+// pgSendOnce is one attempt of pgSend. Like writeBatched it waits even
+// when ctx ends meanwhile: once queued, the write may commit, and the
+// caller must not be told otherwise. The error is unclassified, for retry.
+func (s *Store) pgSendOnce(ctx context.Context, w pgWrite) error {
 	w.ctx, w.done = ctx, make(chan error, 1)
 	select {
 	case s.pgQueue <- w:
@@ -638,13 +645,4 @@ func pipelineOutcome(err error) error {
 		return &outcomeUnknown{err}
 	}
 	return err
-}
-
-// hotRow runs a read of the hot path: natively through pgx on PostgreSQL,
-// through the cached prepared statement on SQLite.
-func (s *Store) hotRow(ctx context.Context, q string, args ...any) interface{ Scan(...any) error } {
-	if s.pg != nil {
-		return s.pg.QueryRow(ctx, q, args...)
-	}
-	return s.queryRow(ctx, q, args...)
 }

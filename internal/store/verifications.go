@@ -111,7 +111,7 @@ func (s *Store) RecordVerification(ctx context.Context, actor Actor, v Verificat
 	if s.pg != nil {
 		var out Verification
 		w := verificationWrite(actor, v, bit, &out)
-		err := s.retry(ctx, func() error { return s.pgSend(ctx, w) })
+		err := s.pgSend(ctx, w)
 		return out, err
 	}
 	if !claim {
