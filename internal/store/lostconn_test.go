@@ -278,3 +278,43 @@ func TestABatchWhoseCommitWasNotAnsweredTellsEveryWrite(t *testing.T) {
 		t.Errorf("%d verifications (%v): the unanswered commit should have committed each once", n, err)
 	}
 }
+
+// Through the node's writer, whose batches overlap on one connection: a
+// verification whose connection is lost before anything of it was sent
+// runs again and is made once; one whose COMMIT went out unanswered is
+// told that it may have been made, is not run again, and was made once.
+func TestTheWriterTellsALostVerificationWhatMayHaveHappened(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		lostSent bool // the connection is lost after the matching bytes went out
+		wantErr  bool
+	}{
+		{"lost before its claim was sent", false, false},
+		{"lost after its COMMIT was sent", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := gateVerification(store.NewID(), 1)
+			// The claim names the certificate; only the second pipeline,
+			// with the rows and the COMMIT, names the verification.
+			match := v.CertificateID
+			if tc.lostSent {
+				match = v.ID
+			}
+			s, c := throughCutter(t, match, !tc.lostSent)
+			_, err := s.RecordVerification(context.Background(), store.TerminalActor("gate"), v, true)
+			if !c.Fired() {
+				t.Fatal("the connection was never cut")
+			}
+			p, ok := problem.As(err)
+			switch {
+			case tc.wantErr && (!ok || p.Code != problem.Unavailable || !strings.Contains(p.Detail, "may have been made")):
+				t.Errorf("%v, want 503 saying the change may have been made", err)
+			case !tc.wantErr && err != nil:
+				t.Errorf("the verification was not run again: %v", err)
+			}
+			if n, err := store.CountForTest(s, "verifications WHERE id = '"+v.ID+"'"); err != nil || n != 1 {
+				t.Errorf("%d verifications (%v), want it made once", n, err)
+			}
+		})
+	}
+}
