@@ -104,3 +104,62 @@ func TestAnswersKeepTheirBytes(t *testing.T) {
 			`{"created":true,"key":{"kid":"<kid>","not_after":"<time>","not_before":"<time>"}}`)
 	})
 }
+
+// TestOwnDataAnswersKeepTheirBytes pins the answers of the data-rights
+// endpoints and the other additions the apps read (API.md "Guest (no
+// account) and data rights", docs/design.md "Data-subject rights",
+// docs/api-passenger-status.md): API.md's traveller members {id, name,
+// id_number_masked}, the statuses it names, and the members added beside
+// them, so that a renamed or dropped member fails here.
+func TestOwnDataAnswersKeepTheirBytes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		a := newCredApp(t, s, time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC))
+		admin := a.staff(store.RoleAdmin)
+		c := a.client()
+		p := newPerson("钱七")
+		c.signUp(p)
+		friend := newPerson("孙八")
+		check := func(name string, r answer, status int, want string) {
+			t.Helper()
+			if r.status != status {
+				t.Fatalf("%s: status %d (%s), want %d", name, r.status, r.raw, status)
+			}
+			if got := pin(r.raw); got != want+"\n" {
+				t.Errorf("%s:\n got %s\nwant %s", name, got, want)
+			}
+		}
+		travellerJSON := `{"created_at":"<time>","id":"<id>","id_number_masked":"` + friend.id.Masked() + `","name":"孙八","name_masked":"孙*"}`
+		r := c.addTraveller(friend)
+		check("traveller added", r, 201, `{"traveller":`+travellerJSON+`}`)
+		trID := as[apiv1.TravellerResponse](r).Traveller.ID
+		check("traveller saved again", c.addTraveller(friend), 200, `{"traveller":`+travellerJSON+`}`)
+		check("travellers", c.json("GET", "/api/v1/travellers", nil), 200, `{"limit":15,"travellers":[`+travellerJSON+`]}`)
+		check("one traveller", c.json("GET", "/api/v1/travellers/"+trID, nil), 200,
+			`{"traveller":{"created_at":"<time>","id":"<id>","id_number":"`+friend.id.String()+`","id_number_masked":"`+friend.id.Masked()+`","name":"孙八","name_masked":"孙*"}}`)
+		check("own data", c.json("GET", "/api/v1/me/data", nil), 200,
+			`{"account":{"created_at":"<time>","id":"<id>","id_number_masked":"`+p.id.Masked()+`","name_masked":"钱*","role":"passenger","username":"<username>"},`+
+				`"certificates":[],"certificates_held":[],"consents":[],"devices":[],"exported_at":"<time>","face_checks":[],`+
+				`"sessions":[{"created_at":"<time>","current":true,"expires_at":"<time>","id":"<id>"}],`+
+				`"travellers":[{"created_at":"<time>","id":"<id>","id_number_masked":"`+friend.id.Masked()+`","name_masked":"孙*"}]}`)
+		check("about", c.json("GET", "/api/v1/about", nil), 200, `{"demo":true}`)
+
+		id, _ := c.faceCheck(p, facetest.SampleJPEG())
+		certID := as[apiv1.Applied](c.apply(p, id)).Certificate.ID
+		admin.want(admin.json("POST", "/api/v1/admin/certificates/"+certID+"/revoke", map[string]any{"reason": "found_id_card"}), 200, "")
+		check("own revoked certificate", c.json("GET", "/api/v1/certificates/"+certID, nil), 200,
+			`{"certificate":{"channel":"app","city":{"code":"440100","name":"广州市"},"expires_at":"<time>","holder":{"id_number_masked":"`+p.id.Masked()+`","name_masked":"钱*"},"id":"<id>","issued_at":"<time>","renewable_at":"<time>","revoke_reason":"found_id_card","status":"revoked"}}`)
+
+		empty := func(name string, r answer) {
+			t.Helper()
+			if r.status != 204 || len(r.raw) != 0 {
+				t.Errorf("%s: %d %q, want 204 and no body", name, r.status, r.raw)
+			}
+		}
+		empty("consent withdrawn", c.json("POST", "/api/v1/me/consents/face/withdraw", nil))
+		empty("traveller removed", c.json("DELETE", "/api/v1/travellers/"+trID, nil))
+		// A wrong password is 403, not 401: the session is still good
+		// (docs/design.md, "Data-subject rights").
+		c.want(c.json("DELETE", "/api/v1/accounts/me", map[string]any{"password": "not the password"}), 403, "forbidden")
+		empty("account deleted", c.json("DELETE", "/api/v1/accounts/me", map[string]any{"password": "correct horse battery"}))
+	})
+}

@@ -137,9 +137,9 @@ type CertificateCity struct {
 	Name string `json:"name"`
 }
 
-// Certificate is a certificate with masked data only. RevokeReason and
-// SupersededBy are shown to administrators and to the account that
-// applied for it.
+// Certificate is a certificate with masked data only. RevokeReason is
+// shown to administrators and to the account that applied for it,
+// SupersededBy to that account only.
 type Certificate struct {
 	Channel      string          `json:"channel"`
 	City         CertificateCity `json:"city"`
@@ -151,7 +151,7 @@ type Certificate struct {
 	RevokeReason string          `json:"revoke_reason,omitempty"`
 	Status       string          `json:"status"`
 	// SupersededBy is the certificate that replaced a superseded one;
-	// shown to its owner and to administrators.
+	// shown to the account that applied for it.
 	SupersededBy string `json:"superseded_by,omitempty"`
 }
 
