@@ -66,6 +66,11 @@ func runCompare(ctx context.Context, e *cli.Env, args []string) error {
 		AdminUser: user, AdminPassword: password, Settle: *settle, Log: e.Stderr,
 	})
 	if c != nil {
+		if *against != "" {
+			// The report's columns keep their names: "floor" is the
+			// other build here, and the ratios are of one build to it.
+			fmt.Fprintf(e.Stdout, "--against: the columns named floor below measure %s, the build compared against\n", *against)
+		}
 		c.Write(e.Stdout)
 	}
 	if err != nil {
