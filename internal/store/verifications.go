@@ -114,14 +114,20 @@ func (s *Store) RecordVerification(ctx context.Context, actor Actor, v Verificat
 		err := s.pgSend(ctx, w)
 		return out, err
 	}
+	// On SQLite the statements run under the request's context without
+	// its end: the writer skips a write whose request has already ended,
+	// and once it runs, its few statements on primary keys take
+	// microseconds; a context that cannot end spares the driver a watcher
+	// goroutine and a progress callback per statement, and database/sql
+	// one more goroutine per query.
+	stmtCtx := context.WithoutCancel(ctx)
 	if !claim {
-		return v, s.write(ctx, func(t *Tx) error { return t.recordVerification(s.statementContext(ctx), actor, v) })
+		return v, s.write(ctx, func(t *Tx) error { return t.recordVerification(stmtCtx, actor, v) })
 	}
 	var out Verification
 	err := s.write(ctx, func(t *Tx) error {
-		ctx := s.statementContext(ctx)
 		var first int
-		err := t.queryRow(ctx, claimCode, v.CertificateID, v.Step, v.Verifier, bit).Scan(&first)
+		err := t.queryRow(stmtCtx, claimCode, v.CertificateID, v.Step, v.Verifier, bit).Scan(&first)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			out = v.asReplay()
@@ -130,7 +136,7 @@ func (s *Store) RecordVerification(ctx context.Context, actor Actor, v Verificat
 		default:
 			out = v
 		}
-		return t.recordVerification(ctx, actor, out)
+		return t.recordVerification(stmtCtx, actor, out)
 	})
 	return out, err
 }
@@ -139,21 +145,6 @@ func (s *Store) RecordVerification(ctx context.Context, actor Actor, v Verificat
 func (v Verification) asReplay() Verification {
 	v.Verdict, v.Reason, v.Replay = VerdictInvalid, ReasonReplayed, true
 	return v
-}
-
-// statementContext is the context a verification's statements run under.
-// On SQLite it is the request's without its end: the writer skips a write
-// whose request has already ended, and once it runs, its few statements on
-// primary keys take microseconds, so letting the request's end interrupt
-// them gains nothing; and a context that cannot end spares the driver a
-// watcher goroutine and a progress callback per statement, and
-// database/sql one more goroutine per query. On PostgreSQL a statement can
-// wait for a lock or the network, and the request's deadline must end it.
-func (s *Store) statementContext(ctx context.Context) context.Context {
-	if s.dialect.name != "sqlite" {
-		return ctx
-	}
-	return context.WithoutCancel(ctx)
 }
 
 // claimCode claims a code for a verifier and an operation. It returns a
