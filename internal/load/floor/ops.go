@@ -1,6 +1,7 @@
 package floor
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -337,6 +338,35 @@ type write struct {
 	v    *verificationWrite
 	i    *issuanceWrite
 	done chan error
+}
+
+// writeQueue hands writes to a database's one writer goroutine, which
+// closes done when quit is closed and it has stopped.
+type writeQueue struct {
+	jobs chan *write
+	quit chan struct{}
+	done chan struct{}
+}
+
+func newWriteQueue() writeQueue {
+	return writeQueue{jobs: make(chan *write, 1024), quit: make(chan struct{}), done: make(chan struct{})}
+}
+
+// record hands w to the writer and waits for its outcome.
+func (q writeQueue) record(ctx context.Context, w *write) error {
+	w.done = make(chan error, 1)
+	select {
+	case q.jobs <- w:
+	case <-q.quit:
+		return errors.New("floor: closed")
+	}
+	return <-w.done
+}
+
+// stop tells the writer to stop and waits until it has.
+func (q writeQueue) stop() {
+	close(q.quit)
+	<-q.done
 }
 
 // audit is the write's audit entry, or false for a refused issuance,

@@ -36,10 +36,8 @@ INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '') ON CONFLICT (id) DO NOT
 // each pipeline carries one batch's second part with the next batch's
 // first, so a batch of N writes costs one round trip and one commit.
 type pgDB struct {
+	writeQueue
 	pool  *pgxpool.Pool
-	jobs  chan *write
-	quit  chan struct{}
-	done  chan struct{}
 	carry []*write
 	conn  *pgxpool.Conn // the writer's
 }
@@ -67,7 +65,7 @@ func openPostgres(ctx context.Context, dsn string) (*pgDB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("floor: schema: %w", err)
 	}
-	d := &pgDB{pool: pool, jobs: make(chan *write, 1024), quit: make(chan struct{}), done: make(chan struct{})}
+	d := &pgDB{pool: pool, writeQueue: newWriteQueue()}
 	if d.conn, err = pool.Acquire(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -117,16 +115,6 @@ func (r pgRow) Scan(dest ...any) error {
 
 func (d *pgDB) queryRow(ctx context.Context, q string, args ...any) row {
 	return pgRow{d.pool.QueryRow(ctx, q, args...)}
-}
-
-func (d *pgDB) record(ctx context.Context, w *write) error {
-	w.done = make(chan error, 1)
-	select {
-	case d.jobs <- w:
-	case <-d.quit:
-		return errors.New("floor: closed")
-	}
-	return <-w.done
 }
 
 // writer batches writes as the SQLite writer does, on a connection of
@@ -393,8 +381,7 @@ func (d *pgDB) auditRows(ctx context.Context) ([]auditRow, error) {
 }
 
 func (d *pgDB) close() {
-	close(d.quit)
-	<-d.done
+	d.stop()
 	d.conn.Release()
 	d.pool.Close()
 }

@@ -142,10 +142,8 @@ type sqliteDB struct {
 	r, w  *sql.DB
 	stmts map[string]*sql.Stmt // prepared on the writer
 	reads sync.Map             // query → *sql.Stmt on the readers
-	jobs  chan *write
-	quit  chan struct{}
-	done  chan struct{}
-	head  chain
+	writeQueue
+	head chain
 }
 
 func openSQLite(ctx context.Context, dir string) (*sqliteDB, error) {
@@ -174,7 +172,7 @@ func openSQLite(ctx context.Context, dir string) (*sqliteDB, error) {
 	conns := max(8, 4*runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(conns)
 	r.SetMaxIdleConns(conns)
-	d := &sqliteDB{r: r, w: w, stmts: map[string]*sql.Stmt{}, jobs: make(chan *write, 1024), quit: make(chan struct{}), done: make(chan struct{})}
+	d := &sqliteDB{r: r, w: w, stmts: map[string]*sql.Stmt{}, writeQueue: newWriteQueue()}
 	if _, err := w.ExecContext(ctx, schema); err != nil {
 		d.closeDBs()
 		return nil, fmt.Errorf("floor: schema: %w", err)
@@ -254,16 +252,6 @@ func (d *sqliteDB) queryRow(ctx context.Context, q string, args ...any) row {
 type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
-
-func (d *sqliteDB) record(ctx context.Context, w *write) error {
-	w.done = make(chan error, 1)
-	select {
-	case d.jobs <- w:
-	case <-d.quit:
-		return errors.New("floor: closed")
-	}
-	return <-w.done
-}
 
 // writer takes the first waiting write, every other one waiting up to
 // maxBatch, and commits them in one transaction. If the transaction
@@ -411,8 +399,7 @@ func scanAudit(rows interface {
 }
 
 func (d *sqliteDB) close() {
-	close(d.quit)
-	<-d.done
+	d.stop()
 	d.closeDBs()
 }
 
