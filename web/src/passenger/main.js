@@ -16,7 +16,7 @@ import { loadPasses, savePass, updateCertificate, clearDevice } from '../lib/key
 import { ConsentScreen, FaceScreen, FaceReturnScreen } from './face.js';
 import { CertScreen, revokeReasonText } from './cert.js';
 import { MyDataScreen } from './mydata.js';
-import { TravellersScreen, TravellerPicker } from './travellers.js';
+import { TravellersScreen, TravellerPicker, identityErrors } from './travellers.js';
 import './app.css';
 
 const isFullId = (s) => typeof s === 'string' && /^\d{17}[\dXx]$/.test(s);
@@ -530,10 +530,7 @@ function GuestView({ draft, error, onNext, onApply }) {
   }, [error]);
   function submit(e) {
     e.preventDefault();
-    const next = {};
-    if (!name.trim()) next.name = t('apply.name.required');
-    const bad = validate(idNumber, now());
-    if (bad) next.id_number = t('id.' + bad);
+    const next = identityErrors(name, idNumber);
     setErrs(next);
     if (Object.keys(next).length) return;
     onNext({ name: name.trim(), id_number: normalize(idNumber) });
@@ -837,10 +834,7 @@ function Apply({ account, guest, draft, error: initialError, onNext, onView, pas
 
   async function submit(e) {
     e.preventDefault();
-    const next = {};
-    if (!name.trim()) next.name = t('apply.name.required');
-    const bad = validate(idNumber, now());
-    if (bad) next.id_number = t('id.' + bad);
+    const next = identityErrors(name, idNumber);
     if (!city) next.city = t('apply.city.required');
     setErrs(next);
     if (Object.keys(next).length) return;

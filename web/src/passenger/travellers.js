@@ -11,6 +11,16 @@ import { validate, normalize } from '../lib/idnumber.js';
 import { now } from '../lib/clock.js';
 import './owndata.css';
 
+/** identityErrors are a name's and an ID number's errors by field, as the
+ * application form and the saved travellers' form both show them. */
+export function identityErrors(name, idNumber) {
+  const errs = {};
+  if (!name.trim()) errs.name = t('apply.name.required');
+  const bad = validate(idNumber, now());
+  if (bad) errs.id_number = t('id.' + bad);
+  return errs;
+}
+
 /** loadTravellers answers {travellers, limit}. */
 async function loadTravellers() {
   const r = await get('/api/v1/travellers');
@@ -51,10 +61,7 @@ export function TravellersScreen() {
 
   async function add(e) {
     e.preventDefault();
-    const next = {};
-    if (!name.trim()) next.name = t('apply.name.required');
-    const bad = validate(idNumber, now());
-    if (bad) next.id_number = t('id.' + bad);
+    const next = identityErrors(name, idNumber);
     setErrs(next);
     setNotice('');
     if (Object.keys(next).length) return;
