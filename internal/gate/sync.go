@@ -84,10 +84,13 @@ func (g *Gate) refresh(ctx context.Context) error {
 		// bring back revoked certificates.
 		return fmt.Errorf("the server sent a bundle issued %v, older than the one in use (%v)", p.IssuedAt, cur.IssuedAt)
 	}
+	// Installed first, then kept on disk: a bundle in the file is one the
+	// gate already verifies with (what a test waiting for the file, or
+	// an operator reading it, takes it to mean).
+	g.install(p, resp.Header.Get("ETag"))
 	if err := writeAtomically(g.cfg.BundleFile, raw); err != nil {
 		g.cfg.Log.Error("bundle file not replaced; the new bundle is used from memory", "err", err)
 	}
-	g.install(p, resp.Header.Get("ETag"))
 	return nil
 }
 
