@@ -28,6 +28,7 @@ func runCompare(ctx context.Context, e *cli.Env, args []string) error {
 	settle := fs.Duration("settle", 2*time.Second, "wait before each CPU reading, so that work a phase leaves behind is counted in it")
 	capture := fs.String("capture", defaultCapture, "JPEG sent to every face check")
 	shrink := fs.Int("capture-shrink", 2, "divide each side of the --capture image by this before sending it: face checks are only preparation here, and a quarter of the pixels makes the simulator's about four times cheaper")
+	perf := fs.String("perf", "", "record each timed phase's server with Linux perf into this directory (one perf.data file per run; perf report -i FILE)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -63,7 +64,7 @@ func runCompare(ctx context.Context, e *cli.Env, args []string) error {
 		Tempid: []string{bin, "serve", "--demo"}, Floor: floor,
 		Listen: *listen, Pairs: *pairs, SQLite: *sqlite, Postgres: *postgres,
 		IssueCount: *issues, VerifyCount: *verifies, Concurrency: *concurrency, Capture: img,
-		AdminUser: user, AdminPassword: password, Settle: *settle, Log: e.Stderr,
+		AdminUser: user, AdminPassword: password, Settle: *settle, Log: e.Stderr, Perf: *perf,
 	})
 	if c != nil {
 		if *against != "" {

@@ -46,6 +46,11 @@ type CompareConfig struct {
 	Settle time.Duration
 	// Log receives a line per run.
 	Log io.Writer
+	// Perf, when set, is a directory where each timed phase's server
+	// process is recorded with Linux perf (perf record, the cpu-clock
+	// event, call graphs), one file per run: the same profiler for both
+	// servers, C code (SQLite) included.
+	Perf string
 }
 
 // Measured is one server's timed phase of one scenario.
@@ -169,7 +174,13 @@ func (c *Comparison) runServer(ctx context.Context, cfg CompareConfig, db, serve
 		var used CPUUsed
 		var sampleErr error
 		var load float64
+		var rec *perfRecord
 		sample := func(begin bool) {
+			if !begin && rec != nil {
+				if err := rec.stop(); err != nil {
+					sampleErr = err
+				}
+			}
 			time.Sleep(cfg.Settle)
 			pids, err := backends()
 			if err != nil {
@@ -181,6 +192,12 @@ func (c *Comparison) runServer(ctx context.Context, cfg CompareConfig, db, serve
 			}
 			if begin {
 				before = s
+				if cfg.Perf != "" {
+					name := fmt.Sprintf("%s-%s-%s-%d.data", server, db, scenario, pair)
+					if rec, err = startPerf(proc.pid, filepath.Join(cfg.Perf, name)); err != nil {
+						sampleErr = err
+					}
+				}
 			} else {
 				used = s.Since(before)
 				load = LoadAverage()
@@ -227,6 +244,34 @@ func (c *Comparison) runServer(ctx context.Context, cfg CompareConfig, db, serve
 		}
 	}
 	return out, nil
+}
+
+// perfRecord is a running perf record of one process.
+type perfRecord struct {
+	cmd *exec.Cmd
+}
+
+func startPerf(pid int, out string) (*perfRecord, error) {
+	cmd := exec.Command("perf", "record", "-q", "-e", "cpu-clock", "-F", "1999", "-g", "-p", strconv.Itoa(pid), "-o", out)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("--perf: %w", err)
+	}
+	return &perfRecord{cmd: cmd}, nil
+}
+
+// stop ends the recording as Ctrl-C does, which makes perf write its
+// file; perf then ends by that signal, which is no failure.
+func (p *perfRecord) stop() error {
+	p.cmd.Process.Signal(os.Interrupt)
+	err := p.cmd.Wait()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && !exit.Exited() {
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("--perf: %w", err)
+	}
+	return nil
 }
 
 // LoadAverage is the machine's one-minute load average from
