@@ -31,7 +31,9 @@ func runServe(ctx context.Context, e *Env, args []string) error {
 	if err := Parse(fs, args); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(e.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logs := newLogBuffer(e.Stderr)
+	defer logs.Close()
+	log := slog.New(flushingHandler{slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}), logs})
 	warn := func(msg string) { log.Warn(msg) }
 	if *demo {
 		log.Warn("DEMO MODE: development identity registry (confirms every well-formed name and ID number) and face simulator (detects a face, compares nothing). Never use demo mode with real passengers.")
