@@ -75,16 +75,19 @@ func jsonError(err error) string {
 // body is read; so is a body that declares no type at all. A request
 // without a body needs no type: the handler says what is missing.
 func readTyped(w http.ResponseWriter, r *http.Request, limit int64, allowed ...string) (string, []byte, error) {
-	unsupported := problem.New(problem.ValidationFailed, "the body must be %s", strings.Join(allowed, " or ")).
-		WithStatus(http.StatusUnsupportedMediaType)
+	unsupported := func() error {
+		return problem.New(problem.ValidationFailed, "the body must be %s", strings.Join(allowed, " or ")).
+			WithStatus(http.StatusUnsupportedMediaType)
+	}
 	ct := r.Header.Get("Content-Type")
-	mt := ""
-	if ct != "" {
+	mt := ct
+	if ct != "" && !slices.Contains(allowed, ct) {
+		// Parsed only when it is not one of the types as such.
 		var params map[string]string
 		var err error
 		mt, params, err = mime.ParseMediaType(ct)
 		if cs, ok := params["charset"]; err != nil || !slices.Contains(allowed, mt) || ok && !strings.EqualFold(cs, "utf-8") {
-			return "", nil, unsupported
+			return "", nil, unsupported()
 		}
 	}
 	body, err := readBody(w, r, limit)
@@ -92,7 +95,7 @@ func readTyped(w http.ResponseWriter, r *http.Request, limit int64, allowed ...s
 		return "", nil, err
 	}
 	if ct == "" && len(body) > 0 {
-		return "", nil, unsupported
+		return "", nil, unsupported()
 	}
 	return mt, body, nil
 }
@@ -121,16 +124,22 @@ func tooLarge(limit int64) error {
 // writeJSON renders v into a buffer first, so that a failure never sends
 // half a response.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+	body, err := json.Marshal(v)
+	if err != nil {
 		http.Error(w, `{"code":"internal"}`, http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	body = append(body, '\n')
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(body)
 }
+
+// jsonType is the Content-Type of every JSON answer, set in the header map
+// as it is (canonical key, one shared value that no one appends to).
+var jsonType = []string{"application/json"}
 
 // writeError renders err as RFC 9457 problem+json. Refusals carry their
 // code; anything else is logged and answered 500 "internal" with no
