@@ -251,6 +251,11 @@ type Tx struct {
 	s  *Store
 	// unprepared are statements to prepare once the transaction is over.
 	unprepared []string
+	// bound are the cached statements bound to this transaction, by
+	// query: a batch of verifications runs the same few statements once
+	// per write, and binding one is an allocation and a lookup of the
+	// connection each time.
+	bound map[string]*sql.Stmt
 	// chain is the audit chain's head as this transaction left it
 	// (SQLite; see appendAudit).
 	chain chainHead
@@ -285,8 +290,17 @@ func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 	if t.s.dialect.name != "sqlite" {
 		return nil
 	}
+	if st, ok := t.bound[q]; ok {
+		return st
+	}
 	if st, ok := t.s.stmts.Load(q); ok {
-		return t.tx.StmtContext(ctx, st.(*sql.Stmt))
+		if t.bound == nil {
+			t.bound = make(map[string]*sql.Stmt)
+		}
+		// ctx serves the copy's preparation only, not its executions.
+		bound := t.tx.StmtContext(ctx, st.(*sql.Stmt))
+		t.bound[q] = bound
+		return bound
 	}
 	t.unprepared = append(t.unprepared, q)
 	return nil
