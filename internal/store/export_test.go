@@ -101,13 +101,14 @@ func AuditInOneBatchForTest(s *Store, fail []bool) []error {
 // HoldHotReadersForTest takes every hot reader (SQLite) until the returned
 // func gives them back, as reads that never end would.
 func HoldHotReadersForTest(s *Store) (release func()) {
-	held := make([]*hotReader, 0, cap(s.hot))
-	for range cap(s.hot) {
-		held = append(held, <-s.hot)
+	held := make([]*hotReader, 0, cap(s.hot.tokens))
+	for range cap(s.hot.tokens) {
+		h, _ := s.hot.get(context.Background())
+		held = append(held, h)
 	}
 	return func() {
 		for _, h := range held {
-			s.hot <- h
+			s.hot.put(h)
 		}
 	}
 }

@@ -77,7 +77,7 @@ type Store struct {
 	health writeHealth
 	// hot holds the reader connections kept for the hot path's reads
 	// (SQLite only; see hotread.go).
-	hot chan *hotReader
+	hot *hotPool
 }
 
 // dialect is the whole difference between the two databases, as seen by
