@@ -70,6 +70,9 @@ type Server struct {
 	// requestSeries keeps the request metric's series by route, method
 	// and status (requestObserver).
 	requestSeries sync.Map
+	// verificationSeries keeps the verification metric's series by
+	// verdict, reason and operation, the same way.
+	verificationSeries sync.Map
 }
 
 // Handler returns the API with its middleware.
@@ -228,6 +231,21 @@ func (s *Server) requestObserver(route, method string, status int) prometheus.Ob
 	o := s.Metrics.Requests.WithLabelValues(route, method, strconv.Itoa(status))
 	s.requestSeries.Store(key, o)
 	return o
+}
+
+// verificationSeries names one series of the verification metric.
+type verificationSeries struct{ verdict, reason, operation string }
+
+// countVerification counts one verification's answer in its series,
+// looked up in the metric once and then kept (the verdicts, reasons and
+// operations are few).
+func (s *Server) countVerification(verdict, reason, operation string) {
+	key := verificationSeries{verdict, reason, operation}
+	c, ok := s.verificationSeries.Load(key)
+	if !ok {
+		c, _ = s.verificationSeries.LoadOrStore(key, s.Metrics.Verifications.WithLabelValues(verdict, reason, operation))
+	}
+	c.(prometheus.Counter).Inc()
 }
 
 // statusClientClosed is the status logged and counted for a request whose

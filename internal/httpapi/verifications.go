@@ -57,7 +57,7 @@ func (s *Server) verifyCode(w http.ResponseWriter, r *http.Request, p principal)
 		out.Reason = string(res.Reason)
 	}
 	if s.Metrics != nil {
-		s.Metrics.Verifications.WithLabelValues(out.Verdict, out.Reason, in.Operation).Inc()
+		s.countVerification(out.Verdict, out.Reason, in.Operation)
 	}
 	if c := res.Certificate; c != nil {
 		out.Certificate = &apiv1.VerifiedCertificate{ID: c.ID, Status: c.StatusAt(res.VerifiedAt), ExpiresAt: c.ExpiresAt}

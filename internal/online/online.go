@@ -171,12 +171,10 @@ func (s *Service) CheckAt(ctx context.Context, code string, at time.Time) (Resul
 // check verifies code at now; with asOf, the database's facts are taken
 // as of now rather than as they are.
 func (s *Service) check(ctx context.Context, code string, now time.Time, asOf bool) (Result, store.Verification, error) {
-	trust := s.Signing.Trust(now)
 	// The verifier has no use for seal keys online: the full number comes
 	// from the database, and only for counter operations.
-	trust.SealKeys = nil
 	rev := &dbRevocations{ctx: ctx, store: s.Store, now: now, asOf: asOf}
-	trust.Revoked = rev
+	trust := &verify.Trust{IssuerKeys: s.Signing.Published(now), Revoked: rev}
 	v := s.Verifier.Verify(code, now, trust)
 	if rev.err != nil {
 		return Result{}, store.Verification{}, rev.err
@@ -291,9 +289,8 @@ func (s *Service) CertificateOfCode(ctx context.Context, code string) (store.Cer
 	if code == "" || len(code) > credential.MaxCodeLen {
 		return store.Certificate{}, problem.New(problem.ValidationFailed, "code: 1 to %d characters", credential.MaxCodeLen)
 	}
-	trust := s.Signing.Trust(s.Clock.Now())
-	trust.SealKeys, trust.Revoked = nil, nil
-	v := s.Verifier.Verify(code, s.Clock.Now(), trust)
+	now := s.Clock.Now()
+	v := s.Verifier.Verify(code, now, &verify.Trust{IssuerKeys: s.Signing.Published(now)})
 	if !v.Valid || v.Code == nil {
 		return store.Certificate{}, problem.New(problem.ValidationFailed, "code: not a current code of a pass (%s)", v.Reason).
 			With("reason", string(v.Reason))
