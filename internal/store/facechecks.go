@@ -109,7 +109,8 @@ func (s *Store) CreateFaceCheck(ctx context.Context, actor Actor, f FaceCheck) e
 
 // FaceCheck returns one face check.
 func (s *Store) FaceCheck(ctx context.Context, id string) (FaceCheck, error) {
-	f, err := scanFaceCheck(s.queryRow(ctx, `SELECT `+faceCheckColumns+` FROM face_checks WHERE id = $1`, id))
+	// An application reads its face check first: a hot read.
+	f, err := scanFaceCheck(s.hotRead(ctx, `SELECT `+faceCheckColumns+` FROM face_checks WHERE id = $1`, id))
 	return f, classify(err)
 }
 
