@@ -20,14 +20,19 @@ func CountForTest(s *Store, table string) (int, error) {
 	return n, err
 }
 
-// OpenAtForTest opens a store migrated only up to a version, to test the
-// migrations after it on data written before them.
+// OpenAtForTest opens a store migrated only up to a version ("0014" is
+// every migration before 0014), to test the migrations after it on data
+// written before them, by raw SQL or through the store as Open's writes.
 func OpenAtForTest(ctx context.Context, o Options, upTo string) (*Store, error) {
 	s, err := open(o)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.migrate(ctx, upTo); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.start(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
