@@ -20,14 +20,46 @@ func CountForTest(s *Store, table string) (int, error) {
 	return n, err
 }
 
-// OpenAtForTest opens a store migrated only up to a version, to test the
-// migrations after it on data written before them.
+// RowsForTest reads every row of a query: its column names, and each row
+// as the values the driver gives.
+func RowsForTest(s *Store, q string, args ...any) ([]string, [][]any, error) {
+	rows, err := s.r.QueryContext(context.Background(), q, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, nil, err
+	}
+	var all [][]any
+	for rows.Next() {
+		row := make([]any, len(cols))
+		dest := make([]any, len(cols))
+		for i := range row {
+			dest[i] = &row[i]
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, nil, err
+		}
+		all = append(all, row)
+	}
+	return cols, all, rows.Err()
+}
+
+// OpenAtForTest opens a store migrated only up to a version ("0014" is
+// every migration before 0014), to test the migrations after it on data
+// written before them, by raw SQL or through the store as Open's writes.
 func OpenAtForTest(ctx context.Context, o Options, upTo string) (*Store, error) {
 	s, err := open(o)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.migrate(ctx, upTo); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.start(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}

@@ -105,16 +105,26 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	if s.dialect.name == "sqlite" {
-		if err := s.startHotReads(ctx); err != nil {
-			s.Close()
-			return nil, err
-		}
-		s.startBatching()
-	} else {
-		s.startPGBatching()
+	if err := s.start(ctx); err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
+}
+
+// start starts what a migrated store runs beside its connections: on
+// SQLite the hot readers and the group-commit writer, on PostgreSQL its
+// group-commit writer.
+func (s *Store) start(ctx context.Context) error {
+	if s.dialect.name != "sqlite" {
+		s.startPGBatching()
+		return nil
+	}
+	if err := s.startHotReads(ctx); err != nil {
+		return err
+	}
+	s.startBatching()
+	return nil
 }
 
 func open(o Options) (*Store, error) {
