@@ -30,10 +30,7 @@ type logBuffer struct {
 }
 
 func newLogBuffer(w io.Writer) *logBuffer {
-	b := &logBuffer{w: bufio.NewWriterSize(w, 64<<10)}
-	b.timer = time.AfterFunc(time.Hour, b.flush)
-	b.timer.Stop()
-	return b
+	return &logBuffer{w: bufio.NewWriterSize(w, 64<<10)}
 }
 
 // Write takes one record's line (slog's handlers write a record at once).
@@ -46,7 +43,11 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 		err = b.w.Flush()
 	case !b.armed:
 		b.armed = true
-		b.timer.Reset(logHold)
+		if b.timer == nil {
+			b.timer = time.AfterFunc(logHold, b.flush)
+		} else {
+			b.timer.Reset(logHold)
+		}
 	}
 	return n, err
 }
@@ -61,9 +62,11 @@ func (b *logBuffer) flush() {
 
 // Close writes out the rest; lines written after it go out at once.
 func (b *logBuffer) Close() {
-	b.timer.Stop()
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.timer != nil {
+		b.timer.Stop()
+	}
 	b.closed = true
 	b.w.Flush()
 }
