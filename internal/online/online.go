@@ -171,9 +171,9 @@ func (s *Service) CheckAt(ctx context.Context, code string, at time.Time) (Resul
 // check verifies code at now; with asOf, the database's facts are taken
 // as of now rather than as they are.
 func (s *Service) check(ctx context.Context, code string, now time.Time, asOf bool) (Result, store.Verification, error) {
-	// The verifier has no use for seal keys online: the full number comes
-	// from the database, and only for counter operations.
 	rev := &dbRevocations{ctx: ctx, store: s.Store, now: now, asOf: asOf}
+	// No seal keys: the verifier has no use for them online, where the
+	// full number comes from the database, and only for counter operations.
 	trust := &verify.Trust{IssuerKeys: s.Signing.Published(now), Revoked: rev}
 	v := s.Verifier.Verify(code, now, trust)
 	if rev.err != nil {

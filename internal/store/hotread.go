@@ -7,8 +7,9 @@ import (
 	"sync"
 )
 
-// The reads of a verification on SQLite (a certificate with its device's
-// revocation) go through reader connections kept aside for them, each
+// The hot path's reads on SQLite — a verification's certificate with its
+// device's revocation, a signed-in request's session, an application's
+// face check — go through reader connections kept aside for them, each
 // with its statements prepared on it. A read waits for a free one under
 // the request's context, so the wait honours the deadline, and runs its
 // statement under a context that cannot end: the statement takes

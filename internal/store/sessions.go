@@ -60,12 +60,12 @@ func (s *Store) SessionByToken(ctx context.Context, tokenHash []byte, now time.T
 	return se, a, nil
 }
 
-// prefixed qualifies every column of a column list with a table alias.
 // sessionByToken reads a session with its account. Every signed-in
 // request reads it, so it is a hot read (hotread.go).
 var sessionByToken = `SELECT s.id, s.account_id, s.csrf_token, s.created_at, s.expires_at, s.ended_at, ` + prefixed("a.", accountColumns) + `
 	FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1`
 
+// prefixed qualifies every column of a column list with a table alias.
 func prefixed(alias, columns string) string {
 	cols := strings.Split(columns, ",")
 	for i, c := range cols {
