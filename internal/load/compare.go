@@ -180,6 +180,7 @@ func (c *Comparison) runServer(ctx context.Context, cfg CompareConfig, db, serve
 				if err := rec.stop(); err != nil {
 					sampleErr = err
 				}
+				rec = nil
 			}
 			time.Sleep(cfg.Settle)
 			pids, err := backends()
@@ -219,6 +220,11 @@ func (c *Comparison) runServer(ctx context.Context, cfg CompareConfig, db, serve
 			lc.Passengers = cfg.VerifyCount/len(operations) + 1
 		}
 		rep, err := Run(ctx, lc)
+		if rec != nil {
+			// The run failed within its timed phase: the recording
+			// ends with it.
+			rec.stop()
+		}
 		if err == nil && sampleErr != nil {
 			err = sampleErr
 		}
@@ -246,13 +252,21 @@ func (c *Comparison) runServer(ctx context.Context, cfg CompareConfig, db, serve
 	return out, nil
 }
 
-// perfRecord is a running perf record of one process.
+// perfRecord is a running recording of one timed phase (perf record).
 type perfRecord struct {
 	cmd *exec.Cmd
 }
 
+// startPerf records the process pid into the file out, making out's
+// directory if need be.
 func startPerf(pid int, out string) (*perfRecord, error) {
-	cmd := exec.Command("perf", "record", "-q", "-e", "cpu-clock", "-F", "1999", "-g", "-p", strconv.Itoa(pid), "-o", out)
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return nil, fmt.Errorf("--perf: %w", err)
+	}
+	return startRecord(exec.Command("perf", "record", "-q", "-e", "cpu-clock", "-F", "1999", "-g", "-p", strconv.Itoa(pid), "-o", out))
+}
+
+func startRecord(cmd *exec.Cmd) (*perfRecord, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("--perf: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"image/jpeg"
 	"math"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -159,5 +160,26 @@ func TestShrinkJPEGKeepsAFaceTheSimulatorFinds(t *testing.T) {
 	}
 	if same, _ := ShrinkJPEG(b, 1); !bytes.Equal(same, b) {
 		t.Error("a factor of 1 changed the image")
+	}
+}
+
+// A recording that the comparison ends (as Ctrl-C does) is no failure; a
+// recorder that ended by itself with an error (perf refusing the process)
+// is one, and says so.
+func TestARecordingEndedByTheComparisonIsNoFailure(t *testing.T) {
+	running, err := startRecord(exec.Command("sleep", "30"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := running.stop(); err != nil {
+		t.Errorf("a recording stopped by the comparison: %v, want no error", err)
+	}
+	failed, err := startRecord(exec.Command("sh", "-c", "exit 3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := failed.stop(); err == nil || !strings.Contains(err.Error(), "--perf") {
+		t.Errorf("a recorder that failed by itself: %v, want a --perf error", err)
 	}
 }
