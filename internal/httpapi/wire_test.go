@@ -25,6 +25,18 @@ func pin(raw []byte) string {
 	return aTime.ReplaceAllString(s, `"<time>"`)
 }
 
+// checkPinned fails t unless answer r has the status and, pinned, the
+// bytes want.
+func checkPinned(t *testing.T, name string, r answer, status int, want string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("%s: status %d (%s), want %d", name, r.status, r.raw, status)
+	}
+	if got := pin(r.raw); got != want+"\n" {
+		t.Errorf("%s:\n got %s\nwant %s", name, got, want)
+	}
+}
+
 // TestAnswersKeepTheirBytes pins the bytes of a few answers as the server
 // sends them: the member order, the members left out when empty and every
 // value that does not change from run to run. Clients compare and store
@@ -37,15 +49,7 @@ func TestAnswersKeepTheirBytes(t *testing.T) {
 		staff := a.staff(store.RoleStaff)
 		c := a.client()
 		p := newPerson("赵六")
-		check := func(name string, r answer, status int, want string) {
-			t.Helper()
-			if r.status != status {
-				t.Fatalf("%s: status %d (%s), want %d", name, r.status, r.raw, status)
-			}
-			if got := pin(r.raw); got != want+"\n" {
-				t.Errorf("%s:\n got %s\nwant %s", name, got, want)
-			}
-		}
+		check := func(name string, r answer, status int, want string) { checkPinned(t, name, r, status, want) }
 		check("sign-up", c.json("POST", "/api/v1/accounts", map[string]any{"username": "zhao", "password": "correct horse battery", "name": p.name, "id_number": p.id.String()}), 201,
 			`{"account":{"created_at":"<time>","id":"<id>","id_number_masked":"`+p.id.Masked()+`","name_masked":"赵*","role":"passenger","username":"<username>"}}`)
 		check("login", c.login("zhao", "correct horse battery"), 200,
@@ -119,15 +123,7 @@ func TestOwnDataAnswersKeepTheirBytes(t *testing.T) {
 		p := newPerson("钱七")
 		c.signUp(p)
 		friend := newPerson("孙八")
-		check := func(name string, r answer, status int, want string) {
-			t.Helper()
-			if r.status != status {
-				t.Fatalf("%s: status %d (%s), want %d", name, r.status, r.raw, status)
-			}
-			if got := pin(r.raw); got != want+"\n" {
-				t.Errorf("%s:\n got %s\nwant %s", name, got, want)
-			}
-		}
+		check := func(name string, r answer, status int, want string) { checkPinned(t, name, r, status, want) }
 		travellerJSON := `{"created_at":"<time>","id":"<id>","id_number_masked":"` + friend.id.Masked() + `","name":"孙八","name_masked":"孙*"}`
 		r := c.addTraveller(friend)
 		check("traveller added", r, 201, `{"traveller":`+travellerJSON+`}`)

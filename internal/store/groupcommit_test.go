@@ -20,6 +20,17 @@ func gateVerification(cert string, step int64) store.Verification {
 		Verifier: "terminal:gate", StationCode: "BJP", Verdict: store.VerdictValid, At: time.Now()}
 }
 
+// takenVerification records a verification at the gate, whose id a test
+// then gives writes that the server must refuse.
+func takenVerification(t *testing.T, s *store.Store) store.Verification {
+	t.Helper()
+	v := gateVerification(store.NewID(), 1)
+	if _, err := s.RecordVerification(context.Background(), store.TerminalActor("gate"), v, true); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // idList quotes identifiers for an IN list.
 func idList(vs ...store.Verification) string {
 	q := make([]string, len(vs))
@@ -37,10 +48,7 @@ func TestAFailedWriteDoesNotFailItsBatchNeighbours(t *testing.T) {
 	s := storetest.Open(t, "postgres")
 	actor := store.TerminalActor("gate")
 	ctx := context.Background()
-	taken := gateVerification(store.NewID(), 1)
-	if _, err := s.RecordVerification(ctx, actor, taken, true); err != nil {
-		t.Fatal(err)
-	}
+	taken := takenVerification(t, s)
 	for _, pattern := range []string{"xoo", "oxo", "oox", "oxxo", "xx", "ooo"} {
 		t.Run(pattern, func(t *testing.T) {
 			cert := store.NewID()
@@ -133,10 +141,7 @@ func TestFailedWritesAmongParallelOnesFailAlone(t *testing.T) {
 	s := storetest.Open(t, "postgres")
 	actor := store.TerminalActor("gate")
 	ctx := context.Background()
-	taken := gateVerification(store.NewID(), 1)
-	if _, err := s.RecordVerification(ctx, actor, taken, true); err != nil {
-		t.Fatal(err)
-	}
+	taken := takenVerification(t, s)
 	cert := store.NewID()
 	const n = 60
 	vs := make([]store.Verification, n)
