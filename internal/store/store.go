@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -517,26 +516,6 @@ func (s *Store) commitOutcome(err error) error {
 		return err
 	}
 	return &outcomeUnknown{err}
-}
-
-// statementOutcome classifies the error of a statement run outside a
-// transaction, which commits on its own. database/sql has already tried
-// other connections when one turned out dead before anything was sent
-// (driver.ErrBadConn), and a failure to connect sent nothing either; a
-// connection lost after the statement went out leaves it unknown whether
-// it committed.
-func statementOutcome(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, new(*pgconn.PgError)):
-		return err
-	case errors.Is(err, driver.ErrBadConn) || errors.As(err, new(*pgconn.ConnectError)) || pgconn.SafeToRetry(err):
-		return &lostBeforeCommit{err}
-	case isConnectionFailure(err):
-		return &outcomeUnknown{err}
-	}
-	return err
 }
 
 // retryable tells whether a transaction failed only because of concurrent

@@ -91,7 +91,6 @@ type Fake struct {
 	badSignatures  int
 	allowBadSigned bool
 	sessions       map[string]*session
-	seq            int
 }
 
 // New starts a fake; the test fails if any request it received was
