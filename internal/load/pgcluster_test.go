@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -56,9 +57,12 @@ func startPGCluster(t *testing.T) *pgCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &pgCluster{t: t, script: script, dir: dir, pgPort: freePorts(t, 3), env: os.Environ()}
-	c.env = append(c.env, "PG_CLUSTER_PG_PORT="+strconv.Itoa(c.pgPort),
-		"PG_CLUSTER_REST_PORT="+strconv.Itoa(freePorts(t, 3)), "PG_CLUSTER_ETCD_PORT="+strconv.Itoa(freePorts(t, 2)))
+	// Eight ports in one run: three for PostgreSQL, three for Patroni's
+	// REST API, two for etcd (clients, peers).
+	base := freePorts(t, 8)
+	c := &pgCluster{t: t, script: script, dir: dir, pgPort: base, env: os.Environ()}
+	c.env = append(c.env, "PG_CLUSTER_PG_PORT="+strconv.Itoa(base),
+		"PG_CLUSTER_REST_PORT="+strconv.Itoa(base+3), "PG_CLUSTER_ETCD_PORT="+strconv.Itoa(base+6))
 	t.Cleanup(func() {
 		if out, err := c.run(time.Minute, "stop"); err != nil {
 			t.Errorf("pg-cluster.sh stop: %v\n%s", err, out)
@@ -184,22 +188,24 @@ func (c *pgCluster) direct(t *testing.T) []*sql.DB {
 }
 
 // freePorts returns the first of n consecutive loopback ports that are
-// free now.
+// free now, chosen below the kernel's ephemeral range. The cluster's
+// processes are stopped and started again on the same ports (etcd in the
+// etcd test, a killed node's postgres after a failover); a port in the
+// ephemeral range may meanwhile be the source port of one of the many
+// connections the test makes, and the restart then fails with "address
+// already in use". Below the range no connection takes it.
 func freePorts(t *testing.T, n int) int {
 	t.Helper()
+	low := ephemeralLow()
+	const floor = 10000
+	if low-n <= floor {
+		t.Fatalf("the ephemeral port range starts at %d: no room below it for the cluster's ports", low)
+	}
 	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if base+n > 65535 {
-			continue
-		}
+		base := floor + rand.IntN(low-n-floor)
 		ok := true
 		var held []net.Listener
-		for p := base; p < base+n && ok; p++ {
+		for p := base; p < base+n; p++ {
 			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
 			if err != nil {
 				ok = false
@@ -216,4 +222,18 @@ func freePorts(t *testing.T, n int) int {
 	}
 	t.Fatal("no free ports")
 	return 0
+}
+
+// ephemeralLow returns the first port of the kernel's ephemeral range,
+// or Linux's default when the range cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if low, err := strconv.Atoi(f[0]); err == nil {
+				return low
+			}
+		}
+	}
+	return 32768
 }
