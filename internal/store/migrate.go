@@ -19,8 +19,10 @@ var migrations embed.FS
 // conflicts, and it then sees the migration as applied.
 func (s *Store) Migrate(ctx context.Context) error { return s.migrate(ctx, "") }
 
-// migrate applies the migrations up to and including upTo, or all of them
-// when upTo is empty.
+// migrate applies the migrations whose versions sort at or before upTo, or
+// all of them when upTo is empty. Versions are file names without ".sql",
+// so a full name ("0002_key_schedule") includes that migration and a bare
+// number ("0014") stops before the migration it numbers.
 func (s *Store) migrate(ctx context.Context, upTo string) error {
 	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version TEXT PRIMARY KEY,
