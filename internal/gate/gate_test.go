@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -39,6 +38,7 @@ import (
 	"tempid/internal/registry"
 	"tempid/internal/store"
 	"tempid/internal/store/storetest"
+	"tempid/internal/testnet"
 )
 
 // server is a complete tempid API on a real database with a manual clock,
@@ -50,7 +50,7 @@ type server struct {
 	app    *app.App
 	clock  *clock.Manual
 	api    *httptest.Server
-	proxy  *proxy
+	proxy  *testnet.Proxy
 	url    *url.URL
 	apiKey string
 	tamper atomic.Bool
@@ -89,8 +89,8 @@ func startServer(t *testing.T, s *store.Store, at time.Time) *server {
 		h.ServeHTTP(rw, r)
 	}))
 	t.Cleanup(srv.api.Close)
-	srv.proxy = startProxy(t, srv.api.Listener.Addr().String())
-	srv.url, _ = url.Parse("http://" + srv.proxy.addr)
+	srv.proxy = testnet.Start(t, srv.api.Listener.Addr().String())
+	srv.url, _ = url.Parse("http://" + srv.proxy.Addr)
 	term, err := w.Accounts.CreateTerminal(ctx, store.CLI, "Gate 1", "BJP", true, store.TerminalGate)
 	if err != nil {
 		t.Fatal(err)
@@ -172,101 +172,6 @@ func (s *server) offlineCount() int64 {
 		n += v.Offline
 	}
 	return n
-}
-
-// proxy is a TCP proxy in front of the API that the test can cut (the
-// network goes away) or set to drop every answer after the server has
-// read the request (the connection breaks mid-upload).
-type proxy struct {
-	t      *testing.T
-	addr   string
-	target string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  []net.Conn
-	drop   atomic.Bool
-	served atomic.Int64 // requests forwarded while dropping answers
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	p := &proxy{t: t, target: target}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { io.Copy(up, c); up.Close() }()
-			go func() {
-				buf := make([]byte, 32<<10)
-				for {
-					n, err := up.Read(buf)
-					if n > 0 && p.drop.Load() {
-						// The server answered: the request was processed.
-						// The answer never arrives.
-						p.served.Add(1)
-						c.Close()
-						up.Close()
-						return
-					}
-					if n > 0 {
-						if _, err := c.Write(buf[:n]); err != nil {
-							return
-						}
-					}
-					if err != nil {
-						c.Close()
-						return
-					}
-				}
-			}()
-		}
-	}()
-}
-
-// cut stops listening and drops every connection.
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-// restore listens again on the same address.
-func (p *proxy) restore() {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.serve(ln)
 }
 
 // running is a gate started by a test: its input, its output lines and
@@ -451,7 +356,7 @@ func TestServerDownTheGateStillVerifiesAndUploadsLater(t *testing.T) {
 		waitFor(t, "the first bundle", func() bool { _, err := os.Stat(cfg.BundleFile); return err == nil })
 		g.close()
 
-		srv.proxy.cut()
+		srv.proxy.Cut()
 		g = startGate(t, cfg)
 		for i, op := range []time.Duration{0, time.Minute, 2 * time.Minute} {
 			clk.Set(now.Add(op))
@@ -471,7 +376,7 @@ func TestServerDownTheGateStillVerifiesAndUploadsLater(t *testing.T) {
 		t.Run("a bundle failing its signature is refused and the old one kept", func(t *testing.T) {
 			srv.tamper.Store(true)
 			defer srv.tamper.Store(false)
-			srv.proxy.restore()
+			srv.proxy.Restore()
 			waitFor(t, "the refusal", func() bool { return strings.Contains(g.logs.String(), "refused") })
 			clk.Set(now.Add(3 * time.Minute))
 			srv.clock.Set(now.Add(3 * time.Minute))
@@ -493,7 +398,7 @@ func TestABundlePastTheFreshnessLimitIsStale(t *testing.T) {
 		g := startGate(t, cfg)
 		waitFor(t, "the first bundle", func() bool { _, err := os.Stat(cfg.BundleFile); return err == nil })
 		g.close()
-		srv.proxy.cut()
+		srv.proxy.Cut()
 
 		// The bundle's issued_at is rounded down to 10 minutes; a second
 		// past 24 h after the fetch it is past the limit whatever the
@@ -530,15 +435,15 @@ func TestUploadIsIdempotentWhenTheConnectionBreaksMidBatch(t *testing.T) {
 
 		// Every answer is lost after the server has stored the batch: the
 		// gate sends the same batch again and again.
-		srv.proxy.drop.Store(true)
+		srv.proxy.LoseAnswers(true)
 		for _, h := range phones {
 			if got := g.scan(h.code(t, now)); !strings.HasPrefix(got, "valid ") {
 				t.Fatalf("scan: %q", got)
 			}
 		}
 		g.scan("garbage")
-		waitFor(t, "uploads whose answers are lost", func() bool { return srv.proxy.served.Load() >= 3 })
-		srv.proxy.drop.Store(false)
+		waitFor(t, "uploads whose answers are lost", func() bool { return srv.proxy.Lost() >= 3 })
+		srv.proxy.LoseAnswers(false)
 		g.close()
 		if got, want := srv.offlineCount(), int64(4); got != want {
 			t.Errorf("%d offline verifications stored, want %d: each scan once", got, want)
@@ -570,7 +475,7 @@ func TestAFullScanLogKeepsVerifyingAndSaysSo(t *testing.T) {
 	g := startGate(t, cfg)
 	waitFor(t, "the first bundle", func() bool { _, err := os.Stat(cfg.BundleFile); return err == nil })
 	g.close()
-	srv.proxy.cut()
+	srv.proxy.Cut()
 
 	cfg.MaxLogPages = 8
 	g = startGate(t, cfg)

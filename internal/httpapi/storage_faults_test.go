@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"tempid/internal/httpapi/apiv1"
+	"tempid/internal/testnet"
 	"testing"
 	"time"
 
@@ -187,8 +188,8 @@ func TestRequestDeadlineIsInsideTheWriteTimeout(t *testing.T) {
 func TestReadyzNamesTheCauseWhenPostgreSQLGoesAway(t *testing.T) {
 	dsn := storetest.Schema(t)
 	u, _ := url.Parse(dsn)
-	p := startProxy(t, u.Host)
-	u.Host = p.addr
+	p := testnet.Start(t, u.Host)
+	u.Host = p.Addr
 	q := u.Query()
 	q.Set("connect_timeout", "2")
 	u.RawQuery = q.Encode()
@@ -208,7 +209,7 @@ func TestReadyzNamesTheCauseWhenPostgreSQLGoesAway(t *testing.T) {
 		t.Errorf("/readyz %s, want writable true", ready.raw)
 	}
 
-	p.cut()
+	p.Cut()
 	ready = c.json("GET", "/readyz", nil)
 	c.want(ready, 503, "unavailable")
 	if ready.problem["cause"] != store.CauseConnection {
@@ -224,7 +225,7 @@ func TestReadyzNamesTheCauseWhenPostgreSQLGoesAway(t *testing.T) {
 		t.Errorf("metric %q, want connection failures counted", m)
 	}
 
-	p.restore()
+	p.Restore()
 	deadline := time.Now().Add(20 * time.Second)
 	for r := c.json("GET", "/readyz", nil); r.status != 200; r = c.json("GET", "/readyz", nil) {
 		if time.Now().After(deadline) {

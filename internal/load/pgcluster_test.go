@@ -6,13 +6,12 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"tempid/internal/testnet"
 	"testing"
 	"time"
 
@@ -57,9 +56,10 @@ func startPGCluster(t *testing.T) *pgCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Eight ports in one run: three for PostgreSQL, three for Patroni's
-	// REST API, two for etcd (clients, peers).
-	base := freePorts(t, 8)
+	// Eight ports in one run, below the ephemeral range: nodes and etcd
+	// are started again on theirs. Three for PostgreSQL, three for
+	// Patroni's REST API, two for etcd (clients, peers).
+	base := testnet.FreePorts(t, 8)
 	c := &pgCluster{t: t, script: script, dir: dir, pgPort: base, env: os.Environ()}
 	c.env = append(c.env, "PG_CLUSTER_PG_PORT="+strconv.Itoa(base),
 		"PG_CLUSTER_REST_PORT="+strconv.Itoa(base+3), "PG_CLUSTER_ETCD_PORT="+strconv.Itoa(base+6))
@@ -185,55 +185,4 @@ func (c *pgCluster) direct(t *testing.T) []*sql.DB {
 		dbs = append(dbs, db)
 	}
 	return dbs
-}
-
-// freePorts returns the first of n consecutive loopback ports that are
-// free now, chosen below the kernel's ephemeral range. The cluster's
-// processes are stopped and started again on the same ports (etcd in the
-// etcd test, a killed node's postgres after a failover); a port in the
-// ephemeral range may meanwhile be the source port of one of the many
-// connections the test makes, and the restart then fails with "address
-// already in use". Below the range no connection takes it.
-func freePorts(t *testing.T, n int) int {
-	t.Helper()
-	low := ephemeralLow()
-	const floor = 10000
-	if low-n <= floor {
-		t.Fatalf("the ephemeral port range starts at %d: no room below it for the cluster's ports", low)
-	}
-	for range 100 {
-		base := floor + rand.IntN(low-n-floor)
-		ok := true
-		var held []net.Listener
-		for p := base; p < base+n; p++ {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				ok = false
-				break
-			}
-			held = append(held, l)
-		}
-		for _, l := range held {
-			l.Close()
-		}
-		if ok {
-			return base
-		}
-	}
-	t.Fatal("no free ports")
-	return 0
-}
-
-// ephemeralLow returns the first port of the kernel's ephemeral range,
-// or Linux's default when the range cannot be read.
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if low, err := strconv.Atoi(f[0]); err == nil {
-				return low
-			}
-		}
-	}
-	return 32768
 }

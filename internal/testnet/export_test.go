@@ -1,0 +1,3 @@
+package testnet
+
+var EphemeralLow = ephemeralLow
