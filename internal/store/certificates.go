@@ -136,19 +136,21 @@ func scanCertificate(row interface{ Scan(...any) error }, extra ...any) (Certifi
 // reads (CertificateAndDevice): its status and expiry for step 8, the
 // masked holder for the answer and the audit entry, and the sealed name
 // and ID number, opened for the counter operations and a slip's staffed
-// lane. Not the holder index, the issuing details or a slip's text.
-const verifiedColumns = `id, name_ct, id_number_ct, name_masked, id_masked, expires_at, status, status_at`
+// lane. Not the id, which the query is given, nor the holder index, the
+// issuing details or a slip's text; the time of the status only as of a
+// past instant (CertificateAndDeviceAsOf).
+const verifiedColumns = `name_ct, id_number_ct, name_masked, id_masked, expires_at, status`
 
-// scanVerified scans verifiedColumns, then into extra the columns selected
-// after them.
-func scanVerified(row interface{ Scan(...any) error }, extra ...any) (Certificate, error) {
-	var c Certificate
-	var expires, statusAt int64
-	err := row.Scan(append([]any{&c.ID, &c.NameCT, &c.IDNumberCT, &c.NameMasked, &c.IDMasked, &expires, &c.Status, &statusAt}, extra...)...)
+// scanVerified scans verifiedColumns of the certificate id, then into
+// extra the columns selected after them.
+func scanVerified(row interface{ Scan(...any) error }, id string, extra ...any) (Certificate, error) {
+	c := Certificate{ID: id}
+	var expires int64
+	err := row.Scan(append([]any{&c.NameCT, &c.IDNumberCT, &c.NameMasked, &c.IDMasked, &expires, &c.Status}, extra...)...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return c, ErrNotFound
+		return Certificate{}, ErrNotFound
 	}
-	c.ExpiresAt, c.ChangedAt = fromMS(expires), fromMS(statusAt)
+	c.ExpiresAt = fromMS(expires)
 	return c, err
 }
 
@@ -475,7 +477,7 @@ func (s *Store) Certificate(ctx context.Context, id string) (Certificate, error)
 func (s *Store) CertificateAndDevice(ctx context.Context, id string, deviceHash []byte, now time.Time) (c Certificate, deviceRevoked bool, err error) {
 	c, err = scanVerified(s.hotRead(ctx, `SELECT `+verifiedColumns+`,
 		EXISTS (SELECT 1 FROM revoked_devices WHERE device_key_hash = $2 AND expires_at > $3)
-		FROM certificates WHERE id = $1`, id, deviceHash, ms(now)), &deviceRevoked)
+		FROM certificates WHERE id = $1`, id, deviceHash, ms(now)), id, &deviceRevoked)
 	return c, deviceRevoked, classify(err)
 }
 

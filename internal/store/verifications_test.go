@@ -323,7 +323,8 @@ func TestAVerificationsAuditDetail(t *testing.T) {
 
 // A verification reads from a certificate what it needs — its status,
 // expiry, masked holder and the sealed name and ID number for the counter
-// operations — and nothing else (not the holder index).
+// operations — and nothing else (not the holder index). Only a check as
+// of a past instant reads when the status last changed.
 func TestAVerificationReadsOnlyTheColumnsItNeeds(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
@@ -350,6 +351,9 @@ func TestAVerificationReadsOnlyTheColumnsItNeeds(t *testing.T) {
 			}
 			if c.HolderIndex != nil || c.CityCode != "" {
 				t.Errorf("as of %v: read more than a verification needs: %+v", asOf, c)
+			}
+			if asOf != !c.ChangedAt.IsZero() {
+				t.Errorf("as of %v: status changed at %v", asOf, c.ChangedAt)
 			}
 		}
 	})
