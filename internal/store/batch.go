@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Group commit (SQLite). SQLite has one writer; every write transaction
@@ -18,6 +19,22 @@ import (
 
 // maxBatch bounds how many writes share one commit.
 const maxBatch = 64
+
+// DefaultCommitDelay is how long the writer waits for more writes when
+// fewer are waiting than shared the commit before (Options.CommitDelay).
+//
+// Under steady load the writes come from many requests at once, but they
+// reach the queue spread over the time their checks take, and a writer
+// that commits whatever is there the moment it is free commits small
+// batches, each paying BEGIN, COMMIT and an fsync. Waiting a little for
+// as many writes as last time lets them share one, as PostgreSQL's
+// commit_delay does when other transactions are active. A write on a
+// quiet server, where the last commit had one write, never waits: the
+// delay is paid only where it buys a larger batch, and it is at most a
+// millisecond of latency on an answer that takes several under such load.
+// With eight clients verifying at once a commit went from 2.1 writes to
+// 3.2, and the CPU of a verification down by about 6 % (performance.md).
+const DefaultCommitDelay = time.Millisecond
 
 // errBatchAborted is returned to the writes of a batch whose transaction
 // had to be abandoned through no fault of theirs; write retries them.
@@ -59,6 +76,9 @@ func (s *Store) writeBatched(ctx context.Context, fn func(*Tx) error) error {
 
 func (s *Store) writer() {
 	defer close(s.closed)
+	wait := time.NewTimer(time.Hour)
+	wait.Stop()
+	last := 1 // writes in the last commit
 	for req := range s.batch {
 		reqs := []writeRequest{req}
 	drain:
@@ -73,6 +93,23 @@ func (s *Store) writer() {
 				break drain
 			}
 		}
+		if len(reqs) < last && s.commitDelay > 0 {
+			wait.Reset(s.commitDelay)
+		gather:
+			for len(reqs) < last {
+				select {
+				case r, ok := <-s.batch:
+					if !ok {
+						break gather
+					}
+					reqs = append(reqs, r)
+				case <-wait.C:
+					break gather
+				}
+			}
+			wait.Stop()
+		}
+		last = len(reqs)
 		s.runBatch(reqs)
 	}
 }

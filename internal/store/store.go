@@ -48,6 +48,10 @@ type Options struct {
 	// (faster; power loss may lose the last acknowledged commits). Only
 	// the benchmark that measures the difference sets NORMAL.
 	SQLiteSynchronous string
+	// CommitDelay is how long SQLite's group-commit writer may wait for
+	// more writes to share a commit (batch.go): zero means
+	// DefaultCommitDelay, a negative value never waits.
+	CommitDelay time.Duration
 }
 
 // Store is an open database.
@@ -66,6 +70,8 @@ type Store struct {
 	// batch feeds the group-commit writer (SQLite only; see batch.go).
 	batch  chan writeRequest
 	closed chan struct{}
+	// commitDelay is Options.CommitDelay, settled (negative: none).
+	commitDelay time.Duration
 	// pgQueue feeds the group-commit writer of the hot path (PostgreSQL
 	// only; see postgres.go).
 	pgQueue  chan pgWrite
@@ -177,7 +183,11 @@ func open(o Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(conns)
 	r.SetMaxIdleConns(conns)
-	return &Store{w: w, r: r, dialect: sqliteDialect}, nil
+	delay := o.CommitDelay
+	if delay == 0 {
+		delay = DefaultCommitDelay
+	}
+	return &Store{w: w, r: r, dialect: sqliteDialect, commitDelay: delay}, nil
 }
 
 // connectTimeout bounds each connection attempt to one host of a DSN that
