@@ -176,17 +176,62 @@ func TestRefusalsCarryRetryAfterAndMembers(t *testing.T) {
 	}
 }
 
+// A page or an asset of the web apps carries the headers that govern a
+// document; an API answer the set for REST answers (JSON is no
+// document), and none of a document's others.
 func TestSecurityHeaders(t *testing.T) {
-	srv, _ := echoServer(t)
-	resp, err := http.Get(srv.URL + "/fail")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	for _, h := range []string{"Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options", "X-Request-Id"} {
-		if resp.Header.Get(h) == "" {
-			t.Errorf("no %s header", h)
+	s := &Server{Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "<!doctype html>") })
+	mux.HandleFunc("GET /api/v1/thing", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, struct{}{}) })
+	srv := httptest.NewServer(s.middleware(mux))
+	defer srv.Close()
+	get := func(path string) http.Header {
+		t.Helper()
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
 		}
+		resp.Body.Close()
+		return resp.Header
+	}
+	page := get("/passenger/")
+	for h, want := range map[string]string{
+		"X-Content-Type-Options":     "nosniff",
+		"Referrer-Policy":            "no-referrer",
+		"X-Frame-Options":            "DENY",
+		"Cross-Origin-Opener-Policy": "same-origin",
+		"Permissions-Policy":         "camera=(self), geolocation=(self), microphone=()",
+	} {
+		if got := page.Get(h); got != want {
+			t.Errorf("a page: %s %q, want %q", h, got, want)
+		}
+	}
+	if csp := page.Get("Content-Security-Policy"); !strings.HasPrefix(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("a page: Content-Security-Policy %q", csp)
+	}
+	if page.Get("X-Request-Id") == "" {
+		t.Error("a page has no X-Request-Id")
+	}
+	api := get("/api/v1/thing")
+	for h, want := range map[string]string{
+		"X-Content-Type-Options":  "nosniff",
+		"X-Frame-Options":         "DENY",
+		"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+		"Cache-Control":           "no-store",
+		"Content-Type":            "application/json",
+	} {
+		if got := api.Get(h); got != want {
+			t.Errorf("an API answer: %s %q, want %q", h, got, want)
+		}
+	}
+	for _, h := range []string{"Referrer-Policy", "Cross-Origin-Opener-Policy", "Permissions-Policy"} {
+		if v := api.Get(h); v != "" {
+			t.Errorf("an API answer carries a document's %s %q", h, v)
+		}
+	}
+	if api.Get("X-Request-Id") == "" {
+		t.Error("an API answer has no X-Request-Id")
 	}
 }
 

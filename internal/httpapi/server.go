@@ -125,10 +125,10 @@ func headerOf(key, value string) header {
 	return header{key: http.CanonicalHeaderKey(key), value: []string{value}[:1:1]}
 }
 
-// securityHeaders go on every answer. They are made once and put in
-// the header map as they are, with no canonicalising or allocating per
-// request.
-var securityHeaders = []header{
+// documentHeaders go on every answer that is not the API's: the web apps'
+// pages and their assets. They are made once and put in the header map as
+// they are, with no canonicalising or allocating per request.
+var documentHeaders = []header{
 	headerOf("X-Content-Type-Options", "nosniff"),
 	headerOf("Referrer-Policy", "no-referrer"),
 	headerOf("X-Frame-Options", "DENY"),
@@ -137,10 +137,21 @@ var securityHeaders = []header{
 	headerOf("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),
 }
 
-var (
-	strictTransport = headerOf("Strict-Transport-Security", "max-age=31536000")
-	noStore         = headerOf("Cache-Control", "no-store")
-)
+// apiHeaders go on every answer under /api/. JSON is no document: what
+// governs a page (the referrer it sends, its window's opener, its camera,
+// what it may load) has nothing to act on, so an API answer carries the
+// set for REST answers: not sniffed, not framed, a policy that allows
+// nothing should it be opened as a page, and not cached. Fewer headers
+// also keep the header map small, which net/http copies at every
+// answer.
+var apiHeaders = []header{
+	headerOf("X-Content-Type-Options", "nosniff"),
+	headerOf("X-Frame-Options", "DENY"),
+	headerOf("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+	headerOf("Cache-Control", "no-store"),
+}
+
+var strictTransport = headerOf("Strict-Transport-Security", "max-age=31536000")
 
 // middleware adds a request id, security headers, panic recovery and an
 // access log line. The log line holds the route pattern, never the path:
@@ -170,14 +181,15 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		r = r.WithContext(context.WithValue(ctx, requestStateKey, state))
 		h := w.Header()
 		h["X-Request-Id"] = []string{id}
-		for _, sh := range securityHeaders {
+		headers := documentHeaders
+		if len(r.URL.Path) > 5 && r.URL.Path[:5] == "/api/" {
+			headers = apiHeaders
+		}
+		for _, sh := range headers {
 			h[sh.key] = sh.value
 		}
 		if r.TLS != nil {
 			h[strictTransport.key] = strictTransport.value
-		}
-		if len(r.URL.Path) > 5 && r.URL.Path[:5] == "/api/" {
-			h[noStore.key] = noStore.value
 		}
 		defer func() {
 			if v := recover(); v != nil {
