@@ -21,12 +21,8 @@ func TestAnAuditChainMadeBeforeMigration12VerifiesAfterIt(t *testing.T) {
 	for _, backend := range storetest.Backends(t) {
 		t.Run(backend, func(t *testing.T) {
 			ctx := context.Background()
-			o := storetest.Options(t, backend)
 			// Every migration before 0012.
-			old, err := store.OpenAtForTest(ctx, o, "0012")
-			if err != nil {
-				t.Fatal(err)
-			}
+			old, upgrade := openBefore(t, backend, "0012")
 			run := func(q string, args ...any) {
 				t.Helper()
 				if err := store.ExecForTest(old, q, args...); err != nil {
@@ -61,13 +57,8 @@ func TestAnAuditChainMadeBeforeMigration12VerifiesAfterIt(t *testing.T) {
 			for _, id := range pending {
 				run(`INSERT INTO audit_pending (event_id) VALUES ($1)`, id)
 			}
-			old.Close()
 
-			s, err := store.Open(ctx, o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := upgrade()
 			rep, err := s.VerifyAudit(ctx)
 			if err != nil {
 				t.Fatal(err)

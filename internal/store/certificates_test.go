@@ -46,12 +46,8 @@ func TestCertificatesIssuedBeforeMigration14KeepEveryColumn(t *testing.T) {
 	for _, backend := range storetest.Backends(t) {
 		t.Run(backend, func(t *testing.T) {
 			ctx := context.Background()
-			o := storetest.Options(t, backend)
 			// Every migration before 0014.
-			old, err := store.OpenAtForTest(ctx, o, "0014")
-			if err != nil {
-				t.Fatal(err)
-			}
+			old, upgrade := openBefore(t, backend, "0014")
 			acct, officer := store.NewID(), store.NewID()
 			for _, a := range []store.Account{
 				{ID: acct, Username: "pax", PasswordHash: "x", Role: store.RolePassenger, CreatedAt: t0},
@@ -128,13 +124,8 @@ func TestCertificatesIssuedBeforeMigration14KeepEveryColumn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			old.Close()
 
-			s, err := store.Open(ctx, o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := upgrade()
 			after := read(s)
 			for i, q := range reads {
 				if b, a := before[i], after[i]; !reflect.DeepEqual(b, a) {

@@ -19,11 +19,7 @@ func TestRowsWrittenBeforeMigration8StayValid(t *testing.T) {
 	for _, backend := range storetest.Backends(t) {
 		t.Run(backend, func(t *testing.T) {
 			ctx := context.Background()
-			o := storetest.Options(t, backend)
-			old, err := store.OpenAtForTest(ctx, o, "0008")
-			if err != nil {
-				t.Fatal(err)
-			}
+			old, upgrade := openBefore(t, backend, "0008")
 			for _, q := range []struct {
 				sql  string
 				args []any
@@ -40,12 +36,7 @@ func TestRowsWrittenBeforeMigration8StayValid(t *testing.T) {
 					t.Fatalf("%s: %v", q.sql, err)
 				}
 			}
-			old.Close()
-			s, err := store.Open(ctx, o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := upgrade()
 			a, err := s.Account(ctx, "a1")
 			if err != nil || a.StationCode != "BJP" || a.Role != store.RoleStaff {
 				t.Errorf("clerk after the upgrade: %+v %v, want station BJP", a, err)

@@ -80,11 +80,7 @@ func TestClaimsMadeBeforeMigration3AreKept(t *testing.T) {
 	for _, backend := range storetest.Backends(t) {
 		t.Run(backend, func(t *testing.T) {
 			ctx := context.Background()
-			o := storetest.Options(t, backend)
-			old, err := store.OpenAtForTest(ctx, o, "0002_key_schedule")
-			if err != nil {
-				t.Fatal(err)
-			}
+			old, upgrade := openBefore(t, backend, "0002_key_schedule")
 			for _, q := range []string{
 				`INSERT INTO code_claims (certificate_id, step, verifier) VALUES ('c0ffee', 42, 'terminal:gate')`,
 				`INSERT INTO code_uses (certificate_id, step, operation) VALUES ('c0ffee', 42, 'entry')`,
@@ -94,12 +90,7 @@ func TestClaimsMadeBeforeMigration3AreKept(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			old.Close()
-			s, err := store.Open(ctx, o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := upgrade()
 			for _, tc := range []struct {
 				verifier, op string
 				replay       bool
@@ -242,11 +233,7 @@ func TestVerificationsRecordedBeforeMigration12AreKept(t *testing.T) {
 	for _, backend := range storetest.Backends(t) {
 		t.Run(backend, func(t *testing.T) {
 			ctx := context.Background()
-			o := storetest.Options(t, backend)
-			old, err := store.OpenAtForTest(ctx, o, "0012")
-			if err != nil {
-				t.Fatal(err)
-			}
+			old, upgrade := openBefore(t, backend, "0012")
 			slipAt, codeAt := t0.Add(-30*time.Minute), t0.Add(-20*time.Minute)
 			for _, q := range []struct {
 				sql  string
@@ -261,12 +248,7 @@ func TestVerificationsRecordedBeforeMigration12AreKept(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			old.Close()
-			s, err := store.Open(ctx, o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := upgrade()
 			uses, elsewhere, err := s.SlipUses(ctx, "a11ce", "BJP", t0, 2*time.Hour, 10)
 			if err != nil {
 				t.Fatal(err)
