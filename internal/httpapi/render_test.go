@@ -195,43 +195,40 @@ func TestSecurityHeaders(t *testing.T) {
 		resp.Body.Close()
 		return resp.Header
 	}
+	expect := func(what string, got http.Header, want map[string]string) {
+		t.Helper()
+		for h, v := range want {
+			if got.Get(h) != v {
+				t.Errorf("%s: %s %q, want %q", what, h, got.Get(h), v)
+			}
+		}
+		if got.Get("X-Request-Id") == "" {
+			t.Errorf("%s has no X-Request-Id", what)
+		}
+	}
 	page := get("/passenger/")
-	for h, want := range map[string]string{
+	expect("a page", page, map[string]string{
 		"X-Content-Type-Options":     "nosniff",
 		"Referrer-Policy":            "no-referrer",
 		"X-Frame-Options":            "DENY",
 		"Cross-Origin-Opener-Policy": "same-origin",
 		"Permissions-Policy":         "camera=(self), geolocation=(self), microphone=()",
-	} {
-		if got := page.Get(h); got != want {
-			t.Errorf("a page: %s %q, want %q", h, got, want)
-		}
-	}
+	})
 	if csp := page.Get("Content-Security-Policy"); !strings.HasPrefix(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Errorf("a page: Content-Security-Policy %q", csp)
 	}
-	if page.Get("X-Request-Id") == "" {
-		t.Error("a page has no X-Request-Id")
-	}
 	api := get("/api/v1/thing")
-	for h, want := range map[string]string{
+	expect("an API answer", api, map[string]string{
 		"X-Content-Type-Options":  "nosniff",
 		"X-Frame-Options":         "DENY",
 		"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 		"Cache-Control":           "no-store",
 		"Content-Type":            "application/json",
-	} {
-		if got := api.Get(h); got != want {
-			t.Errorf("an API answer: %s %q, want %q", h, got, want)
-		}
-	}
+	})
 	for _, h := range []string{"Referrer-Policy", "Cross-Origin-Opener-Policy", "Permissions-Policy"} {
 		if v := api.Get(h); v != "" {
 			t.Errorf("an API answer carries a document's %s %q", h, v)
 		}
-	}
-	if api.Get("X-Request-Id") == "" {
-		t.Error("an API answer has no X-Request-Id")
 	}
 }
 
